@@ -1,0 +1,38 @@
+"""Shared test setup: quiet TensorFlow logs and independent oracles (Cirq simulators)."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import cirq  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+def resolver(layer, features, weights=None):
+    """ParamResolver of one example: features for the data symbols, weights for the rest."""
+    weights = np.asarray(layer.circuit_weights) if weights is None else weights
+    values = {str(s): float(v) for s, v in zip(layer.data_symbols, features)}
+    values.update({str(s): float(v) for s, v in zip(layer.weight_symbols, weights)})
+    return cirq.ParamResolver(values)
+
+
+def cirq_expectations(layer, features, weights=None, circuit=None, noise=None):
+    """Exact expectations [batch, n_obs] of ``layer``'s circuit, computed by Cirq in complex128."""
+    circuit = layer.circuit if circuit is None else circuit
+    if noise is None:
+        simulator = cirq.Simulator(dtype=np.complex128)
+    else:
+        simulator = cirq.DensityMatrixSimulator(dtype=np.complex128, noise=noise)
+    rows = []
+    for row in np.atleast_2d(features):
+        values = simulator.simulate_expectation_values(
+            circuit, layer.observables, param_resolver=resolver(layer, row, weights),
+            qubit_order=sorted(circuit.all_qubits()))
+        rows.append(np.real(values))
+    return np.array(rows)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)

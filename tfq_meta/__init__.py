@@ -1,0 +1,17 @@
+"""tfq_meta: quantum meta-learning and knowledge distillation as Keras 3 workflows.
+
+Importing the package checks that Keras runs on the TensorFlow backend and registers TensorFlow
+Quantum's ops, so any SavedModel that tfq_meta exported loads in a fresh process.
+"""
+from tfq_meta import _runtime
+
+_runtime.check_keras_backend()
+_runtime.load_tfq_op_libraries()
+
+from tfq_meta import circuits, layers, models, observables, ops  # noqa: E402
+from tfq_meta.circuits import CircuitSpec  # noqa: E402
+from tfq_meta.layers import PQC  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = ["CircuitSpec", "PQC", "circuits", "layers", "models", "observables", "ops"]

@@ -1,0 +1,254 @@
+"""The PQC layer: a parameterized quantum circuit as a Keras 3 layer."""
+import math
+
+import cirq
+import keras
+import numpy as np
+import sympy
+import tensorflow as tf
+
+from tfq_meta.circuits import CircuitSpec
+from tfq_meta.ops import CircuitExpectation, noise_model
+
+
+@keras.saving.register_keras_serializable(package="tfq_meta")
+class PQC(keras.layers.Layer):
+    """Expectation values of a parameterized circuit whose symbols are features and weights.
+
+    The circuit is a ``cirq.Circuit`` parameterized by sympy symbols. The symbols listed in
+    ``data_symbols`` take their values from the features, column by column; every other symbol is a
+    trainable weight of the layer (a float32 vector, ``layer.circuit_weights``). The layer measures
+    each observable and returns its expectation value. Symbolic gate exponents may be expressions
+    (``w * x`` for a trainable input scale, ``0.5 * x + 0.25`` …), differentiated exactly.
+
+    A batch is simulated in one call: the circuit is converted once and every example's data and
+    weight values go side by side in the symbol values (see :mod:`tfq_meta.ops`).
+
+    Inputs:
+        ``features``: float ``[batch, len(data_symbols)]``; or ``[data_circuits, features]``
+        where ``data_circuits`` is a string tensor ``[batch]`` of circuits
+        (``tfq.convert_to_tensor``) prepended to the model circuit (quantum data, as
+        ``tfq.layers.PQC`` takes); or ``data_circuits`` alone when there are no data symbols.
+
+    Output:
+        float32 ``[batch, len(observables)]``, each in ``[-‖O‖, ‖O‖]``.
+
+    Args:
+        circuit: a ``cirq.Circuit``, or a :class:`tfq_meta.circuits.CircuitSpec` (which also
+            supplies ``data_symbols`` and ``initial_values``).
+        observables: a Pauli string (``"Z0"``, ``"Z0*Z1"``, ``"0.5*X2 - Z0"``), ``cirq.PauliSum``,
+            or a list of these. Index ``i`` is the ``i``-th of ``sorted(circuit.all_qubits())``.
+        data_symbols: symbols (or names) fed by the features, in feature order.
+        weight_symbols: optional explicit order of the trainable symbols; by default every other
+            symbol of the circuit, in order of first appearance.
+        differentiator: ``"adjoint"`` (default for exact expectations), ``"parameter_shift"``
+            (default with shots or noise) or ``"finite_difference"``.
+        repetitions: ``None`` for exact expectations, or the number of measurement shots.
+        noise: ``None``, a depolarizing probability, a Cirq channel or a ``cirq.NoiseModel``
+            applied after every moment; circuits with noise are simulated by trajectories.
+        trajectories: Monte-Carlo trajectories of noisy expectations without shots.
+        initializer: Keras initializer of the weights; default uniform angles in ``[0, 2π)``.
+        initial_values: dict ``{symbol name: float}`` overriding the initializer for some weights.
+        regularizer, constraint: Keras regularizer and constraint of the weights.
+
+    Example:
+    >>> x0, x1, a, b = sympy.symbols("x0 x1 a b")
+    >>> q0, q1 = cirq.LineQubit.range(2)
+    >>> circuit = cirq.Circuit(cirq.rx(x0)(q0), cirq.rx(x1)(q1), cirq.ry(a)(q0),
+    ...                        cirq.ry(b)(q1), cirq.CNOT(q0, q1))
+    >>> layer = PQC(circuit, ["Z0", "Z0*Z1"], data_symbols=[x0, x1])
+    >>> layer(np.zeros((3, 2), np.float32)).shape
+    TensorShape([3, 2])
+    """
+
+    def __init__(self, circuit, observables, data_symbols=(), weight_symbols=None,
+                 differentiator=None, repetitions=None, noise=None, trajectories=1000,
+                 initializer=None, initial_values=None, regularizer=None, constraint=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.supports_jit = False  # TFQ ops are not XLA-compilable (DESIGN fact 6).
+        if isinstance(circuit, CircuitSpec):
+            data_symbols = data_symbols or circuit.data_symbols
+            initial_values = {**circuit.initial_values, **(initial_values or {})}
+            circuit = circuit.circuit
+        if not isinstance(circuit, cirq.Circuit):
+            raise TypeError("`circuit` must be a cirq.Circuit or a tfq_meta CircuitSpec; got "
+                            f"{type(circuit).__name__}.")
+        self.circuit = circuit
+        self.data_symbols = _symbols(data_symbols, "data_symbols")
+        self.weight_symbols = _weight_symbols(circuit, self.data_symbols, weight_symbols)
+        self.initial_values = _initial_values(initial_values, self.weight_symbols)
+        self.initializer = keras.initializers.get(
+            initializer or keras.initializers.RandomUniform(0.0, 2.0 * math.pi))
+        self.regularizer = keras.regularizers.get(regularizer)
+        self.constraint = keras.constraints.get(constraint)
+        self._expectation = CircuitExpectation(
+            circuit, self.data_symbols + self.weight_symbols, observables,
+            differentiator=differentiator, repetitions=repetitions, noise=noise,
+            trajectories=trajectories,
+        )
+        self.observables = self._expectation.observables
+
+    @property
+    def n_weights(self):
+        return len(self.weight_symbols)
+
+    def build(self, input_shape):
+        feature_shape = input_shape[1] if _is_pair(input_shape) else input_shape
+        if len(self.data_symbols) and feature_shape is not None:
+            self._check_feature_count(feature_shape[-1])
+        self.circuit_weights = self.add_weight(
+            name="circuit_weights", shape=(self.n_weights,), initializer=self.initializer,
+            regularizer=self.regularizer, constraint=self.constraint,
+        )
+        if self.initial_values:
+            values = keras.ops.convert_to_numpy(self.circuit_weights).copy()
+            for name, value in self.initial_values.items():
+                values[[str(s) for s in self.weight_symbols].index(name)] = value
+            self.circuit_weights.assign(values)
+
+    def call(self, inputs):
+        data_circuits, features = self._split_inputs(inputs)
+        batch = tf.shape(features if data_circuits is None else data_circuits)[0]
+        weights = tf.tile(self.circuit_weights[tf.newaxis], [batch, 1])
+        symbol_values = tf.concat([features, tf.cast(weights, features.dtype)], axis=1)
+        return self._expectation(symbol_values, data_circuits)
+
+    def compute_output_shape(self, input_shape):
+        feature_shape = input_shape[1] if _is_pair(input_shape) else input_shape
+        return (feature_shape[0], len(self.observables))
+
+    def _split_inputs(self, inputs):
+        data_circuits, features = None, inputs
+        if isinstance(inputs, (list, tuple)):
+            if len(inputs) != 2:
+                raise ValueError("PQC inputs must be `features` or `[data_circuits, features]`; "
+                                 f"got a list of {len(inputs)} tensors.")
+            data_circuits, features = inputs
+        elif getattr(inputs, "dtype", None) == tf.string and not self.data_symbols:
+            data_circuits = inputs
+            features = tf.zeros([tf.shape(inputs)[0], 0], tf.float32)
+        if data_circuits is not None:
+            data_circuits = tf.convert_to_tensor(data_circuits)
+            if data_circuits.dtype != tf.string:
+                raise TypeError("`data_circuits` must be a string tensor from "
+                                f"tfq.convert_to_tensor; got dtype {data_circuits.dtype.name}.")
+        return data_circuits, self._check_features(features)
+
+    def _check_features(self, features):
+        features = tf.convert_to_tensor(features)
+        if not (features.dtype.is_floating or features.dtype.is_integer) or features.dtype == tf.bool:
+            raise TypeError(f"`features` must be a float or int tensor; got dtype "
+                            f"{features.dtype.name}.")
+        if features.shape.rank != 2:
+            raise ValueError(f"`features` must have shape [batch, {len(self.data_symbols)}]; got "
+                             f"shape {features.shape}.")
+        self._check_feature_count(features.shape[-1])
+        features = tf.cast(features, tf.float32)
+        if tf.executing_eagerly():
+            if not np.all(np.isfinite(features.numpy())):
+                raise ValueError("`features` contains NaN or infinite values; circuit angles must "
+                                 "be finite.")
+        else:
+            features = tf.debugging.assert_all_finite(
+                features, "`features` contains NaN or infinite values; circuit angles must be "
+                "finite.")
+        return features
+
+    def _check_feature_count(self, n_features):
+        if n_features is not None and n_features != len(self.data_symbols):
+            raise ValueError(
+                f"`features` has {n_features} columns, but the circuit has "
+                f"{len(self.data_symbols)} data symbols {[str(s) for s in self.data_symbols]}: "
+                "give one feature per data symbol."
+            )
+
+    def get_config(self):
+        config = super().get_config()
+        noise = self._expectation.noise
+        config.update(
+            circuit=cirq.to_json(self.circuit),
+            observables=[cirq.to_json(o) for o in self.observables],
+            data_symbols=[str(s) for s in self.data_symbols],
+            weight_symbols=[str(s) for s in self.weight_symbols],
+            differentiator=self._expectation.differentiator,
+            repetitions=self._expectation.repetitions,
+            noise=None if noise is None else cirq.to_json(noise),
+            trajectories=self._expectation.trajectories,
+            initializer=keras.initializers.serialize(self.initializer),
+            initial_values=dict(self.initial_values),
+            regularizer=keras.regularizers.serialize(self.regularizer),
+            constraint=keras.constraints.serialize(self.constraint),
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["circuit"] = cirq.read_json(json_text=config["circuit"])
+        config["observables"] = [cirq.read_json(json_text=o) for o in config["observables"]]
+        if config.get("noise") is not None:
+            config["noise"] = noise_model(cirq.read_json(json_text=config["noise"]))
+        for key, getter in (("initializer", keras.initializers.deserialize),
+                            ("regularizer", keras.regularizers.deserialize),
+                            ("constraint", keras.constraints.deserialize)):
+            if config.get(key) is not None:
+                config[key] = getter(config[key])
+        return cls(**config)
+
+
+def _is_pair(shape):
+    """True for the input shape of ``[data_circuits, features]``."""
+    return isinstance(shape, (list, tuple)) and len(shape) == 2 and isinstance(
+        shape[0], (list, tuple))
+
+
+def _symbols(symbols, argument):
+    if isinstance(symbols, (str, sympy.Symbol)):
+        symbols = [symbols]
+    result = []
+    for symbol in symbols:
+        if isinstance(symbol, str):
+            symbol = sympy.Symbol(symbol)
+        if not isinstance(symbol, sympy.Symbol):
+            raise TypeError(f"`{argument}` entries must be sympy.Symbol or str; got {symbol!r}.")
+        result.append(symbol)
+    duplicates = sorted({str(s) for s in result if result.count(s) > 1})
+    if duplicates:
+        raise ValueError(f"`{argument}` lists {duplicates} more than once.")
+    return result
+
+
+def _circuit_symbols(circuit):
+    """The circuit's symbols in order of first appearance."""
+    names = {}
+    for op in circuit.all_operations():
+        names.update(dict.fromkeys(sorted(cirq.parameter_names(op))))
+    return [sympy.Symbol(name) for name in names]
+
+
+def _weight_symbols(circuit, data_symbols, weight_symbols):
+    in_circuit = _circuit_symbols(circuit)
+    missing = [str(s) for s in data_symbols if s not in in_circuit]
+    if missing:
+        raise ValueError(f"`data_symbols` {missing} do not appear in the circuit, whose symbols "
+                         f"are {[str(s) for s in in_circuit]}.")
+    if weight_symbols is None:
+        return [s for s in in_circuit if s not in data_symbols]
+    weight_symbols = _symbols(weight_symbols, "weight_symbols")
+    both = sorted(str(s) for s in set(weight_symbols) & set(data_symbols))
+    if both:
+        raise ValueError(f"Symbols {both} are listed in both `data_symbols` and "
+                         "`weight_symbols`; a symbol is either fed by features or trained.")
+    uncovered = [str(s) for s in in_circuit if s not in data_symbols and s not in weight_symbols]
+    if uncovered:
+        raise ValueError(f"`weight_symbols` misses circuit symbols {uncovered}.")
+    return weight_symbols
+
+
+def _initial_values(initial_values, weight_symbols):
+    initial_values = {str(k): float(v) for k, v in (initial_values or {}).items()}
+    unknown = sorted(set(initial_values) - {str(s) for s in weight_symbols})
+    if unknown:
+        raise ValueError(f"`initial_values` names {unknown}, which are not weight symbols.")
+    return initial_values

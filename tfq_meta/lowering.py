@@ -1,0 +1,93 @@
+"""Lowers a symbolic circuit to one fresh symbol per parameterized gate.
+
+TFQ's serializer only accepts gate parameters of the form ``scalar * symbol``. We lift that limit
+(DESIGN fact 12): every symbolic gate exponent (``w * x``, ``0.5 * x + 0.25``, ``sin(a)`` …) is
+replaced by a fresh symbol ``_g{k}`` whose value TensorFlow computes from the user's symbol values,
+so the chain rule stays exact and every fresh symbol appears once with coefficient 1, the form
+parameter-shift rules need.
+"""
+import cirq
+import numpy as np
+import sympy
+import tensorflow as tf
+
+
+class LoweredCircuit:
+    """A circuit whose symbolic gate exponents are fresh symbols computed in TensorFlow.
+
+    Args:
+        circuit: a ``cirq.Circuit`` whose symbolic parameters are gate exponents of EigenGates
+            (``rx``/``ry``/``rz``, X/Y/Z/H powers, CNOT/CZ/SWAP/ISWAP powers, XX/YY/ZZ powers).
+        symbols: the ordered ``sympy.Symbol`` list that ``symbol_values`` columns refer to; it must
+            cover every symbol of ``circuit``.
+
+    Attributes:
+        circuit: the lowered ``cirq.Circuit``, parameterized only by ``gate_symbols``.
+        gate_symbols: names of the fresh symbols, one per parameterized gate.
+    """
+
+    def __init__(self, circuit, symbols):
+        self.symbols = list(symbols)
+        linear, nonlinear = [], []
+        self.circuit = cirq.map_operations(
+            circuit, lambda op, _: self._lower(op, linear, nonlinear), deep=True
+        ).unfreeze(copy=False)
+        self._linear_exprs = [expr for expr, _ in linear]
+        self._nonlinear_exprs = [expr for expr, _ in nonlinear]
+        # TFQ takes symbol names in any order: list linear ones first to match gate_values.
+        self.gate_symbols = [name for _, name in linear + nonlinear]
+        self._coefficients, self._offsets = self._linear_map()
+        self._nonlinear_fns = [
+            sympy.lambdify(self.symbols, expr, modules="tensorflow") for expr in self._nonlinear_exprs
+        ]
+
+    def _lower(self, op, linear, nonlinear):
+        if not cirq.is_parameterized(op):
+            return op
+        gate = op.gate
+        if not isinstance(gate, cirq.EigenGate) or _non_exponent_parameters(gate):
+            raise ValueError(
+                f"Gate {op!r} has symbolic parameters tfq_meta cannot evaluate: symbols are "
+                "supported as exponents of rx/ry/rz, X/Y/Z/H powers, CNOT/CZ/SWAP/ISWAP powers "
+                "and XX/YY/ZZ powers. Resolve the other parameters to numbers first."
+            )
+        expr = sympy.sympify(gate.exponent)
+        unknown = expr.free_symbols - set(self.symbols)
+        if unknown:
+            raise ValueError(f"Gate {op!r} uses symbols {sorted(map(str, unknown))} that are "
+                             "neither data symbols nor weights.")
+        target = linear if _is_linear(expr, self.symbols) else nonlinear
+        name = f"_g{len(linear) + len(nonlinear)}"
+        target.append((expr, name))
+        return gate._with_exponent(sympy.Symbol(name)).on(*op.qubits)
+
+    def _linear_map(self):
+        coefficients = np.zeros((len(self.symbols), len(self._linear_exprs)), np.float64)
+        offsets = np.zeros(len(self._linear_exprs), np.float64)
+        zero = {s: 0 for s in self.symbols}
+        for k, expr in enumerate(self._linear_exprs):
+            offsets[k] = float(expr.subs(zero))
+            for i, symbol in enumerate(self.symbols):
+                coefficients[i, k] = float(sympy.diff(expr, symbol))
+        return coefficients, offsets
+
+    def gate_values(self, symbol_values):
+        """Maps ``symbol_values`` ``[batch, len(symbols)]`` to ``[batch, len(gate_symbols)]``."""
+        dtype = symbol_values.dtype
+        values = tf.matmul(symbol_values, tf.constant(self._coefficients, dtype))
+        values += tf.constant(self._offsets, dtype)
+        if not self._nonlinear_fns:
+            return values
+        columns = tf.unstack(symbol_values, num=len(self.symbols), axis=1)
+        nonlinear = [tf.cast(fn(*columns), dtype) * tf.ones_like(columns[0])
+                     for fn in self._nonlinear_fns]
+        return tf.concat([values, tf.stack(nonlinear, axis=1)], axis=1)
+
+
+def _is_linear(expr, symbols):
+    return all(sympy.diff(expr, a, b) == 0 for a in expr.free_symbols for b in symbols)
+
+
+def _non_exponent_parameters(gate):
+    """Symbolic parameters of ``gate`` other than its exponent (e.g. a symbolic global shift)."""
+    return cirq.is_parameterized(gate._with_exponent(0.0))

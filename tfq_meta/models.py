@@ -1,0 +1,106 @@
+"""Student and teacher models: functional Keras models built around a re-uploading PQC.
+
+Both builders make the same architecture, differing in size::
+
+    features [batch, n_features]
+      -> Dense(n_qubits) "feature_projection"   (only when n_features > n_qubits)
+      -> PQC "circuit": re-uploading circuit, one <Z_q> per qubit, [batch, n_qubits]
+      -> Dense(n_outputs) "readout"             (regression values or class logits)
+
+The classical readout gives outputs beyond the [-1, 1] range of expectation values (e.g. sinusoid
+amplitudes up to 5) and class logits; classification models output **logits** (use
+``from_logits=True`` losses). Teachers default to twice the qubits and layers of students.
+"""
+import keras
+
+from tfq_meta.circuits import reuploading_circuit
+from tfq_meta.layers import PQC
+
+TASKS = ("regression", "classification")
+
+
+def student(n_features, n_outputs=1, task="regression", n_qubits=4, n_layers=2, **circuit_options):
+    """A small PQC model: by default 4 qubits and 2 re-uploading layers.
+
+    With the defaults and ``n_features <= 4`` it has ``3 * 4 * 2 = 24`` rotation weights,
+    ``2 * 4 = 8`` input scales and ``5 * n_outputs`` readout weights (1 output: 37 parameters).
+
+    Args:
+        n_features: number of input features.
+        n_outputs: number of regression outputs, or number of classes.
+        task: ``"regression"`` (linear outputs) or ``"classification"`` (logits).
+        n_qubits: qubits of the circuit.
+        n_layers: encoding repetitions of the re-uploading circuit.
+        **circuit_options: passed on to :func:`tfq_meta.circuits.reuploading_circuit`
+            (``encoding``, ``rotations``, ``entangler``, ``trainable_scaling``, default True) and
+            to :class:`tfq_meta.layers.PQC` (``differentiator``, ``repetitions``, ``noise``,
+            ``trajectories``).
+
+    Returns:
+        An uncompiled ``keras.Model``.
+
+    Example:
+    >>> model = student(n_features=1)
+    >>> model.count_params()
+    37
+    """
+    return _pqc_model(n_features, n_outputs, task, n_qubits, n_layers, "student", circuit_options)
+
+
+def teacher(n_features, n_outputs=1, task="regression", n_qubits=8, n_layers=4, **circuit_options):
+    """A large PQC model: by default 8 qubits and 4 re-uploading layers.
+
+    With the defaults and ``n_features <= 8`` it has ``5 * 8 * 2 = 80`` rotation weights,
+    ``4 * 8 = 32`` input scales and ``9 * n_outputs`` readout weights (1 output: 121
+    parameters). Arguments as in :func:`student`.
+
+    Example:
+    >>> model = teacher(n_features=1)
+    >>> model.count_params()
+    121
+    """
+    return _pqc_model(n_features, n_outputs, task, n_qubits, n_layers, "teacher", circuit_options)
+
+
+def circuit_summary(model):
+    """Sizes of a model's circuits and classical layers, for comparing students and teachers.
+
+    Returns:
+        dict with ``qubits`` (largest circuit), ``circuit_depth`` (moments of the deepest
+        circuit), ``circuit_parameters``, ``classical_parameters`` and ``total_parameters``.
+    """
+    circuits = [layer for layer in model._flatten_layers() if isinstance(layer, PQC)]
+    circuit_parameters = sum(layer.n_weights for layer in circuits)
+    return {
+        "qubits": max((len(layer.circuit.all_qubits()) for layer in circuits), default=0),
+        "circuit_depth": max((len(layer.circuit) for layer in circuits), default=0),
+        "circuit_parameters": circuit_parameters,
+        "classical_parameters": model.count_params() - circuit_parameters,
+        "total_parameters": model.count_params(),
+    }
+
+
+def _pqc_model(n_features, n_outputs, task, n_qubits, n_layers, name, options):
+    for argument, value in (("n_features", n_features), ("n_outputs", n_outputs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{argument}` must be a positive int; got {value!r}.")
+    if task not in TASKS:
+        raise ValueError(f"`task` must be one of {TASKS}; got {task!r}.")
+    if task == "classification" and n_outputs < 2:
+        raise ValueError(f"`n_outputs` is the number of classes for classification and must be "
+                         f"at least 2; got {n_outputs}.")
+    layer_options = {key: options.pop(key) for key in
+                     ("differentiator", "repetitions", "noise", "trajectories") if key in options}
+    options.setdefault("trainable_scaling", True)
+    spec = reuploading_circuit(n_qubits, n_layers, n_features=min(n_features, n_qubits),
+                               **options)
+
+    features = keras.Input(shape=(n_features,), name="features")
+    angles = features
+    if n_features > n_qubits:
+        angles = keras.layers.Dense(n_qubits, name="feature_projection")(features)
+    expectations = PQC(spec, [f"Z{q}" for q in range(n_qubits)], name="circuit",
+                       **layer_options)(angles)
+    outputs = keras.layers.Dense(n_outputs, name="readout" if task == "regression" else "logits")(
+        expectations)
+    return keras.Model(features, outputs, name=name)
