@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from tfq_meta.circuits import CircuitSpec
 from tfq_meta.ops import CircuitExpectation, noise_model
+from tfq_meta.serialization import circuit_from_json, circuit_to_json
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
@@ -167,13 +168,13 @@ class PQC(keras.layers.Layer):
         config = super().get_config()
         noise = self._expectation.noise
         config.update(
-            circuit=cirq.to_json(self.circuit),
+            circuit=circuit_to_json(self.circuit),
             observables=[cirq.to_json(o) for o in self.observables],
             data_symbols=[str(s) for s in self.data_symbols],
             weight_symbols=[str(s) for s in self.weight_symbols],
             differentiator=self._expectation.differentiator,
             repetitions=self._expectation.repetitions,
-            noise=None if noise is None else cirq.to_json(noise),
+            noise=None if noise is None else _noise_to_json(noise),
             trajectories=self._expectation.trajectories,
             initializer=keras.initializers.serialize(self.initializer),
             initial_values=dict(self.initial_values),
@@ -185,7 +186,7 @@ class PQC(keras.layers.Layer):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config["circuit"] = cirq.read_json(json_text=config["circuit"])
+        config["circuit"] = circuit_from_json(config["circuit"])
         config["observables"] = [cirq.read_json(json_text=o) for o in config["observables"]]
         if config.get("noise") is not None:
             config["noise"] = noise_model(cirq.read_json(json_text=config["noise"]))
@@ -195,6 +196,14 @@ class PQC(keras.layers.Layer):
             if config.get(key) is not None:
                 config[key] = getter(config[key])
         return cls(**config)
+
+
+def _noise_to_json(noise):
+    try:
+        return cirq.to_json(noise)
+    except TypeError:
+        raise TypeError(f"`noise` {noise!r} has no Cirq JSON form, so this layer cannot be "
+                        "saved: use a Cirq channel or a built-in cirq.NoiseModel.") from None
 
 
 def _is_pair(shape):
