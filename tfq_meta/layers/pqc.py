@@ -95,9 +95,10 @@ class PQC(keras.layers.Layer):
         return len(self.weight_symbols)
 
     def build(self, input_shape):
-        feature_shape = input_shape[1] if _is_pair(input_shape) else input_shape
-        if len(self.data_symbols) and feature_shape is not None:
-            self._check_feature_count(feature_shape[-1])
+        if _is_pair(input_shape):
+            self._check_feature_shape(input_shape[1])
+        elif self.data_symbols:
+            self._check_feature_shape(input_shape)
         self.circuit_weights = self.add_weight(
             name="circuit_weights", shape=(self.n_weights,), initializer=self.initializer,
             regularizer=self.regularizer, constraint=self.constraint,
@@ -141,10 +142,7 @@ class PQC(keras.layers.Layer):
         if not (features.dtype.is_floating or features.dtype.is_integer) or features.dtype == tf.bool:
             raise TypeError(f"`features` must be a float or int tensor; got dtype "
                             f"{features.dtype.name}.")
-        if features.shape.rank != 2:
-            raise ValueError(f"`features` must have shape [batch, {len(self.data_symbols)}]; got "
-                             f"shape {features.shape}.")
-        self._check_feature_count(features.shape[-1])
+        self._check_feature_shape(features.shape)
         features = tf.cast(features, tf.float32)
         if tf.executing_eagerly():
             if not np.all(np.isfinite(features.numpy())):
@@ -156,7 +154,12 @@ class PQC(keras.layers.Layer):
                 "finite.")
         return features
 
-    def _check_feature_count(self, n_features):
+    def _check_feature_shape(self, shape):
+        shape = tuple(shape)
+        if len(shape) != 2:
+            raise ValueError(f"`features` must have shape [batch, {len(self.data_symbols)}]; got "
+                             f"shape {shape}.")
+        n_features = shape[-1]
         if n_features is not None and n_features != len(self.data_symbols):
             raise ValueError(
                 f"`features` has {n_features} columns, but the circuit has "

@@ -1,0 +1,159 @@
+"""Bad input gets a clear ValueError/TypeError, raised in Python, that names the argument."""
+import cirq
+import keras
+import numpy as np
+import pytest
+import sympy
+
+from tfq_meta import PQC, circuits, models, ops
+
+X0, X1, A, B = sympy.symbols("x0 x1 a b")
+Q = cirq.LineQubit.range(3)
+CIRCUIT = cirq.Circuit(cirq.rx(X0)(Q[0]), cirq.rx(X1)(Q[1]), cirq.ry(A)(Q[0]), cirq.ry(B)(Q[2]),
+                       cirq.CNOT(Q[0], Q[1]))
+
+
+def layer(**options):
+    return PQC(CIRCUIT, options.pop("observables", ["Z0", "Z1"]), data_symbols=[X0, X1], **options)
+
+
+@pytest.mark.parametrize("features, error, match", [
+    (np.zeros((4, 3), np.float32), ValueError, "`features` has 3 columns.*2 data symbols"),
+    (np.zeros(4, np.float32), ValueError, r"`features` must have shape \[batch, 2\]"),
+    (np.array([["a", "b"]]), TypeError, "`features` must be a float or int tensor.*string"),
+    (np.ones((2, 2), bool), TypeError, "`features` must be a float or int tensor.*bool"),
+    (np.ones((2, 2), np.complex64), TypeError, "`features` must be a float or int.*complex"),
+    (np.array([[0.1, np.nan]], np.float32), ValueError, "`features` contains NaN or infinite"),
+    (np.array([[np.inf, 0.0]], np.float32), ValueError, "`features` contains NaN or infinite"),
+])
+def test_bad_features(features, error, match):
+    with pytest.raises(error, match=match):
+        layer()(features)
+
+
+def test_non_finite_features_inside_a_compiled_model():
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, layer()(inputs))
+    with pytest.raises(Exception, match="`features` contains NaN or infinite"):
+        model.predict(np.array([[0.1, np.nan]], np.float32), verbose=0)
+
+
+def test_int_features_are_accepted_as_angles():
+    pqc = layer()
+    np.testing.assert_allclose(pqc(np.array([[1, 2]], np.int32)).numpy(),
+                               pqc(np.array([[1.0, 2.0]], np.float32)).numpy(), atol=0)
+
+
+@pytest.mark.parametrize("observables, match", [
+    ("Q0", "`observables` entry 'Q0' is not a Pauli string"),
+    ("Z", "`observables` entry 'Z' is not a Pauli string"),
+    ("Z0**Z1", "`observables` entry 'Z0\\*\\*Z1' is not a Pauli string"),
+    ("Z0 + ", "is not a Pauli string"),
+    ("Z3", "`observables` entry 'Z3' uses qubit index 3, but the circuit has 3 qubit"),
+    ([], "`observables` is empty"),
+    (cirq.Z(cirq.LineQubit(7)), "acts on \\[cirq.LineQubit\\(7\\)\\], which the circuit does not"),
+])
+def test_bad_observables(observables, match):
+    with pytest.raises(ValueError, match=match):
+        layer(observables=observables)
+
+
+def test_observable_of_wrong_type():
+    with pytest.raises(TypeError, match="`observables` entries must be Pauli strings"):
+        layer(observables=[3])
+
+
+def test_symbol_both_data_and_weight():
+    with pytest.raises(ValueError, match=r"\['x0'\] are listed in both `data_symbols` and "
+                                         "`weight_symbols`"):
+        PQC(CIRCUIT, "Z0", data_symbols=[X0, X1], weight_symbols=[X0, A, B])
+
+
+def test_data_symbol_missing_from_circuit():
+    with pytest.raises(ValueError, match=r"`data_symbols` \['y'\] do not appear in the circuit"):
+        PQC(CIRCUIT, "Z0", data_symbols=[X0, sympy.Symbol("y")])
+
+
+def test_duplicate_data_symbols():
+    with pytest.raises(ValueError, match=r"`data_symbols` lists \['x0'\] more than once"):
+        PQC(CIRCUIT, "Z0", data_symbols=[X0, X0])
+
+
+@pytest.mark.parametrize("op, match", [
+    (cirq.measure(Q[0]), "MeasurementGate.*cannot simulate.*use `repetitions` for shots"),
+    (cirq.CCZ(*Q), "CCZPowGate.*cannot simulate"),
+    (cirq.MatrixGate(np.eye(2)).on(Q[0]), "MatrixGate.*cannot simulate"),
+    (cirq.PhasedXPowGate(phase_exponent=A)(Q[0]), "symbolic parameters tfq_meta cannot evaluate"),
+])
+def test_gates_the_simulator_cannot_run(op, match):
+    with pytest.raises(ValueError, match=match):
+        PQC(CIRCUIT + cirq.Circuit(op), "Z0", data_symbols=[X0, X1])
+
+
+def test_circuit_too_large_for_memory_says_how_much():
+    qubits = cirq.LineQubit.range(40)
+    circuit = cirq.Circuit(cirq.rx(X0)(qubits[0]), [cirq.H(q) for q in qubits])
+    with pytest.raises(ValueError, match=r"40 qubits: one state vector takes 8\.0 TiB.*needs "
+                                         r"about .* but only .* available"):
+        PQC(circuit, "Z0", data_symbols=[X0])
+
+
+def test_memory_estimate_closed_form():
+    ops.check_memory(20, available_bytes=8 * 2 ** 20 * 3 * 64)  # fits even on 64 threads
+    with pytest.raises(ValueError, match="20 qubits: one state vector takes 8.0 MiB"):
+        ops.check_memory(20, available_bytes=8 * 2 ** 20)
+
+
+@pytest.mark.parametrize("options, error, match", [
+    (dict(differentiator="magic"), ValueError, "`differentiator` must be one of"),
+    (dict(differentiator="adjoint", repetitions=100), ValueError,
+     "`differentiator='adjoint'` needs exact expectations.*sampled"),
+    (dict(differentiator="adjoint", noise=0.1), ValueError, "needs exact expectations.*noisy"),
+    (dict(repetitions=0), ValueError, "`repetitions` must be None or a positive int; got 0"),
+    (dict(repetitions=2.5), ValueError, "`repetitions` must be None or a positive int"),
+    (dict(trajectories=-3), ValueError, "`trajectories` must be None or a positive int"),
+    (dict(noise=1.5), ValueError, r"`noise` as a depolarizing probability must be in \[0, 1\]"),
+    (dict(noise="loud"), TypeError, "`noise` must be None, a depolarizing probability"),
+    (dict(initial_values={"zz": 1.0}), ValueError, r"`initial_values` names \['zz'\]"),
+])
+def test_bad_layer_options(options, error, match):
+    with pytest.raises(error, match=match):
+        layer(**options)
+
+
+def test_circuit_of_wrong_type():
+    with pytest.raises(TypeError, match="`circuit` must be a cirq.Circuit"):
+        PQC("rx(x0) q0", "Z0")
+
+
+def test_data_circuits_of_wrong_dtype():
+    with pytest.raises(TypeError, match="`data_circuits` must be a string tensor"):
+        layer()([np.zeros(2, np.float32), np.zeros((2, 2), np.float32)])
+
+
+@pytest.mark.parametrize("builder, kwargs, error, match", [
+    (circuits.hardware_efficient_ansatz, dict(qubits=2, entangler="iswap"), ValueError,
+     "`entangler` must be one of"),
+    (circuits.hardware_efficient_ansatz, dict(qubits=2, rotations=("rq",)), ValueError,
+     "`rotations` must be one of"),
+    (circuits.reuploading_circuit, dict(qubits=2, n_layers=0), ValueError,
+     "`n_layers` must be a positive int; got 0"),
+    (circuits.angle_encoding, dict(qubits=0), ValueError, "`qubits` must be a positive int"),
+    (circuits.angle_encoding, dict(qubits=["q"]), TypeError, "`qubits` must be a non-empty"),
+    (circuits.angle_encoding, dict(qubits=2, rotation="h"), ValueError, "`rotation` must be one"),
+    (circuits.angle_encoding, dict(qubits=2, n_features=-1), ValueError, "`n_features` must be"),
+])
+def test_bad_builder_arguments(builder, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        builder(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(n_features=0), "`n_features` must be a positive int"),
+    (dict(n_features=2, task="ranking"), "`task` must be one of"),
+    (dict(n_features=2, task="classification", n_outputs=1), "`n_outputs` is the number of "
+                                                            "classes"),
+])
+def test_bad_model_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        models.student(**kwargs)
