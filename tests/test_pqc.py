@@ -181,3 +181,33 @@ def test_fit_in_a_keras_model_is_not_jit_compiled():
     model = keras.Model(inputs, PQC(spec, ["Z0"])(inputs))
     model.compile(optimizer="adam", loss="mse", jit_compile=True)
     assert model.jit_compile is False
+
+
+def test_noisy_gradients_equal_density_matrix_finite_differences(rng):
+    x, a, b = sympy.symbols("x a b")
+    q = cirq.LineQubit.range(2)
+    circuit = cirq.Circuit(cirq.rx(x)(q[0]), cirq.ry(a)(q[0]), cirq.CNOT(*q), cirq.rx(b)(q[1]))
+    trajectories = 20000
+    layer = PQC(circuit, ["Z1"], data_symbols=[x], noise=0.05, trajectories=trajectories)
+    layer.build((None, 1))
+    weights = np.array([0.7, -1.1], np.float32)
+    layer.circuit_weights.assign(weights)
+    features = tf.constant([[0.3]], tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(features)
+        value = layer(features)[0, 0]
+    grad_weights, grad_features = tape.gradient(value, [layer.circuit_weights, features])
+    noise = cirq.depolarize(0.05)
+
+    def objective(w, feature):
+        return cirq_expectations(layer, [feature], w, noise=noise)[0, 0]
+
+    step = 1e-4
+    expected_weights = [(objective(weights + step * e, 0.3) - objective(weights - step * e, 0.3))
+                        / (2 * step) for e in np.eye(2)]
+    expected_feature = (objective(weights, 0.3 + step) - objective(weights, 0.3 - step)) / (2 * step)
+    # Each derivative is half the difference of two independent trajectory estimates, each with
+    # standard error <= 1 / sqrt(trajectories): sigma <= sqrt(2) / 2 / sqrt(trajectories).
+    tolerance = 5 * np.sqrt(2) / 2 / np.sqrt(trajectories)
+    np.testing.assert_allclose(grad_weights.numpy(), expected_weights, atol=tolerance)
+    np.testing.assert_allclose(grad_features.numpy()[0, 0], expected_feature, atol=tolerance)
