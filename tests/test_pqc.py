@@ -179,7 +179,10 @@ def test_fit_in_a_keras_model_is_not_jit_compiled():
     spec = circuits.reuploading_circuit(2, n_layers=1)
     inputs = keras.Input((2,))
     model = keras.Model(inputs, PQC(spec, ["Z0"])(inputs))
-    model.compile(optimizer="adam", loss="mse", jit_compile=True)
+    with pytest.warns(UserWarning, match="doesn't support `jit_compile=True`"):
+        model.compile(optimizer="adam", loss="mse", jit_compile=True)
+    assert model.jit_compile is False
+    model.compile(optimizer="adam", loss="mse")  # jit_compile="auto"
     assert model.jit_compile is False
 
 

@@ -59,6 +59,7 @@ class CircuitExpectation:
         trajectories: number of Monte-Carlo trajectories for noisy expectations without shots.
 
     Example:
+    >>> import sympy
     >>> x, w = sympy.symbols("x w")
     >>> q = cirq.LineQubit(0)
     >>> expectation = CircuitExpectation(cirq.Circuit(cirq.rx(w * x)(q)), [x, w], "Z0")
