@@ -98,6 +98,8 @@ class CircuitExpectation:
             symbol_values: float tensor ``[batch, len(symbols)]``.
             data_circuits: optional string tensor ``[batch]`` of circuits
                 (``tfq.convert_to_tensor``) prepended to the model circuit, one per example.
+                Appending circuits is TFQ work done on every call (measured: +60–90 % time at
+                4–8 qubits), so feed classical data through ``symbol_values`` where you can.
 
         Returns:
             float32 tensor ``[batch, len(observables)]``.
