@@ -79,15 +79,17 @@ def test_duplicate_data_symbols():
         PQC(CIRCUIT, "Z0", data_symbols=[X0, X0])
 
 
-@pytest.mark.parametrize("op, match", [
-    (cirq.measure(Q[0]), "MeasurementGate.*cannot simulate.*use `repetitions` for shots"),
-    (cirq.CCZ(*Q), "CCZPowGate.*cannot simulate"),
-    (cirq.MatrixGate(np.eye(2)).on(Q[0]), "MatrixGate.*cannot simulate"),
-    (cirq.PhasedXPowGate(phase_exponent=A)(Q[0]), "symbolic parameters tfq_meta cannot evaluate"),
+@pytest.mark.parametrize("op, engine, match", [
+    (cirq.measure(Q[0]), "auto", "cannot simulate.*MeasurementGate.*use `repetitions` for shots"),
+    (cirq.measure(Q[0]), "qsim", "MeasurementGate.*cannot simulate.*use `repetitions` for shots"),
+    (cirq.CCZ(*Q), "qsim", "CCZPowGate.*TensorFlow Quantum cannot simulate"),
+    (cirq.MatrixGate(np.eye(2)).on(Q[0]), "qsim", "MatrixGate.*TensorFlow Quantum cannot simulate"),
+    (cirq.PhasedXPowGate(phase_exponent=A)(Q[0]), "auto",
+     "symbolic parameters tfq_meta cannot evaluate"),
 ])
-def test_gates_the_simulator_cannot_run(op, match):
+def test_gates_the_simulator_cannot_run(op, engine, match):
     with pytest.raises(ValueError, match=match):
-        PQC(CIRCUIT + cirq.Circuit(op), "Z0", data_symbols=[X0, X1])
+        PQC(CIRCUIT + cirq.Circuit(op), "Z0", data_symbols=[X0, X1], engine=engine)
 
 
 def test_circuit_too_large_for_memory_says_how_much():

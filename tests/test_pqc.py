@@ -27,22 +27,24 @@ def randomize(layer, rng):
     return weights
 
 
-def test_expectations_equal_cirq(rng):
-    layer = entangling_layer()
+@pytest.mark.parametrize("engine", ["statevector", "qsim"])
+def test_expectations_equal_cirq(engine, rng):
+    layer = entangling_layer(engine=engine)
     randomize(layer, rng)
     features = rng.uniform(-2, 2, (6, 3)).astype(np.float32)
     np.testing.assert_allclose(layer(features).numpy(), cirq_expectations(layer, features),
                                atol=1e-5)
 
 
-def test_symbol_expressions_and_grid_qubits_equal_cirq(rng):
+@pytest.mark.parametrize("engine", ["statevector", "qsim"])
+def test_symbol_expressions_and_grid_qubits_equal_cirq(engine, rng):
     x, y, a, b = sympy.symbols("x y a b")
     q = [cirq.GridQubit(1, 0), cirq.GridQubit(0, 1)]
     circuit = cirq.Circuit(
         cirq.ry(0.5 * x + 0.25)(q[0]), cirq.rx(a * y)(q[1]), cirq.ZZPowGate(exponent=a * b)(*q),
         cirq.rz(sympy.sin(b) * x)(q[0]), cirq.XPowGate(exponent=b)(q[1]), cirq.H(q[0]),
     )
-    layer = PQC(circuit, ["Z0", "X0*Z1", "Y1"], data_symbols=[x, y])
+    layer = PQC(circuit, ["Z0", "X0*Z1", "Y1"], data_symbols=[x, y], engine=engine)
     layer.build((None, 2))
     randomize(layer, rng)
     features = rng.uniform(-2, 2, (5, 2)).astype(np.float32)
@@ -51,8 +53,9 @@ def test_symbol_expressions_and_grid_qubits_equal_cirq(rng):
                                atol=1e-5)
 
 
-def test_angle_encoding_closed_form():
-    layer = PQC(circuits.angle_encoding(3, rotation="ry"), ["Z0", "Z1", "Z2", "X1"])
+@pytest.mark.parametrize("engine", ["statevector", "qsim"])
+def test_angle_encoding_closed_form(engine):
+    layer = PQC(circuits.angle_encoding(3, rotation="ry"), ["Z0", "Z1", "Z2", "X1"], engine=engine)
     features = np.array([[0.1, 1.2, -2.0], [3.0, 0.0, 0.7]], np.float32)
     expected = np.concatenate([np.cos(features), np.sin(features[:, 1:2])], axis=1)
     np.testing.assert_allclose(layer(features).numpy(), expected, atol=1e-6)
@@ -104,10 +107,11 @@ def central_differences(layer, features, weights, cotangent, step=1e-4):
 # Tolerances: adjoint and parameter shift are exact (float32 round-off only); TFQ's central
 # difference with step 1e-3 on float32 expectations has round-off error ~1e-7 / 1e-3 = 1e-4 per
 # term, summed over a few terms.
-@pytest.mark.parametrize("differentiator, atol", [
-    ("adjoint", 1e-4), ("parameter_shift", 1e-4), ("finite_difference", 2e-3)])
-def test_gradients_equal_finite_differences(differentiator, atol, rng):
-    layer = entangling_layer(differentiator=differentiator)
+@pytest.mark.parametrize("engine, differentiator, atol", [
+    ("qsim", "adjoint", 1e-4), ("qsim", "parameter_shift", 1e-4),
+    ("qsim", "finite_difference", 2e-3), ("statevector", None, 1e-4)])
+def test_gradients_equal_finite_differences(engine, differentiator, atol, rng):
+    layer = entangling_layer(engine=engine, differentiator=differentiator)
     weights = randomize(layer, rng)
     features = tf.constant(rng.uniform(-2, 2, (3, 3)), tf.float32)
     cotangent = rng.normal(size=(3, len(OBSERVABLES)))
@@ -175,10 +179,10 @@ def test_noise_channels_in_circuit_use_noisy_simulation(rng):
     np.testing.assert_allclose(noisy, expected, atol=5 / np.sqrt(20000))
 
 
-def test_fit_in_a_keras_model_is_not_jit_compiled():
+def test_qsim_model_is_never_jit_compiled():
     spec = circuits.reuploading_circuit(2, n_layers=1)
     inputs = keras.Input((2,))
-    model = keras.Model(inputs, PQC(spec, ["Z0"])(inputs))
+    model = keras.Model(inputs, PQC(spec, ["Z0"], engine="qsim")(inputs))
     with pytest.warns(UserWarning, match="doesn't support `jit_compile=True`"):
         model.compile(optimizer="adam", loss="mse", jit_compile=True)
     assert model.jit_compile is False

@@ -33,8 +33,8 @@ def student(n_features, n_outputs=1, task="regression", n_qubits=4, n_layers=2, 
         n_layers: encoding repetitions of the re-uploading circuit.
         **circuit_options: passed on to :func:`tfq_meta.circuits.reuploading_circuit`
             (``encoding``, ``rotations``, ``entangler``, ``trainable_scaling``, default True) and
-            to :class:`tfq_meta.layers.PQC` (``differentiator``, ``repetitions``, ``noise``,
-            ``trajectories``).
+            to :class:`tfq_meta.layers.PQC` (``engine``, ``differentiator``, ``repetitions``,
+            ``noise``, ``trajectories``, ``state_dtype``).
 
     Returns:
         An uncompiled ``keras.Model``.
@@ -90,7 +90,8 @@ def _pqc_model(n_features, n_outputs, task, n_qubits, n_layers, name, options):
         raise ValueError(f"`n_outputs` is the number of classes for classification and must be "
                          f"at least 2; got {n_outputs}.")
     layer_options = {key: options.pop(key) for key in
-                     ("differentiator", "repetitions", "noise", "trajectories") if key in options}
+                     ("engine", "differentiator", "repetitions", "noise", "trajectories",
+                      "state_dtype") if key in options}
     options.setdefault("trainable_scaling", True)
     spec = reuploading_circuit(n_qubits, n_layers, n_features=min(n_features, n_qubits),
                                **options)

@@ -1,37 +1,42 @@
-"""The one circuit-evaluation call of tfq_meta.
+"""The one circuit-evaluation call of tfq_meta, and the choice of simulation engine.
 
 Every layer evaluates circuits through :class:`CircuitExpectation`: a parameterized circuit, the
 ordered symbols its ``symbol_values`` columns refer to, and a list of observables. A call maps
 ``symbol_values`` of shape ``[batch, n_symbols]`` to expectation values ``[batch, n_observables]``
-in **one** batched simulator call, whatever differs between the examples of the batch (features,
-and even per-example weights, are all just symbol values; DESIGN fact 3).
+in one batched simulation, whatever differs between the examples of the batch (features, and even
+per-example weights, are all just symbol values; DESIGN fact 3). It is differentiable to any order
+on every engine, so meta-learning code nests ``GradientTape``s without asking what runs below.
 
-The engine is TensorFlow Quantum's qsim ops (DESIGN fact 2): analytic expectations, sampled
-(shot-based) ones with ``repetitions``, and noisy ones (Monte-Carlo trajectories) when the circuit
-carries noise channels or a ``noise`` model is given. Nothing outside this module needs to know
-how circuits are simulated.
+Two engines sit behind it (DESIGN fact 10):
+
+``"statevector"``
+    A batched state vector in plain TensorFlow ops (:mod:`tfq_meta.engines.statevector`): much
+    faster for small and medium circuits, XLA-compilable, GPU-capable, autodiff to any order.
+``"qsim"``
+    TensorFlow Quantum's qsim ops (:mod:`tfq_meta.engines.qsim`): large circuits, shots, noise;
+    second order through an in-graph parameter-shift rule.
+
+``engine="auto"`` picks statevector for exact, noise-free expectations on at most
+:data:`AUTO_STATEVECTOR_MAX_QUBITS` qubits (the crossover ``bench/bench_engines.py`` measures) and
+qsim otherwise. Nothing outside this module needs to know how circuits are simulated.
 """
 import os
 
 import cirq
 import numpy as np
 import tensorflow as tf
-import tensorflow_quantum as tfq
 
+from tfq_meta.engines import qsim, statevector
 from tfq_meta.lowering import LoweredCircuit
 from tfq_meta.observables import parse_observables
 
-DIFFERENTIATORS = {
-    "adjoint": tfq.differentiators.Adjoint,
-    "parameter_shift": tfq.differentiators.ParameterShift,
-    "finite_difference": lambda: tfq.differentiators.CentralDifference(grid_spacing=1e-3),
-}
-_GATES = tuple({type(gate) for gate in tfq.util.get_supported_gates()})
-_CHANNELS = (
-    cirq.DepolarizingChannel, cirq.AsymmetricDepolarizingChannel, cirq.AmplitudeDampingChannel,
-    cirq.GeneralizedAmplitudeDampingChannel, cirq.ResetChannel, cirq.PhaseDampingChannel,
-    cirq.PhaseFlipChannel, cirq.BitFlipChannel,
-)
+ENGINES = ("auto", "statevector", "qsim")
+DIFFERENTIATORS = tuple(qsim.DIFFERENTIATORS)
+STATE_DTYPES = ("complex64", "complex128")
+# Above this many qubits qsim's gate fusion beats the TensorFlow state vector (bench_engines.py).
+AUTO_STATEVECTOR_MAX_QUBITS = 10
+# Fraction of available memory one statevector evaluation may use before the batch is split.
+_MEMORY_BUDGET = 0.5
 # Bytes of one complex64 amplitude, and state vectors qsim keeps per worker thread at once
 # (the adjoint gradient holds the state, its adjoint and a scratch copy).
 _AMPLITUDE_BYTES = 8
@@ -39,7 +44,7 @@ _STATES_PER_THREAD = 3
 
 
 class CircuitExpectation:
-    """Batched, differentiable expectation values of a parameterized circuit.
+    """Batched expectation values of a parameterized circuit, differentiable to any order.
 
     Args:
         circuit: a ``cirq.Circuit`` with sympy symbols. Symbolic gate exponents may be any sympy
@@ -49,14 +54,19 @@ class CircuitExpectation:
             ``symbol_values``; must cover every symbol of ``circuit``.
         observables: observable(s) as accepted by :func:`tfq_meta.observables.parse_observables`
             (``"Z0"``, ``"Z0*Z1"``, ``cirq.PauliSum`` …), indices into ``sorted(circuit qubits)``.
-        differentiator: ``"adjoint"`` (exact, fastest; analytic only), ``"parameter_shift"``
-            (exact; works with shots and noise), ``"finite_difference"`` (central, step 1e-3), or
-            ``None`` for adjoint when analytic and parameter shift otherwise.
+        engine: ``"auto"`` (default), ``"statevector"`` or ``"qsim"`` (see the module docstring).
+        differentiator: first-order gradient method of the qsim engine: ``"adjoint"`` (exact,
+            fastest; analytic only), ``"parameter_shift"`` (exact; shots and noise) or
+            ``"finite_difference"`` (central, step 1e-3); ``None`` picks adjoint when analytic and
+            parameter shift otherwise. The statevector engine differentiates exactly by autodiff.
         repetitions: ``None`` for exact expectations, or a positive number of measurement shots
-            per circuit and observable.
+            per circuit and observable (qsim).
         noise: ``None``, a depolarizing probability (float) applied to every qubit after every
-            moment, a Cirq channel such as ``cirq.depolarize(0.01)``, or a ``cirq.NoiseModel``.
+            moment, a Cirq channel such as ``cirq.depolarize(0.01)``, or a ``cirq.NoiseModel``
+            (qsim).
         trajectories: number of Monte-Carlo trajectories for noisy expectations without shots.
+        state_dtype: ``"complex64"`` (default) or ``"complex128"`` (statevector only): the
+            precision of the simulation; outputs are float32 or float64 accordingly.
 
     Example:
     >>> import sympy
@@ -67,8 +77,8 @@ class CircuitExpectation:
     array([[0.5403023]], dtype=float32)
     """
 
-    def __init__(self, circuit, symbols, observables, differentiator=None, repetitions=None,
-                 noise=None, trajectories=1000):
+    def __init__(self, circuit, symbols, observables, engine="auto", differentiator=None,
+                 repetitions=None, noise=None, trajectories=1000, state_dtype="complex64"):
         if not isinstance(circuit, cirq.Circuit):
             raise TypeError(f"`circuit` must be a cirq.Circuit; got {type(circuit).__name__}.")
         self.qubits = sorted(circuit.all_qubits())
@@ -77,19 +87,20 @@ class CircuitExpectation:
         self.repetitions = _optional_positive_int(repetitions, "repetitions")
         self.trajectories = _optional_positive_int(trajectories, "trajectories")
         self.noise = noise_model(noise)
-        self._check_gates(circuit)
-        check_memory(len(self.qubits))
-
-        lowered = LoweredCircuit(circuit, self.symbols)
+        self.state_dtype = _choice(state_dtype, STATE_DTYPES, "state_dtype")
+        self._lowered = LoweredCircuit(circuit, self.symbols)
         if self.noise is not None:
-            lowered.circuit = lowered.circuit.with_noise(self.noise)
-        self.noisy = any(isinstance(op.gate, _CHANNELS) for op in lowered.circuit.all_operations())
-        self._lowered = lowered
-        self._program = tfq.convert_to_tensor([lowered.circuit])
-        self._operators = tfq.convert_to_tensor([self.observables])
-        self._gate_symbols = tf.constant(lowered.gate_symbols, tf.string)
+            self._lowered.circuit = self._lowered.circuit.with_noise(self.noise)
+        self.noisy = qsim.is_noisy(self._lowered.circuit)
         self.differentiator = self._resolve_differentiator(differentiator)
-        self._op = self._differentiable_op()
+        self.requested_engine = _choice(engine, ENGINES, "engine")
+        self.engine = self._resolve_engine(engine)
+        self._engines = {}
+        self._engine(self.engine)  # builds it now, so bad circuits fail at construction
+
+    @property
+    def output_dtype(self):
+        return tf.float64 if self.state_dtype == "complex128" else tf.float32
 
     def __call__(self, symbol_values, data_circuits=None):
         """Expectation values for each row of ``symbol_values``.
@@ -98,50 +109,62 @@ class CircuitExpectation:
             symbol_values: float tensor ``[batch, len(symbols)]``.
             data_circuits: optional string tensor ``[batch]`` of circuits
                 (``tfq.convert_to_tensor``) prepended to the model circuit, one per example.
-                Appending circuits is TFQ work done on every call (measured: +60–90 % time at
-                4–8 qubits), so feed classical data through ``symbol_values`` where you can.
+                They run on qsim (with ``engine="auto"``), and appending circuits is TFQ work
+                done on every call (measured: +60–90 % time at 4–8 qubits), so feed classical
+                data through ``symbol_values`` where you can.
 
         Returns:
-            float32 tensor ``[batch, len(observables)]``.
+            tensor ``[batch, len(observables)]`` of :attr:`output_dtype`.
         """
-        symbol_values = tf.cast(symbol_values, tf.float32)
-        batch = tf.shape(symbol_values)[0]
-        programs = tf.tile(self._program, [batch])
+        symbol_values = tf.cast(symbol_values, self.output_dtype)
+        gate_values = self._lowered.gate_values(symbol_values)
         if data_circuits is not None:
-            programs = tfq.append_circuit(data_circuits, programs)
-        arguments = [
-            programs,
-            self._gate_symbols,
-            self._lowered.gate_values(symbol_values),
-            tf.tile(self._operators, [batch, 1]),
-        ]
-        samples = self.repetitions if self.repetitions is not None else (
-            self.trajectories if self.noisy else None)
-        if samples is not None:
-            arguments.append(tf.fill([batch, len(self.observables)], samples))
-        return self._op(*arguments)
+            if self.requested_engine == "statevector":
+                raise ValueError("`data_circuits` (quantum data) need the qsim engine; this "
+                                 "layer was built with engine='statevector'. Use 'auto' or 'qsim'.")
+            return tf.cast(self._engine("qsim")(gate_values, data_circuits), self.output_dtype)
+        if self.engine == "qsim":
+            return self._engine("qsim")(gate_values)
+        return self._split_batch(self._engine("statevector"), gate_values)
 
-    def _check_gates(self, circuit):
-        for op in circuit.all_operations():
-            if isinstance(op.gate, _GATES + _CHANNELS):
-                continue
-            name = type(op.gate).__name__ if op.gate is not None else type(op).__name__
-            raise ValueError(
-                f"`circuit` contains {op!r} ({name}), which TensorFlow Quantum cannot simulate. "
-                "Supported: X/Y/Z/H and their powers, rx/ry/rz, CNOT, CZ, SWAP, ISWAP, "
-                "XX/YY/ZZ powers, PhasedXPow, PhasedISwapPow, FSim, identity, and the noise "
-                "channels depolarize, asymmetric_depolarize, amplitude_damp, "
-                "generalized_amplitude_damp, phase_damp, phase_flip, bit_flip and reset. "
-                "Measurements are not part of the circuit: use `repetitions` for shots."
-            )
+    def _engine(self, name):
+        if name not in self._engines:
+            if name == "qsim":
+                check_memory(len(self.qubits))
+                samples = self.repetitions or (self.trajectories if self.noisy else None)
+                self._engines[name] = qsim.QsimEngine(
+                    self._lowered.circuit, self._lowered.gate_symbols, self.observables,
+                    self.differentiator, samples, sampled=self.repetitions is not None)
+            else:
+                self._engines[name] = statevector.StatevectorEngine(
+                    self._lowered.circuit, self._lowered.gate_symbols, self.observables,
+                    self.qubits, tf.as_dtype(self.state_dtype))
+                self._max_batch = statevector_max_batch(
+                    len(self.qubits), self._engines[name].n_operations, self.state_dtype)
+        return self._engines[name]
+
+    def _split_batch(self, engine, gate_values):
+        """Runs ``engine`` on chunks of at most ``_max_batch`` rows when the batch would not fit."""
+        chunk = self._max_batch
+        batch = tf.shape(gate_values)[0]
+
+        def chunked():
+            n_chunks = (batch + chunk - 1) // chunk
+            padded = tf.pad(gate_values, [[0, n_chunks * chunk - batch], [0, 0]])
+            chunks = tf.reshape(padded, [n_chunks, chunk, gate_values.shape[1]])
+            results = tf.map_fn(engine, chunks, parallel_iterations=1,
+                                fn_output_signature=self.output_dtype)
+            return tf.reshape(results, [-1, len(self.observables)])[:batch]
+
+        if isinstance(gate_values.shape[0], int) and gate_values.shape[0] <= chunk:
+            return engine(gate_values)
+        return tf.cond(batch <= chunk, lambda: engine(gate_values), chunked)
 
     def _resolve_differentiator(self, differentiator):
         exact = self.repetitions is None and not self.noisy
         if differentiator is None:
             differentiator = "adjoint" if exact else "parameter_shift"
-        if differentiator not in DIFFERENTIATORS:
-            raise ValueError(f"`differentiator` must be one of {sorted(DIFFERENTIATORS)} or None; "
-                             f"got {differentiator!r}.")
+        _choice(differentiator, DIFFERENTIATORS, "differentiator")
         if differentiator == "adjoint" and not exact:
             raise ValueError(
                 "`differentiator='adjoint'` needs exact expectations, but this circuit is "
@@ -150,16 +173,43 @@ class CircuitExpectation:
             )
         return differentiator
 
-    def _differentiable_op(self):
-        differentiator = DIFFERENTIATORS[self.differentiator]()
-        if self.noisy:
-            op = (tfq.noise.sampled_expectation if self.repetitions is not None
-                  else tfq.noise.expectation)
-            return differentiator.generate_differentiable_op(sampled_op=op)
-        if self.repetitions is not None:
-            return differentiator.generate_differentiable_op(
-                sampled_op=tfq.get_sampled_expectation_op())
-        return differentiator.generate_differentiable_op(analytic_op=tfq.get_expectation_op())
+    def _resolve_engine(self, engine):
+        needs_qsim = self.repetitions is not None or self.noisy
+        if engine == "statevector" and needs_qsim:
+            raise ValueError(
+                "engine='statevector' computes exact, noise-free expectations; "
+                f"{'`repetitions` (shots)' if self.repetitions else 'noise'} needs engine='qsim' "
+                "(or 'auto')."
+            )
+        if self.state_dtype == "complex128" and (engine == "qsim" or needs_qsim):
+            raise ValueError("`state_dtype='complex128'` needs engine='statevector'; TFQ's qsim "
+                             "simulates in complex64.")
+        if engine != "auto":
+            return engine
+        if needs_qsim or len(self.qubits) > AUTO_STATEVECTOR_MAX_QUBITS:
+            return "qsim"
+        return "statevector"
+
+
+def statevector_max_batch(n_qubits, n_operations, state_dtype="complex64", available_bytes=None):
+    """Most examples one statevector evaluation (with its gradient tape) fits in memory.
+
+    Autodiff keeps every intermediate state: about ``n_operations + 2`` states of ``2^n_qubits``
+    amplitudes per example. Raises ValueError, saying how much memory is needed, when not even one
+    example fits.
+    """
+    amplitude = 16 if state_dtype == "complex128" else 8
+    per_example = amplitude * 2.0 ** n_qubits * (n_operations + 2)
+    available = available_memory_bytes() if available_bytes is None else available_bytes
+    budget = _MEMORY_BUDGET * available
+    if per_example > budget:
+        raise ValueError(
+            f"`circuit` has {n_qubits} qubits and {n_operations} operations: the statevector "
+            f"engine needs about {_format_bytes(per_example)} per example (state and gradient "
+            f"tape), more than {_format_bytes(budget)} ({_MEMORY_BUDGET:.0%} of the "
+            f"{_format_bytes(available)} available). Use engine='qsim' or fewer qubits."
+        )
+    return int(budget // per_example)
 
 
 def noise_model(noise):
@@ -210,6 +260,12 @@ def _format_bytes(n_bytes):
         if n_bytes < 1024 or unit == "PiB":
             return f"{n_bytes:.1f} {unit}"
         n_bytes /= 1024
+
+
+def _choice(value, allowed, argument):
+    if value not in allowed:
+        raise ValueError(f"`{argument}` must be one of {list(allowed)}; got {value!r}.")
+    return value
 
 
 def _optional_positive_int(value, argument):

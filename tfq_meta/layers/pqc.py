@@ -42,12 +42,18 @@ class PQC(keras.layers.Layer):
         data_symbols: symbols (or names) fed by the features, in feature order.
         weight_symbols: optional explicit order of the trainable symbols; by default every other
             symbol of the circuit, in order of first appearance.
-        differentiator: ``"adjoint"`` (default for exact expectations), ``"parameter_shift"``
-            (default with shots or noise) or ``"finite_difference"``.
+        engine: ``"auto"`` (default), ``"statevector"`` (TensorFlow state vector: fast for small
+            circuits, XLA-compilable) or ``"qsim"`` (TFQ: large circuits, shots, noise, quantum
+            data). Auto picks statevector for exact expectations on few qubits and qsim otherwise;
+            every engine is differentiable to any order (see :mod:`tfq_meta.ops`).
+        differentiator: first-order gradient on qsim: ``"adjoint"`` (default for exact
+            expectations), ``"parameter_shift"`` (default with shots or noise) or
+            ``"finite_difference"``. The statevector engine differentiates exactly by autodiff.
         repetitions: ``None`` for exact expectations, or the number of measurement shots.
         noise: ``None``, a depolarizing probability, a Cirq channel or a ``cirq.NoiseModel``
             applied after every moment; circuits with noise are simulated by trajectories.
         trajectories: Monte-Carlo trajectories of noisy expectations without shots.
+        state_dtype: ``"complex64"`` (default) or ``"complex128"`` (statevector engine only).
         initializer: Keras initializer of the weights; default uniform angles in ``[0, 2π)``.
         initial_values: dict ``{symbol name: float}`` overriding the initializer for some weights.
         regularizer, constraint: Keras regularizer and constraint of the weights.
@@ -63,11 +69,10 @@ class PQC(keras.layers.Layer):
     """
 
     def __init__(self, circuit, observables, data_symbols=(), weight_symbols=None,
-                 differentiator=None, repetitions=None, noise=None, trajectories=1000,
-                 initializer=None, initial_values=None, regularizer=None, constraint=None,
-                 **kwargs):
+                 engine="auto", differentiator=None, repetitions=None, noise=None,
+                 trajectories=1000, state_dtype="complex64", initializer=None,
+                 initial_values=None, regularizer=None, constraint=None, **kwargs):
         super().__init__(**kwargs)
-        self.supports_jit = False  # TFQ ops are not XLA-compilable (DESIGN fact 6).
         if isinstance(circuit, CircuitSpec):
             data_symbols = data_symbols or circuit.data_symbols
             initial_values = {**circuit.initial_values, **(initial_values or {})}
@@ -84,11 +89,18 @@ class PQC(keras.layers.Layer):
         self.regularizer = keras.regularizers.get(regularizer)
         self.constraint = keras.constraints.get(constraint)
         self._expectation = CircuitExpectation(
-            circuit, self.data_symbols + self.weight_symbols, observables,
+            circuit, self.data_symbols + self.weight_symbols, observables, engine=engine,
             differentiator=differentiator, repetitions=repetitions, noise=noise,
-            trajectories=trajectories,
+            trajectories=trajectories, state_dtype=state_dtype,
         )
         self.observables = self._expectation.observables
+        # TFQ ops are not XLA-compilable (DESIGN fact 6); the statevector engine is.
+        self.supports_jit = self._expectation.engine == "statevector"
+
+    @property
+    def engine(self):
+        """The engine that simulates this layer: ``"statevector"`` or ``"qsim"``."""
+        return self._expectation.engine
 
     @property
     def n_weights(self):
@@ -114,7 +126,7 @@ class PQC(keras.layers.Layer):
         batch = tf.shape(features if data_circuits is None else data_circuits)[0]
         weights = tf.tile(self.circuit_weights[tf.newaxis], [batch, 1])
         symbol_values = tf.concat([features, tf.cast(weights, features.dtype)], axis=1)
-        return self._expectation(symbol_values, data_circuits)
+        return tf.cast(self._expectation(symbol_values, data_circuits), self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         feature_shape = input_shape[1] if _is_pair(input_shape) else input_shape
@@ -143,7 +155,7 @@ class PQC(keras.layers.Layer):
             raise TypeError(f"`features` must be a float or int tensor; got dtype "
                             f"{features.dtype.name}.")
         self._check_feature_shape(features.shape)
-        features = tf.cast(features, tf.float32)
+        features = tf.cast(features, self._expectation.output_dtype)
         if tf.executing_eagerly():
             if not np.all(np.isfinite(features.numpy())):
                 raise ValueError("`features` contains NaN or infinite values; circuit angles must "
@@ -175,10 +187,12 @@ class PQC(keras.layers.Layer):
             observables=[cirq.to_json(o) for o in self.observables],
             data_symbols=[str(s) for s in self.data_symbols],
             weight_symbols=[str(s) for s in self.weight_symbols],
+            engine=self._expectation.requested_engine,
             differentiator=self._expectation.differentiator,
             repetitions=self._expectation.repetitions,
             noise=None if noise is None else _noise_to_json(noise),
             trajectories=self._expectation.trajectories,
+            state_dtype=self._expectation.state_dtype,
             initializer=keras.initializers.serialize(self.initializer),
             initial_values=dict(self.initial_values),
             regularizer=keras.regularizers.serialize(self.regularizer),

@@ -1,0 +1,1 @@
+"""Simulation engines behind :class:`tfq_meta.ops.CircuitExpectation`; use that, not these."""
