@@ -92,7 +92,8 @@ class QsimEngine:
     def _expectation(self, programs, gate_values):
         @tf.custom_gradient
         def expectation(values):
-            arguments = self._arguments(programs, values)
+            # stop_gradient: the forward ops have no gradients; tapes must only see this function.
+            arguments = self._arguments(programs, tf.stop_gradient(values))
             result = self._forward_op(*arguments)
             return result, lambda upstream: self._first_order(programs, values, upstream, result)
 
@@ -101,11 +102,12 @@ class QsimEngine:
     def _first_order(self, programs, gate_values, upstream, forward):
         @tf.custom_gradient
         def vector_jacobian_product(values, upstream):
-            arguments = self._arguments(programs, values)
+            arguments = self._arguments(programs, tf.stop_gradient(values))
+            constants = (tf.stop_gradient(forward), tf.stop_gradient(upstream))
             if self.samples:
-                gradient = self._differentiator.differentiate_sampled(*arguments, forward, upstream)
+                gradient = self._differentiator.differentiate_sampled(*arguments, *constants)
             else:
-                gradient = self._differentiator.differentiate_analytic(*arguments, forward, upstream)
+                gradient = self._differentiator.differentiate_analytic(*arguments, *constants)
 
             def second_order(downstream):
                 if self._second_order_blocker is not None:

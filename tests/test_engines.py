@@ -1,0 +1,227 @@
+"""Both engines against Cirq, each other, and finite differences to second order."""
+import cirq
+import keras
+import numpy as np
+import pytest
+import sympy
+import tensorflow as tf
+
+from tfq_meta import PQC, circuits, ops
+
+X, Y, A, B, C = sympy.symbols("x y a b c")
+SYMBOLS = [X, Y, A, B, C]
+QUBITS = cirq.LineQubit.range(3)
+CONSTANT_GATES = [cirq.H, cirq.X, cirq.Y, cirq.Z, cirq.S, cirq.T, cirq.CNOT, cirq.CZ, cirq.SWAP]
+PARAMETERIZED_GATES = [
+    cirq.rx, cirq.ry, cirq.rz,
+    *(lambda t, g=g: g(exponent=t) for g in (
+        cirq.XPowGate, cirq.YPowGate, cirq.ZPowGate, cirq.HPowGate, cirq.XXPowGate,
+        cirq.YYPowGate, cirq.ZZPowGate, cirq.CNotPowGate, cirq.CZPowGate, cirq.SwapPowGate)),
+]
+EXPRESSIONS = [A, B * X, 0.5 * Y + 0.25, A * X + C, C, B * Y - A]
+OBSERVABLES = ["Z0", "X1*Y2", "0.5*Z0*Z1 - 0.3*X2 + 0.1", "Y0*X1*Z2"]
+
+
+def random_circuit(seed, n_operations=24):
+    """A circuit over the whole supported gate set, symbolic exponents as sympy expressions."""
+    rng = np.random.default_rng(seed)
+    circuit = cirq.Circuit([cirq.H(q) for q in QUBITS])
+    for _ in range(n_operations):
+        if rng.random() < 0.4:
+            gate = CONSTANT_GATES[rng.integers(len(CONSTANT_GATES))]
+        else:
+            make = PARAMETERIZED_GATES[rng.integers(len(PARAMETERIZED_GATES))]
+            gate = make(EXPRESSIONS[rng.integers(len(EXPRESSIONS))])
+        qubits = rng.choice(3, gate.num_qubits(), replace=False)
+        circuit.append(gate.on(*(QUBITS[i] for i in qubits)))
+    return circuit
+
+
+def cirq_values(circuit, values, observables):
+    """[batch, n_obs] exact expectations by Cirq (complex128)."""
+    simulator = cirq.Simulator(dtype=np.complex128)
+    observables = ops.parse_observables(observables, sorted(circuit.all_qubits()))
+    return np.array([np.real(simulator.simulate_expectation_values(
+        circuit, observables, param_resolver={str(s): float(v) for s, v in zip(SYMBOLS, row)}))
+        for row in np.atleast_2d(values)])
+
+
+def hessian(expectation, values, cotangent):
+    """d^2 sum(cotangent * E) / d values^2 for one example, by nested tapes."""
+    values = tf.constant(values, tf.float32)
+    with tf.GradientTape(persistent=True) as outer:
+        outer.watch(values)
+        with tf.GradientTape() as inner:
+            inner.watch(values)
+            loss = tf.reduce_sum(tf.constant(cotangent, tf.float32) * expectation(values))
+        gradient = inner.gradient(loss, values)
+    return gradient.numpy()[0], outer.jacobian(gradient, values,
+                                               experimental_use_pfor=False).numpy()[0, :, 0, :]
+
+
+def finite_difference_derivatives(circuit, values, cotangent, step=1e-4):
+    """Gradient and Hessian of sum(cotangent * E) by central differences of Cirq values."""
+    def f(v):
+        return np.sum(cotangent * cirq_values(circuit, v, OBSERVABLES))
+
+    n = values.shape[1]
+    unit = np.eye(n) * step
+    gradient = np.array([(f(values + unit[i]) - f(values - unit[i])) / (2 * step)
+                         for i in range(n)])
+    hess = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            hess[i, j] = hess[j, i] = (
+                f(values + unit[i] + unit[j]) - f(values + unit[i] - unit[j])
+                - f(values - unit[i] + unit[j]) + f(values - unit[i] - unit[j])) / (4 * step ** 2)
+    return gradient, hess
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_engines_equal_cirq_and_each_other_over_the_gate_set(seed):
+    circuit = random_circuit(seed)
+    values = np.random.default_rng(seed).uniform(-2, 2, (5, len(SYMBOLS))).astype(np.float32)
+    results = {engine: ops.CircuitExpectation(circuit, SYMBOLS, OBSERVABLES, engine=engine)(
+        values).numpy() for engine in ("statevector", "qsim")}
+    expected = cirq_values(circuit, values, OBSERVABLES)
+    np.testing.assert_allclose(results["statevector"], expected, atol=1e-5)
+    np.testing.assert_allclose(results["qsim"], expected, atol=1e-5)
+    np.testing.assert_allclose(results["statevector"], results["qsim"], atol=1e-5)
+
+
+@pytest.mark.parametrize("engine", ["statevector", "qsim"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_first_and_second_derivatives_equal_finite_differences(engine, seed):
+    circuit = random_circuit(seed, n_operations=14)
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(-2, 2, (1, len(SYMBOLS)))
+    cotangent = rng.normal(size=(1, len(OBSERVABLES)))
+    expectation = ops.CircuitExpectation(circuit, SYMBOLS, OBSERVABLES, engine=engine)
+    gradient, hess = hessian(expectation, values, cotangent)
+    expected_gradient, expected_hessian = finite_difference_derivatives(circuit, values, cotangent)
+    # float32 round-off grows with the size of the entries (up to ~60 here: symbols such as a*x
+    # enter many gates, and on qsim each entry sums dozens of shifted float32 simulations, measured
+    # ~4e-5 relative); the float64 oracle's truncation error is ~1e-6. So: 1e-4 of the scale.
+    np.testing.assert_allclose(gradient, expected_gradient,
+                               atol=1e-4 * max(1.0, np.max(np.abs(expected_gradient))))
+    np.testing.assert_allclose(hess, expected_hessian,
+                               atol=1e-4 * max(1.0, np.max(np.abs(expected_hessian))))
+    assert np.max(np.abs(expected_hessian)) > 0.1  # a non-trivial Hessian
+
+
+def test_qsim_second_order_needs_the_shift_rule():
+    circuit = cirq.Circuit(cirq.H(QUBITS[0]), cirq.ISwapPowGate(exponent=A)(*QUBITS[:2]),
+                           cirq.rx(X)(QUBITS[1]))
+    values = np.array([[0.3, 0.0, 0.7, 0.0, 0.0]])
+    qsim_expectation = ops.CircuitExpectation(circuit, SYMBOLS, "Z1*Y0", engine="qsim")
+    with pytest.raises(ValueError, match="two-term parameter-shift rule, which does not hold "
+                                         "for .*ISWAP.*engine='statevector'"):
+        hessian(qsim_expectation, values, np.ones((1, 1)))
+    # First order on qsim and any order on statevector still work and agree with Cirq.
+    gradient, hess = hessian(ops.CircuitExpectation(circuit, SYMBOLS, "Z1*Y0",
+                                                    engine="statevector"), values, np.ones((1, 1)))
+    with tf.GradientTape() as tape:
+        inputs = tf.constant(values, tf.float32)
+        tape.watch(inputs)
+        qsim_value = qsim_expectation(inputs)
+    np.testing.assert_allclose(tape.gradient(qsim_value, inputs).numpy()[0], gradient, atol=1e-5)
+    step = 1e-4
+
+    def f(v):
+        return cirq_values(circuit, v, ["Z1*Y0"])[0, 0]
+
+    expected = (f(values + [[step, 0, step, 0, 0]]) - f(values + [[step, 0, -step, 0, 0]])
+                - f(values + [[-step, 0, step, 0, 0]]) + f(values - [[step, 0, step, 0, 0]])) / (
+        4 * step ** 2)
+    np.testing.assert_allclose(hess[0, 2], expected, atol=1e-4)
+
+
+def test_statevector_splits_batches_that_would_not_fit():
+    circuit = random_circuit(3)
+    values = tf.constant(np.random.default_rng(3).uniform(-2, 2, (11, 5)), tf.float32)
+    whole = ops.CircuitExpectation(circuit, SYMBOLS, OBSERVABLES, engine="statevector")
+    split = ops.CircuitExpectation(circuit, SYMBOLS, OBSERVABLES, engine="statevector")
+    split._max_batch = 4  # as if only 4 examples fit in memory: 3 chunks, the last padded
+    results = []
+    for expectation in (whole, split):
+        with tf.GradientTape() as tape:
+            tape.watch(values)
+            result = expectation(values)
+        results.append((result.numpy(), tape.gradient(result, values).numpy()))
+    np.testing.assert_allclose(results[1][0], results[0][0], atol=1e-6)
+    np.testing.assert_allclose(results[1][1], results[0][1], atol=1e-5)
+    np.testing.assert_allclose(results[0][0], cirq_values(circuit, values.numpy(), OBSERVABLES),
+                               atol=1e-5)
+
+
+def test_statevector_memory_estimate():
+    # 12 qubits, 100 operations: 8 B * 4096 * 102 = 3.19 MiB per example.
+    per_example = 8 * 4096 * 102
+    assert ops.statevector_max_batch(12, 100, available_bytes=100 * per_example) == 50
+    assert ops.statevector_max_batch(12, 100, "complex128", available_bytes=100 * per_example) == 25
+    with pytest.raises(ValueError, match="needs about 3.2 MiB per example.*engine='qsim'"):
+        ops.statevector_max_batch(12, 100, available_bytes=per_example)
+
+
+def test_complex128_precision():
+    circuit = random_circuit(5)
+    values = np.random.default_rng(5).uniform(-2, 2, (3, 5))
+    expectation = ops.CircuitExpectation(circuit, SYMBOLS, OBSERVABLES, engine="statevector",
+                                         state_dtype="complex128")
+    result = expectation(tf.constant(values, tf.float64))
+    assert result.dtype == tf.float64
+    np.testing.assert_allclose(result.numpy(), cirq_values(circuit, values, OBSERVABLES),
+                               atol=1e-12)
+
+
+def test_statevector_model_compiles_with_xla():
+    spec = circuits.reuploading_circuit(3, n_layers=2, trainable_scaling=True)
+    inputs = keras.Input((3,))
+    layer = PQC(spec, ["Z0", "X1*Z2"], engine="statevector")
+    model = keras.Model(inputs, layer(inputs))
+    model.compile(optimizer="sgd", loss="mse", jit_compile=True)
+    assert model.jit_compile is True
+    x = np.random.default_rng(0).uniform(-1, 1, (6, 3)).astype(np.float32)
+    compiled = tf.function(lambda v: model(v), jit_compile=True)
+    np.testing.assert_allclose(compiled(x).numpy(), model(x).numpy(), atol=1e-6)
+    qsim_layer = PQC(spec, ["Z0", "X1*Z2"], engine="qsim")
+    qsim_layer.build((None, 3))
+    qsim_layer.set_weights(layer.get_weights())
+    np.testing.assert_allclose(model.predict(x, verbose=0), qsim_layer(x).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("n_qubits, options, engine", [
+    (1, {}, "statevector"),
+    (ops.AUTO_STATEVECTOR_MAX_QUBITS, {}, "statevector"),
+    (ops.AUTO_STATEVECTOR_MAX_QUBITS + 1, {}, "qsim"),
+    (2, {"repetitions": 100}, "qsim"),
+    (2, {"noise": 0.01}, "qsim"),
+])
+def test_auto_engine_choice(n_qubits, options, engine):
+    layer = PQC(circuits.angle_encoding(n_qubits), "Z0", **options)
+    assert layer.engine == engine
+    assert layer.supports_jit == (engine == "statevector")
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"engine": "statevector", "repetitions": 10}, "`repetitions` \\(shots\\) needs engine='qsim'"),
+    ({"engine": "statevector", "noise": 0.1}, "noise needs engine='qsim'"),
+    ({"engine": "qsim", "state_dtype": "complex128"}, "`state_dtype='complex128'` needs"),
+    ({"engine": "gpu"}, "`engine` must be one of"),
+    ({"state_dtype": "float32"}, "`state_dtype` must be one of"),
+])
+def test_engine_option_errors(options, match):
+    with pytest.raises(ValueError, match=match):
+        PQC(circuits.angle_encoding(2), "Z0", **options)
+
+
+def test_quantum_data_on_auto_runs_on_qsim_and_forced_statevector_refuses():
+    import tensorflow_quantum as tfq
+    spec = circuits.angle_encoding(2)
+    data = tfq.convert_to_tensor([cirq.Circuit(cirq.X(QUBITS[0]))])
+    x = np.array([[0.4, 0.9]], np.float32)
+    auto = PQC(spec, ["Z0", "Z1"])
+    assert auto.engine == "statevector"
+    np.testing.assert_allclose(auto([data, x]).numpy(), [[-np.cos(0.4), np.cos(0.9)]], atol=1e-6)
+    with pytest.raises(ValueError, match="`data_circuits` \\(quantum data\\) need the qsim engine"):
+        PQC(spec, ["Z0"], engine="statevector")([data, x])
