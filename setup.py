@@ -22,7 +22,8 @@ setup(
     install_requires=_requirements(),
     extras_require={
         "test": ["pytest>=7", "pytest-timeout>=2"],
-        # tf_keras runs TFQ's own tfq.layers.PQC in the comparison benchmark.
-        "bench": ["tf-keras~=2.18.0"],
+        # What bench/ compares against: TFQ's own layers (tf_keras) and PennyLane on torch.
+        # torch 2.13.0 installs the CPU build; numpy stays below 2.1 for TensorFlow 2.18.
+        "bench": ["tf-keras~=2.18.0", "torch==2.13.0", "pennylane>=0.40", "numpy<2.1"],
     },
 )
