@@ -1,8 +1,9 @@
 """The ``statevector`` engine: a batched state vector simulated with plain TensorFlow ops.
 
-The state of a batch is one tensor ``[batch, 2, …, 2]`` (one axis per qubit). Each gate is a
-``[batch, 2^k, 2^k]`` (parameterized) or ``[2^k, 2^k]`` (constant) matrix applied with one
-``tf.einsum`` over its qubits' axes. A parameterized gate is an EigenGate with exponent ``t``:
+The state of a batch is one tensor ``[batch, 2, …, 2]`` (one axis per qubit). A gate on ``k``
+qubits acts on the ``2^k`` slices of the state along its qubits' axes, through the nonzero entries
+of its matrix: a number for a constant gate, a ``[batch]`` tensor for a parameterized one
+(elementwise work that XLA fuses). A parameterized gate is an EigenGate with exponent ``t``:
 ``U(t) = Σ_j exp(iπ t λ_j) P_j`` over its eigenvalues ``λ_j`` (in half turns, global shift
 included) and eigenprojectors ``P_j``, so every example gets its own matrix from its own symbol
 value. Nothing here is TFQ: TensorFlow differentiates it to any order and XLA compiles it.
@@ -10,16 +11,12 @@ value. Nothing here is TFQ: TensorFlow differentiates it to any order and XLA co
 For small circuits this beats TFQ's qsim ops by a wide margin, because qsim spends most of its time
 on per-circuit setup (DESIGN fact 10); qsim's gate fusion wins again at around a dozen qubits.
 """
-import string
-
 import cirq
 import numpy as np
 import tensorflow as tf
 
-_STATE_LETTERS = string.ascii_lowercase[:24]   # one per qubit axis
-_GATE_LETTERS = string.ascii_uppercase[:24]    # output axes of a gate
-_BATCH = "z"
-MAX_QUBITS = len(_STATE_LETTERS)
+# A state of 2^30 amplitudes per example is beyond any machine's memory for a batch.
+MAX_QUBITS = 30
 
 
 class StatevectorEngine:
@@ -47,8 +44,7 @@ class StatevectorEngine:
                              f"circuit has {len(self.qubits)}. Use engine='qsim'.")
         axis = {q: i for i, q in enumerate(self.qubits)}
         column = {name: k for k, name in enumerate(gate_symbols)}
-        self._gates = [_compile_gate(op, axis, column, self.dtype)
-                       for op in circuit.all_operations()]
+        self._gates = _fuse_and_compile(circuit, axis, column, self.dtype)
         self._observables = [[(coefficient.real, [(axis[q], p) for q, p in term.items()])
                               for term, coefficient in _terms(observable)]
                              for observable in observables]
@@ -61,9 +57,11 @@ class StatevectorEngine:
         """Expectations ``[batch, n_observables]`` of ``gate_values`` ``[batch, n_gate_symbols]``."""
         gate_values = tf.cast(gate_values, self.real_dtype)
         state = self._initial_state(tf.shape(gate_values)[0])
-        for matrix_of, axes in self._gates:
-            state = _apply(state, matrix_of(gate_values), axes)
-        return tf.stack([self._expectation(state, terms) for terms in self._observables], axis=1)
+        for entries_of, axes in self._gates:
+            state = _apply(state, entries_of(gate_values), axes)
+        probabilities = tf.math.real(state * tf.math.conj(state))
+        return tf.stack([self._expectation(state, probabilities, terms)
+                         for terms in self._observables], axis=1)
 
     def _initial_state(self, batch):
         n = len(self.qubits)
@@ -71,10 +69,15 @@ class StatevectorEngine:
         state = tf.tile(tf.cast(basis, self.dtype)[tf.newaxis], [batch, 1])
         return tf.reshape(state, [batch] + [2] * n)
 
-    def _expectation(self, state, terms):
+    def _expectation(self, state, probabilities, terms):
         total = tf.zeros(tf.shape(state)[:1], self.real_dtype)
         for coefficient, paulis in terms:
-            total += coefficient * _pauli_expectation(state, paulis, self.dtype)
+            if all(pauli == cirq.Z for _, pauli in paulis):
+                # Diagonal: <Z...Z> = sum of probabilities times the string's +-1 signs.
+                value = _z_expectation(probabilities, [a for a, _ in paulis])
+            else:
+                value = _pauli_expectation(state, paulis, self.dtype)
+            total += coefficient * value
         return total
 
 
@@ -83,49 +86,173 @@ def _terms(observable):
     return [({q: p for q, p in term.items()}, term.coefficient) for term in observable]
 
 
-def _compile_gate(op, axis, column, dtype):
-    """(matrix_of(gate_values) -> [batch?, 2^k, 2^k], qubit axes) of one operation."""
-    axes = [axis[q] for q in op.qubits]
-    if cirq.is_parameterized(op):
-        gate = op.gate
-        index = column[str(gate.exponent)]
-        eigenvalues = np.array([theta + gate.global_shift for theta, _ in gate._eigen_components()])
-        projectors = tf.constant(np.stack([p for _, p in gate._eigen_components()]), dtype)
+def _fuse_and_compile(circuit, axis, column, dtype):
+    """(entries_of(gate_values), qubit axes) per gate, with each run of single-qubit operations on
+    a qubit fused into one 2x2 matrix.
 
-        def matrix_of(gate_values):
-            angles = np.pi * gate_values[:, index, tf.newaxis] * eigenvalues
-            phases = tf.complex(tf.cos(angles), tf.sin(angles))
-            return tf.einsum("bm,mij->bij", phases, projectors)
+    Operations on different qubits commute, so a qubit's pending single-qubit run only has to be
+    flushed when a multi-qubit operation touches that qubit (the gate fusion qsim also does).
+    """
+    gates, pending = [], {}
 
-        return matrix_of, axes
-    if not cirq.has_unitary(op):
-        raise ValueError(
-            f"The statevector engine cannot simulate {op!r} ({type(op.gate).__name__}): it has "
-            "no unitary. Measurements are not part of the circuit: use `repetitions` for shots; "
-            "other non-unitary operations need engine='qsim'."
-        )
-    matrix = tf.constant(cirq.unitary(op), dtype)
-    return (lambda _: matrix), axes
+    def flush(axes):
+        for a in axes:
+            run = pending.pop(a, [])
+            if run:
+                makers = [_entries_maker(op, column, dtype) for op in run]
+                gates.append((_product_maker(makers), [a]))
+
+    for op in circuit.all_operations():
+        axes = [axis[q] for q in op.qubits]
+        if len(axes) == 1:
+            pending.setdefault(axes[0], []).append(op)
+            continue
+        flush(axes)
+        gates.append((_entries_maker(op, column, dtype), axes))
+    flush(sorted(pending))
+    return gates
 
 
-def _apply(state, matrix, axes):
-    """Applies a [batch?, 2^k, 2^k] matrix to the state's ``axes``."""
-    n, k = len(state.shape) - 1, len(axes)
-    batched = len(matrix.shape) == 3
-    tensor = tf.reshape(matrix, ([-1] if batched else []) + [2] * (2 * k))
-    state_letters = _STATE_LETTERS[:n]
-    outputs = "".join(_GATE_LETTERS[a] for a in axes)
-    inputs = "".join(state_letters[a] for a in axes)
-    result = "".join(_GATE_LETTERS[i] if i in axes else letter
-                     for i, letter in enumerate(state_letters))
-    gate_subscript = (_BATCH if batched else "") + outputs + inputs
-    return tf.einsum(f"{gate_subscript},{_BATCH}{state_letters}->{_BATCH}{result}", tensor, state)
+def _entries_maker(op, column, dtype):
+    """gate_values -> {(row, col): complex or [batch] tensor}, the op's nonzero matrix entries.
+
+    Only structurally nonzero entries are kept, so a CNOT becomes a pure reordering of slices and
+    a CZ or rz a few sign or phase multiplications. A parameterized EigenGate with exponent t has
+    entries sum_j exp(iπ t λ_j) P_j[row, col].
+    """
+    if not cirq.is_parameterized(op):
+        if not cirq.has_unitary(op):
+            raise ValueError(
+                f"The statevector engine cannot simulate {op!r} ({type(op.gate).__name__}): it "
+                "has no unitary. Measurements are not part of the circuit: use `repetitions` for "
+                "shots; other non-unitary operations need engine='qsim'."
+            )
+        constant = _constant_entries(cirq.unitary(op))
+        return lambda _: constant
+    gate = op.gate
+    index = column[str(gate.exponent)]
+    components = gate._eigen_components()
+    eigenvalues = np.array([theta + gate.global_shift for theta, _ in components])
+    projectors = np.stack([p for _, p in components])  # [m, d, d]
+    nonzero = [tuple(int(i) for i in rc)
+               for rc in np.argwhere(np.any(np.abs(projectors) > 1e-12, axis=0))]
+
+    def entries(gate_values):
+        angles = np.pi * gate_values[:, index, tf.newaxis] * eigenvalues
+        phases = tf.unstack(tf.complex(tf.cos(angles), tf.sin(angles)), len(eigenvalues), axis=1)
+        return {(r, c): _weighted_sum(phases, projectors[:, r, c]) for r, c in nonzero}
+
+    return entries
+
+
+def _weighted_sum(tensors, weights):
+    total = None
+    for tensor, weight in zip(tensors, weights):
+        if abs(weight) > 1e-12:
+            term = _times(tensor, complex(weight))
+            total = term if total is None else total + term
+    return total
+
+
+def _product_maker(makers):
+    """gate_values -> entries of the product of the makers' matrices, the last one leftmost."""
+    def entries(gate_values):
+        product = makers[0](gate_values)
+        for maker in makers[1:]:
+            product = _multiply(maker(gate_values), product)
+        return product
+
+    return entries if len(makers) > 1 else makers[0]
+
+
+def _multiply(left, right):
+    """Matrix product of two entry dicts, elementwise over the batch."""
+    product = {}
+    for (i, k), a in left.items():
+        for (k2, j), b in right.items():
+            if k == k2:
+                term = _times(a, b)
+                product[(i, j)] = term if (i, j) not in product else product[(i, j)] + term
+    return product
+
+
+def _times(a, b):
+    if isinstance(a, complex) and isinstance(b, complex):
+        return a * b
+    if isinstance(a, complex):
+        a, b = b, a
+    if isinstance(b, complex):
+        if b == 1:
+            return a
+        return -a if b == -1 else a * tf.constant(b, a.dtype)
+    return a * b
+
+
+def _constant_entries(matrix):
+    return {(int(r), int(c)): complex(matrix[r, c])
+            for r, c in np.argwhere(np.abs(matrix) > 1e-12)}
+
+
+def _apply(state, entries, axes):
+    """Applies a gate, given by its nonzero entries, to the state's qubit ``axes``.
+
+    The state is split into the ``2^k`` slices of its target axes; each output slice is the sum of
+    entry * input slice over the row's nonzero entries: elementwise work that XLA fuses, with no
+    transposes. A [batch] entry broadcasts over the slice's qubit axes.
+    """
+    k = len(axes)
+    slices = _split(state, [a + 1 for a in axes])
+    rank = len(state.shape) - k
+    outputs = []
+    for row in range(2 ** k):
+        total = None
+        for (r, c), value in entries.items():
+            if r != row:
+                continue
+            term = _scale(slices[c], value, rank)
+            total = term if total is None else total + term
+        outputs.append(tf.zeros_like(slices[0]) if total is None else total)
+    return _merge(outputs, [a + 1 for a in axes])
+
+
+def _scale(tensor, value, rank):
+    if isinstance(value, complex):
+        return _times(tensor, value)
+    return tensor * tf.reshape(value, [-1] + [1] * (rank - 1))
+
+
+def _split(state, dims):
+    """The 2^k slices of ``state`` along ``dims`` (big-endian index order)."""
+    slices = [state]
+    for position, dim in enumerate(dims):
+        # Earlier splits removed one axis each, all before or after `dim`.
+        shift = sum(1 for d in dims[:position] if d < dim)
+        slices = [half for s in slices for half in tf.unstack(s, num=2, axis=dim - shift)]
+    return slices
+
+
+def _merge(slices, dims):
+    """Inverse of :func:`_split`."""
+    for position in reversed(range(len(dims))):
+        dim = dims[position]
+        shift = sum(1 for d in dims[:position] if d < dim)
+        slices = [tf.stack(slices[i:i + 2], axis=dim - shift) for i in range(0, len(slices), 2)]
+    return slices[0]
+
+
+def _z_expectation(probabilities, axes):
+    n = len(probabilities.shape) - 1
+    signs = np.ones([2] * n)
+    for a in axes:
+        signs = signs * np.array([1.0, -1.0]).reshape([2 if i == a else 1 for i in range(n)])
+    weighted = probabilities * tf.constant(signs, probabilities.dtype)
+    return tf.reduce_sum(weighted, axis=list(range(1, n + 1)))
 
 
 def _pauli_expectation(state, paulis, dtype):
     """Re <ψ|P|ψ> for a Pauli string P given as [(axis, cirq.X/Y/Z), …]."""
     transformed = state
     for axis, pauli in paulis:
-        transformed = _apply(transformed, tf.constant(cirq.unitary(pauli), dtype), [axis])
+        transformed = _apply(transformed, _constant_entries(cirq.unitary(pauli)), [axis])
     overlap = tf.math.conj(state) * transformed
     return tf.math.real(tf.reduce_sum(tf.reshape(overlap, [tf.shape(state)[0], -1]), axis=1))
