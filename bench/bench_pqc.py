@@ -8,8 +8,9 @@ same weights and the same batch of features; the script checks that their losses
 agree before it times anything.
 
 Implementations:
-  tfq_meta        `tfq_meta.layers.PQC` on Keras 3 (symbol exponents lowered to fresh symbols
-                  computed by a matmul, see tfq_meta/lowering.py).
+  tfq_meta        `tfq_meta.layers.PQC(..., engine="qsim")` on Keras 3 (symbol exponents lowered
+                  to fresh symbols computed by a matmul, see tfq_meta/lowering.py; gradients
+                  through the qsim engine's custom gradient).
   raw op          `tfq.get_expectation_op()` made differentiable by `tfq.differentiators.Adjoint`,
                   fed the original circuit with its own symbols: program and operator tensors
                   converted and tiled to the batch once, symbol values `[batch, n_symbols]` =
@@ -260,8 +261,10 @@ def tfq_meta_step(spec, weights, cotangent):
     import tfq_meta
 
     n_qubits = len(spec.qubits)
+    # engine="qsim": this benchmark measures the layer's overhead over the TFQ op it wraps;
+    # bench_engines.py compares the engines.
     layer = tfq_meta.PQC(spec, [f"Z{i}" for i in range(n_qubits)],
-                         weight_symbols=spec.weight_symbols)
+                         weight_symbols=spec.weight_symbols, engine="qsim")
     layer.build((None, len(spec.data_symbols)))
     layer.circuit_weights.assign(tf.constant(weights, tf.float32))
     return gradient_step(layer, layer.circuit_weights, cotangent)
