@@ -225,3 +225,13 @@ def test_quantum_data_on_auto_runs_on_qsim_and_forced_statevector_refuses():
     np.testing.assert_allclose(auto([data, x]).numpy(), [[-np.cos(0.4), np.cos(0.9)]], atol=1e-6)
     with pytest.raises(ValueError, match="`data_circuits` \\(quantum data\\) need the qsim engine"):
         PQC(spec, ["Z0"], engine="statevector")([data, x])
+
+
+def test_statevector_runs_any_constant_unitary_qsim_cannot():
+    rng = np.random.default_rng(7)
+    circuit = random_circuit(7, n_operations=8) + cirq.Circuit(
+        cirq.CCZ(*QUBITS), cirq.MatrixGate(cirq.testing.random_unitary(4, random_state=7)).on(
+            QUBITS[2], QUBITS[0]), cirq.CCX(QUBITS[1], QUBITS[2], QUBITS[0]), cirq.rx(A)(QUBITS[1]))
+    values = rng.uniform(-2, 2, (3, 5)).astype(np.float32)
+    result = ops.CircuitExpectation(circuit, SYMBOLS, OBSERVABLES)(values)
+    np.testing.assert_allclose(result.numpy(), cirq_values(circuit, values, OBSERVABLES), atol=1e-5)
