@@ -33,8 +33,9 @@ from tfq_meta.observables import parse_observables
 ENGINES = ("auto", "statevector", "qsim")
 DIFFERENTIATORS = tuple(qsim.DIFFERENTIATORS)
 STATE_DTYPES = ("complex64", "complex128")
-# Above this many qubits qsim's gate fusion beats the TensorFlow state vector (bench_engines.py).
-AUTO_STATEVECTOR_MAX_QUBITS = 10
+# Above this many qubits qsim beats the TensorFlow state vector (bench_engines.py: statevector
+# 1.5x faster at 12 qubits, qsim 1.2x faster at 13 and 1.4x at 14; batch 160, XLA).
+AUTO_STATEVECTOR_MAX_QUBITS = 12
 # Fraction of available memory one statevector evaluation may use before the batch is split.
 _MEMORY_BUDGET = 0.5
 # Bytes of one complex64 amplitude, and state vectors qsim keeps per worker thread at once

@@ -1,7 +1,8 @@
 """The ``statevector`` engine: a batched state vector simulated with plain TensorFlow ops.
 
-The state of a batch is one tensor ``[batch, 2, …, 2]`` (one axis per qubit). A gate on ``k``
-qubits acts on the ``2^k`` slices of the state along its qubits' axes, through the nonzero entries
+The state of a batch is one tensor ``[batch, 2^n]``, viewed around each gate's qubits as
+``[batch, 2^a, 2, 2^(n-a-1)]`` (one qubit; two for two-qubit gates). A gate on ``k`` qubits acts
+on the ``2^k`` slices of that view along its qubits, through the nonzero entries
 of its matrix: a number for a constant gate, a ``[batch]`` tensor for a parameterized one
 (elementwise work that XLA fuses). A parameterized gate is an EigenGate with exponent ``t``:
 ``U(t) = Σ_j exp(iπ t λ_j) P_j`` over its eigenvalues ``λ_j`` (in half turns, global shift
@@ -45,9 +46,7 @@ class StatevectorEngine:
         axis = {q: i for i, q in enumerate(self.qubits)}
         column = {name: k for k, name in enumerate(gate_symbols)}
         self._gates = _fuse_and_compile(circuit, axis, column, self.dtype)
-        self._observables = [[(coefficient.real, [(axis[q], p) for q, p in term.items()])
-                              for term, coefficient in _terms(observable)]
-                             for observable in observables]
+        self._z_signs, self._other_terms = _split_observables(observables, axis, len(self.qubits))
 
     @property
     def n_operations(self):
@@ -56,34 +55,40 @@ class StatevectorEngine:
     def __call__(self, gate_values):
         """Expectations ``[batch, n_observables]`` of ``gate_values`` ``[batch, n_gate_symbols]``."""
         gate_values = tf.cast(gate_values, self.real_dtype)
+        n = len(self.qubits)
         state = self._initial_state(tf.shape(gate_values)[0])
         for entries_of, axes in self._gates:
-            state = _apply(state, entries_of(gate_values), axes)
+            state = _apply(state, entries_of(gate_values), axes, n)
+        # Z-only terms are diagonal: all of them in one matmul with the probabilities.
         probabilities = tf.math.real(state * tf.math.conj(state))
-        return tf.stack([self._expectation(state, probabilities, terms)
-                         for terms in self._observables], axis=1)
+        expectations = tf.matmul(probabilities, tf.constant(self._z_signs, self.real_dtype))
+        others = [sum((coefficient * _pauli_expectation(state, paulis, n, self.dtype)
+                       for coefficient, paulis in terms), tf.zeros_like(expectations[:, 0]))
+                  for terms in self._other_terms]
+        return expectations + tf.stack(others, axis=1)
 
     def _initial_state(self, batch):
-        n = len(self.qubits)
-        basis = tf.one_hot(0, 2 ** n, dtype=self.real_dtype)
-        state = tf.tile(tf.cast(basis, self.dtype)[tf.newaxis], [batch, 1])
-        return tf.reshape(state, [batch] + [2] * n)
+        basis = tf.one_hot(0, 2 ** len(self.qubits), dtype=self.real_dtype)
+        return tf.tile(tf.cast(basis, self.dtype)[tf.newaxis], [batch, 1])
 
-    def _expectation(self, state, probabilities, terms):
-        total = tf.zeros(tf.shape(state)[:1], self.real_dtype)
-        for coefficient, paulis in terms:
-            if all(pauli == cirq.Z for _, pauli in paulis):
-                # Diagonal: <Z...Z> = sum of probabilities times the string's +-1 signs.
-                value = _z_expectation(probabilities, [a for a, _ in paulis])
+
+def _split_observables(observables, axis, n):
+    """(signs [2^n, n_obs] summing every observable's Z-only terms, other terms per observable).
+
+    Amplitude index i has qubit a's bit at position n-1-a (qubit 0 is the most significant).
+    """
+    bits = (np.arange(2 ** n)[:, None] >> (n - 1 - np.arange(n))[None, :]) & 1
+    signs = np.zeros((2 ** n, len(observables)))
+    others = [[] for _ in observables]
+    for o, observable in enumerate(observables):
+        for term in observable:
+            paulis = [(axis[q], p) for q, p in term.items()]
+            if all(p == cirq.Z for _, p in paulis):
+                parity = bits[:, [a for a, _ in paulis]].sum(axis=1) % 2
+                signs[:, o] += term.coefficient.real * (1 - 2 * parity)
             else:
-                value = _pauli_expectation(state, paulis, self.dtype)
-            total += coefficient * value
-        return total
-
-
-def _terms(observable):
-    """(PauliString-as-dict, coefficient) pairs of a PauliSum."""
-    return [({q: p for q, p in term.items()}, term.coefficient) for term in observable]
+                others[o].append((term.coefficient.real, paulis))
+    return signs, others
 
 
 def _fuse_and_compile(circuit, axis, column, dtype):
@@ -193,16 +198,23 @@ def _constant_entries(matrix):
             for r, c in np.argwhere(np.abs(matrix) > 1e-12)}
 
 
-def _apply(state, entries, axes):
-    """Applies a gate, given by its nonzero entries, to the state's qubit ``axes``.
+def _apply(state, entries, axes, n):
+    """Applies a gate, given by its nonzero entries, to qubit ``axes`` of a flat state [B, 2^n].
 
-    The state is split into the ``2^k`` slices of its target axes; each output slice is the sum of
-    entry * input slice over the row's nonzero entries: elementwise work that XLA fuses, with no
-    transposes. A [batch] entry broadcasts over the slice's qubit axes.
+    The state is viewed as ``[B, 2^a, 2, 2^(b-a-1), 2, …]`` around the gate's qubits only (few
+    dimensions keep XLA's loops vectorized), split into the ``2^k`` slices of those qubits, and
+    each output slice is the sum of entry * input slice over its row's nonzero entries:
+    elementwise work with no transposes. A [batch] entry broadcasts over the slice.
     """
     k = len(axes)
-    slices = _split(state, [a + 1 for a in axes])
-    rank = len(state.shape) - k
+    ordered = sorted(axes)
+    view = [-1]
+    for previous, a in zip([-1] + ordered, ordered):
+        view += [2 ** (a - previous - 1), 2]
+    view.append(2 ** (n - 1 - ordered[-1]))
+    dims = [2 + 2 * ordered.index(a) for a in axes]
+    slices = _split(tf.reshape(state, view), dims)
+    rank = len(view) - k
     outputs = []
     for row in range(2 ** k):
         total = None
@@ -212,7 +224,7 @@ def _apply(state, entries, axes):
             term = _scale(slices[c], value, rank)
             total = term if total is None else total + term
         outputs.append(tf.zeros_like(slices[0]) if total is None else total)
-    return _merge(outputs, [a + 1 for a in axes])
+    return tf.reshape(_merge(outputs, dims), [-1, 2 ** n])
 
 
 def _scale(tensor, value, rank):
@@ -240,19 +252,9 @@ def _merge(slices, dims):
     return slices[0]
 
 
-def _z_expectation(probabilities, axes):
-    n = len(probabilities.shape) - 1
-    signs = np.ones([2] * n)
-    for a in axes:
-        signs = signs * np.array([1.0, -1.0]).reshape([2 if i == a else 1 for i in range(n)])
-    weighted = probabilities * tf.constant(signs, probabilities.dtype)
-    return tf.reduce_sum(weighted, axis=list(range(1, n + 1)))
-
-
-def _pauli_expectation(state, paulis, dtype):
+def _pauli_expectation(state, paulis, n, dtype):
     """Re <ψ|P|ψ> for a Pauli string P given as [(axis, cirq.X/Y/Z), …]."""
     transformed = state
     for axis, pauli in paulis:
-        transformed = _apply(transformed, _constant_entries(cirq.unitary(pauli)), [axis])
-    overlap = tf.math.conj(state) * transformed
-    return tf.math.real(tf.reduce_sum(tf.reshape(overlap, [tf.shape(state)[0], -1]), axis=1))
+        transformed = _apply(transformed, _constant_entries(cirq.unitary(pauli)), [axis], n)
+    return tf.math.real(tf.reduce_sum(tf.math.conj(state) * transformed, axis=1))
