@@ -35,8 +35,8 @@ def parse_observables(observables, qubits, argument="observables"):
 
     Example:
     >>> qubits = cirq.LineQubit.range(2)
-    >>> parse_observables(["Z0", "Z0*Z1"], qubits)[1]
-    cirq.PauliSum(cirq.LinearDict({frozenset({(cirq.LineQubit(0), cirq.Z), (cirq.LineQubit(1), cirq.Z)}): (1+0j)}))
+    >>> print(parse_observables(["Z0", "0.5*Z0*Z1 - X1"], qubits)[1])
+    0.500*Z(q(0))*Z(q(1))-1.000*X(q(1))
     """
     qubits = list(qubits)
     if isinstance(observables, (str, cirq.PauliString, cirq.PauliSum)):

@@ -38,6 +38,8 @@ STATE_DTYPES = ("complex64", "complex128")
 AUTO_STATEVECTOR_MAX_QUBITS = 12
 # Fraction of available memory one statevector evaluation may use before the batch is split.
 _MEMORY_BUDGET = 0.5
+# Circuits that fit this many examples at once are never split inside a traced graph.
+_ALWAYS_SPLITTABLE = 2 ** 16
 # Bytes of one complex64 amplitude, and state vectors qsim keeps per worker thread at once
 # (the adjoint gradient holds the state, its adjoint and a scratch copy).
 _AMPLITUDE_BYTES = 8
@@ -157,9 +159,18 @@ class CircuitExpectation:
                                 fn_output_signature=self.output_dtype)
             return tf.reshape(results, [-1, len(self.observables)])[:batch]
 
-        if isinstance(gate_values.shape[0], int) and gate_values.shape[0] <= chunk:
-            return engine(gate_values)
-        return tf.cond(batch <= chunk, lambda: engine(gate_values), chunked)
+        static_batch = gate_values.shape[0]
+        if static_batch is not None:
+            return engine(gate_values) if static_batch <= chunk else chunked()
+        if chunk < _ALWAYS_SPLITTABLE:
+            return tf.cond(batch <= chunk, lambda: engine(gate_values), chunked)
+        # Small circuits: a batch this large is out of reach, and tracing the split branch (and its
+        # gradient) would cost every model seconds; check instead of splitting.
+        check = tf.debugging.assert_less_equal(batch, chunk, message=(
+            f"A batch of more than {chunk} examples does not fit in memory for this circuit on the "
+            "statevector engine; use smaller batches."))
+        with tf.control_dependencies([check]):
+            return engine(tf.identity(gate_values))
 
     def _resolve_differentiator(self, differentiator):
         exact = self.repetitions is None and not self.noisy
