@@ -61,6 +61,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
 
+from machine_state import busy_cpu_share  # bench/ is on sys.path when run as a script
+
 OUTPUT = Path(__file__).parent / "output" / "bench_pqc.json"
 N_LAYERS = 3
 QUBITS = (2, 4, 8)
@@ -462,21 +464,6 @@ def environment():
             "tensorflow_quantum": tfq.__version__, "keras": keras.__version__,
             "cpus": os.cpu_count(), "machine": platform.machine()}
 
-
-def busy_cpu_share(seconds=1.0):
-    """Share of all CPUs' time spent busy over ``seconds`` (from /proc/stat), or None."""
-    def idle_and_total():
-        with open("/proc/stat") as stat:
-            fields = [int(v) for v in stat.readline().split()[1:]]
-        return fields[3] + fields[4], sum(fields)  # idle + iowait, all
-
-    try:
-        idle_before, total_before = idle_and_total()
-        time.sleep(seconds)
-        idle_after, total_after = idle_and_total()
-    except (OSError, ValueError, IndexError):
-        return None
-    return 1.0 - (idle_after - idle_before) / max(1, total_after - total_before)
 
 
 def warn_if_busy():
