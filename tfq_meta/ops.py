@@ -139,11 +139,13 @@ class CircuitExpectation:
                     self._lowered.circuit, self._lowered.gate_symbols, self.observables,
                     self.differentiator, samples, sampled=self.repetitions is not None)
             else:
+                # Checked before building: the engine's tables already take 2^n memory.
+                self._max_batch = statevector_max_batch(
+                    len(self.qubits), len(list(self._lowered.circuit.all_operations())),
+                    self.state_dtype)
                 self._engines[name] = statevector.StatevectorEngine(
                     self._lowered.circuit, self._lowered.gate_symbols, self.observables,
                     self.qubits, tf.as_dtype(self.state_dtype))
-                self._max_batch = statevector_max_batch(
-                    len(self.qubits), self._engines[name].n_operations, self.state_dtype)
         return self._engines[name]
 
     def _split_batch(self, engine, gate_values):

@@ -10,7 +10,7 @@ included) and eigenprojectors ``P_j``, so every example gets its own matrix from
 value. Nothing here is TFQ: TensorFlow differentiates it to any order and XLA compiles it.
 
 For small circuits this beats TFQ's qsim ops by a wide margin, because qsim spends most of its time
-on per-circuit setup (DESIGN fact 10); qsim's gate fusion wins again at around a dozen qubits.
+on per-circuit setup (DESIGN fact 10); qsim wins again from 13 qubits (bench/bench_engines.py).
 """
 import cirq
 import numpy as np
@@ -47,10 +47,6 @@ class StatevectorEngine:
         column = {name: k for k, name in enumerate(gate_symbols)}
         self._gates = _fuse_and_compile(circuit, axis, column, self.dtype)
         self._z_signs, self._other_terms = _split_observables(observables, axis, len(self.qubits))
-
-    @property
-    def n_operations(self):
-        return len(self._gates)
 
     def __call__(self, gate_values):
         """Expectations ``[batch, n_observables]`` of ``gate_values`` ``[batch, n_gate_symbols]``."""
