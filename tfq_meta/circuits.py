@@ -14,6 +14,8 @@ import dataclasses
 import cirq
 import sympy
 
+from tfq_meta._validation import check_choice
+
 ROTATIONS = {"rx": cirq.rx, "ry": cirq.ry, "rz": cirq.rz}
 ENTANGLERS = ("cnot", "cz", "cnot_ring", "cz_ring", "none")
 _AXES = ("rx", "ry", "rz")
@@ -77,7 +79,7 @@ def angle_encoding(qubits, n_features=None, rotation="rx", scale_prefix=None):
     """
     qubits = _qubits(qubits)
     n_features = len(qubits) if n_features is None else _positive_int(n_features, "n_features")
-    first_axis = _choice(rotation, ROTATIONS, "rotation")
+    first_axis = check_choice(rotation, ROTATIONS, "rotation")
     features = sympy.symbols(f"x0:{n_features}")
     n_rotations = max(n_features, len(qubits))
     scales = sympy.symbols(f"{scale_prefix}0:{n_rotations}") if scale_prefix else ()
@@ -113,8 +115,9 @@ def hardware_efficient_ansatz(qubits, n_layers=1, rotations=("ry", "rz"), entang
     """
     qubits = _qubits(qubits)
     n_layers = _positive_int(n_layers, "n_layers", allow_zero=True)
-    rotations = [_choice(r, ROTATIONS, "rotations") for r in _sequence(rotations, "rotations")]
-    entangler = _choice(entangler, ENTANGLERS, "entangler")
+    rotations = [check_choice(r, ROTATIONS, "rotations")
+                 for r in _sequence(rotations, "rotations")]
+    entangler = check_choice(entangler, ENTANGLERS, "entangler")
     circuit, weights = cirq.Circuit(), []
     for block in range(first_block, first_block + n_layers):
         for q, qubit in enumerate(qubits):
@@ -194,12 +197,6 @@ def _positive_int(value, argument, allow_zero=False):
     if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
         kind = "non-negative" if allow_zero else "positive"
         raise ValueError(f"`{argument}` must be a {kind} int; got {value!r}.")
-    return value
-
-
-def _choice(value, allowed, argument):
-    if value not in allowed:
-        raise ValueError(f"`{argument}` must be one of {sorted(allowed)}; got {value!r}.")
     return value
 
 

@@ -26,6 +26,7 @@ import cirq
 import numpy as np
 import tensorflow as tf
 
+from tfq_meta._validation import check_choice
 from tfq_meta.engines import qsim, statevector
 from tfq_meta.lowering import LoweredCircuit
 from tfq_meta.observables import parse_observables
@@ -90,13 +91,13 @@ class CircuitExpectation:
         self.repetitions = _optional_positive_int(repetitions, "repetitions")
         self.trajectories = _optional_positive_int(trajectories, "trajectories")
         self.noise = noise_model(noise)
-        self.state_dtype = _choice(state_dtype, STATE_DTYPES, "state_dtype")
+        self.state_dtype = check_choice(state_dtype, STATE_DTYPES, "state_dtype")
         self._lowered = LoweredCircuit(circuit, self.symbols)
         if self.noise is not None:
             self._lowered.circuit = self._lowered.circuit.with_noise(self.noise)
         self.noisy = qsim.is_noisy(self._lowered.circuit)
         self.differentiator = self._resolve_differentiator(differentiator)
-        self.requested_engine = _choice(engine, ENGINES, "engine")
+        self.requested_engine = check_choice(engine, ENGINES, "engine")
         self.engine = self._resolve_engine(engine)
         self._engines = {}
         self._engine(self.engine)  # builds it now, so bad circuits fail at construction
@@ -178,7 +179,7 @@ class CircuitExpectation:
         exact = self.repetitions is None and not self.noisy
         if differentiator is None:
             differentiator = "adjoint" if exact else "parameter_shift"
-        _choice(differentiator, DIFFERENTIATORS, "differentiator")
+        check_choice(differentiator, DIFFERENTIATORS, "differentiator")
         if differentiator == "adjoint" and not exact:
             raise ValueError(
                 "`differentiator='adjoint'` needs exact expectations, but this circuit is "
@@ -274,12 +275,6 @@ def _format_bytes(n_bytes):
         if n_bytes < 1024 or unit == "PiB":
             return f"{n_bytes:.1f} {unit}"
         n_bytes /= 1024
-
-
-def _choice(value, allowed, argument):
-    if value not in allowed:
-        raise ValueError(f"`{argument}` must be one of {list(allowed)}; got {value!r}.")
-    return value
 
 
 def _optional_positive_int(value, argument):

@@ -212,14 +212,9 @@ def _apply(state, entries, axes, n):
     slices = _split(tf.reshape(state, view), dims)
     rank = len(view) - k
     outputs = []
-    for row in range(2 ** k):
-        total = None
-        for (r, c), value in entries.items():
-            if r != row:
-                continue
-            term = _scale(slices[c], value, rank)
-            total = term if total is None else total + term
-        outputs.append(tf.zeros_like(slices[0]) if total is None else total)
+    for row in range(2 ** k):  # every row of a unitary has a nonzero entry
+        terms = [_scale(slices[c], value, rank) for (r, c), value in entries.items() if r == row]
+        outputs.append(tf.add_n(terms) if len(terms) > 1 else terms[0])
     return tf.reshape(_merge(outputs, dims), [-1, 2 ** n])
 
 
