@@ -196,6 +196,7 @@ def test_statevector_model_compiles_with_xla():
     (ops.AUTO_STATEVECTOR_MAX_QUBITS + 1, {}, "qsim"),
     (2, {"repetitions": 100}, "qsim"),
     (2, {"noise": 0.01}, "qsim"),
+    (ops.AUTO_STATEVECTOR_MAX_QUBITS + 1, {"state_dtype": "complex128"}, "statevector"),
 ])
 def test_auto_engine_choice(n_qubits, options, engine):
     layer = PQC(circuits.angle_encoding(n_qubits), "Z0", **options)

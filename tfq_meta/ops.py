@@ -201,7 +201,9 @@ class CircuitExpectation:
                              "simulates in complex64.")
         if engine != "auto":
             return engine
-        if needs_qsim or len(self.qubits) > AUTO_STATEVECTOR_MAX_QUBITS:
+        # complex128 is a request for the statevector engine, whatever the qubit count.
+        if needs_qsim or (len(self.qubits) > AUTO_STATEVECTOR_MAX_QUBITS
+                          and self.state_dtype != "complex128"):
             return "qsim"
         return "statevector"
 
