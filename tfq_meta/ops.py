@@ -106,6 +106,16 @@ class CircuitExpectation:
     def output_dtype(self):
         return tf.float64 if self.state_dtype == "complex128" else tf.float32
 
+    @property
+    def second_order_blocker(self):
+        """The first operation whose second derivatives this op cannot compute, or None.
+
+        Only qsim has one: its second order is the two-term parameter-shift rule (DESIGN fact 4).
+        """
+        if self.engine != "qsim":
+            return None
+        return self._engine("qsim").second_order_blocker
+
     def __call__(self, symbol_values, data_circuits=None):
         """Expectation values for each row of ``symbol_values``.
 

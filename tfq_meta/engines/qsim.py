@@ -66,7 +66,7 @@ class QsimEngine:
         # Registers the forward op with the differentiator, which its gradient methods use.
         self._differentiator.generate_differentiable_op(
             **({"sampled_op": self._forward_op} if samples else {"analytic_op": self._forward_op}))
-        self._second_order_blocker = _gate_without_shift_rule(circuit)
+        self.second_order_blocker = _gate_without_shift_rule(circuit)
 
     def __call__(self, gate_values, data_circuits=None):
         """Expectations ``[batch, n_observables]`` (float32), differentiable to any order."""
@@ -110,10 +110,10 @@ class QsimEngine:
                 gradient = self._differentiator.differentiate_analytic(*arguments, *constants)
 
             def second_order(downstream):
-                if self._second_order_blocker is not None:
+                if self.second_order_blocker is not None:
                     raise ValueError(
                         f"Second-order gradients on engine='qsim' use the two-term parameter-shift "
-                        f"rule, which does not hold for {self._second_order_blocker!r} (its "
+                        f"rule, which does not hold for {self.second_order_blocker!r} (its "
                         "eigenvalues differ by other than 0 or 1 half turn). Use "
                         "engine='statevector' (autodiff to any order) or a first-order method."
                     )

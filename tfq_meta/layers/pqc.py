@@ -103,6 +103,11 @@ class PQC(keras.layers.Layer):
         return self._expectation.engine
 
     @property
+    def second_order_blocker(self):
+        """The first gate without second derivatives on this layer's engine, or None."""
+        return self._expectation.second_order_blocker
+
+    @property
     def n_weights(self):
         return len(self.weight_symbols)
 
@@ -122,10 +127,28 @@ class PQC(keras.layers.Layer):
             self.circuit_weights.assign(values)
 
     def call(self, inputs):
+        return self.call_with_weights(inputs, self.circuit_weights)
+
+    def call_with_weights(self, inputs, weights):
+        """The layer's output with the given circuit weights instead of ``circuit_weights``.
+
+        Meta-learning uses this to simulate many tasks in one engine call, each example with the
+        weights of its own task (DESIGN fact 3).
+
+        Args:
+            inputs: as for ``call``.
+            weights: float ``[n_weights]`` shared by the batch, or ``[batch, n_weights]``, one row
+                per example. Gradients flow to ``weights`` (to any order).
+
+        Returns:
+            float32 ``[batch, len(observables)]``.
+        """
         data_circuits, features = self._split_inputs(inputs)
         batch = tf.shape(features if data_circuits is None else data_circuits)[0]
-        weights = tf.tile(self.circuit_weights[tf.newaxis], [batch, 1])
-        symbol_values = tf.concat([features, tf.cast(weights, features.dtype)], axis=1)
+        weights = tf.cast(weights, features.dtype)
+        if weights.shape.rank == 1:
+            weights = tf.tile(weights[tf.newaxis], [batch, 1])
+        symbol_values = tf.concat([features, weights], axis=1)
         return tf.cast(self._expectation(symbol_values, data_circuits), self.compute_dtype)
 
     def compute_output_shape(self, input_shape):

@@ -1,0 +1,67 @@
+"""An independent MAML oracle: Cirq expectations, parameter-shift inner gradients, NumPy loops.
+
+The model is a PQC alone (its output is one expectation value) and the loss is the mean squared
+error, so the whole unrolled MAML objective can be computed without TensorFlow: forward values by
+``cirq.Simulator`` in complex128, inner gradients by the exact two-term parameter-shift rule (each
+weight symbol is the angle of one rotation gate), and a per-task Python loop.
+"""
+import cirq
+import numpy as np
+
+
+class CirqModel:
+    """f(x; θ) = <observable> of ``layer``'s circuit with data ``x`` and weights ``θ``."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.simulator = cirq.Simulator(dtype=np.complex128)
+        self.qubits = sorted(layer.circuit.all_qubits())
+
+    def __call__(self, x, weights):
+        values = {str(s): float(v) for s, v in zip(self.layer.data_symbols, x)}
+        values.update({str(s): float(v) for s, v in zip(self.layer.weight_symbols, weights)})
+        result = self.simulator.simulate_expectation_values(
+            self.layer.circuit, self.layer.observables[0], param_resolver=values,
+            qubit_order=self.qubits)
+        return float(np.real(result[0]))
+
+    def gradient(self, x, weights):
+        """∂f/∂θ by the parameter-shift rule (exact for rotation gates)."""
+        gradient = np.zeros(len(weights))
+        for j in range(len(weights)):
+            shift = np.zeros(len(weights))
+            shift[j] = np.pi / 2
+            gradient[j] = 0.5 * (self(x, weights + shift) - self(x, weights - shift))
+        return gradient
+
+
+def mse_and_gradient(model, xs, ys, weights):
+    errors = np.array([model(x, weights) for x in xs]) - ys.reshape(-1)
+    gradients = np.array([model.gradient(x, weights) for x in xs])
+    return np.mean(errors ** 2), 2 * np.mean(errors[:, None] * gradients, axis=0)
+
+
+def adapt(model, support_x, support_y, weights, steps, inner_lr):
+    for _ in range(steps):
+        weights = weights - inner_lr * mse_and_gradient(model, support_x, support_y, weights)[1]
+    return weights
+
+
+def maml_objective(model, episode, weights, steps, inner_lr):
+    """Mean query MSE over tasks after ``steps`` inner steps from ``weights``."""
+    losses = []
+    for t in range(len(episode["support_x"])):
+        adapted = adapt(model, episode["support_x"][t], episode["support_y"][t], weights, steps,
+                        inner_lr)
+        losses.append(mse_and_gradient(model, episode["query_x"][t], episode["query_y"][t],
+                                       adapted)[0])
+    return float(np.mean(losses))
+
+
+def central_differences(function, point, step=1e-4):
+    gradient = np.zeros(len(point))
+    for j in range(len(point)):
+        shift = np.zeros(len(point))
+        shift[j] = step
+        gradient[j] = (function(point + shift) - function(point - shift)) / (2 * step)
+    return gradient

@@ -1,0 +1,113 @@
+"""TaskFamily: the base of task families, and FunctionTasks for a user's own sampler."""
+import numpy as np
+import tensorflow as tf
+
+from tfq_meta.tasks.episodes import check_episode
+
+
+class TaskFamily:
+    """A distribution over few-shot tasks that samples reproducible episodes.
+
+    Subclasses implement :meth:`sample_task`, which draws one task from a NumPy random generator.
+    Episode ``i`` of a dataset with seed ``s`` is drawn from ``np.random.default_rng([s, i])``, so
+    it is the same however many episodes were read before it.
+    """
+
+    def sample_task(self, rng):
+        """One task: dict of arrays ``support_x [shots, ...]``, ``support_y``, ``query_x``,
+        ``query_y``."""
+        raise NotImplementedError
+
+    def sample(self, n_tasks, seed=0):
+        """``n_tasks`` tasks stacked into one episode (dict of arrays ``[n_tasks, shots, ...]``).
+
+        Args:
+            n_tasks: positive int.
+            seed: int or sequence of ints for ``np.random.default_rng``.
+        """
+        _check_positive_int(n_tasks, "n_tasks")
+        rng = np.random.default_rng(seed)
+        tasks = [self.sample_task(rng) for _ in range(n_tasks)]
+        for key in tasks[0]:
+            shapes = {np.shape(task[key]) for task in tasks}
+            if len(shapes) > 1:
+                raise ValueError(f"{type(self).__name__}.sample_task returned `{key}` of "
+                                 f"different shapes {sorted(shapes)}; every task of a family must "
+                                 "have the same shapes so tasks can be batched.")
+        episode = {key: _as_model_array(np.stack([task[key] for task in tasks])) for key in tasks[0]}
+        check_episode(episode, f"{type(self).__name__}.sample_task")
+        return episode
+
+    def episodes(self, meta_batch_size, seed=0, n_episodes=None):
+        """A ``tf.data.Dataset`` of episodes of ``meta_batch_size`` tasks each.
+
+        Args:
+            meta_batch_size: tasks per episode (per meta-learning step).
+            seed: int; the dataset is the same for the same seed.
+            n_episodes: ``None`` for an endless dataset (give ``steps_per_epoch`` to ``fit``), or
+                how many episodes, e.g. for ``validation_data``.
+        """
+        _check_positive_int(meta_batch_size, "meta_batch_size")
+        if n_episodes is not None:
+            _check_positive_int(n_episodes, "n_episodes")
+        first = self.sample(meta_batch_size, seed=[seed, 0])
+        signature = {key: tf.TensorSpec(value.shape, tf.as_dtype(value.dtype))
+                     for key, value in first.items()}
+
+        def generate():
+            index = 0
+            while n_episodes is None or index < n_episodes:
+                yield self.sample(meta_batch_size, seed=[seed, index])
+                index += 1
+
+        dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+        if n_episodes is not None:
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(n_episodes))
+        return dataset.prefetch(2)
+
+
+class FunctionTasks(TaskFamily):
+    """A task family from a user's function that samples one task.
+
+    Args:
+        sample_task: ``sample_task(rng) -> dict`` with ``support_x``, ``support_y``, ``query_x``,
+            ``query_y`` arrays shaped ``[shots, ...]``, drawing its randomness from ``rng`` (a
+            ``np.random.Generator``) so that episodes are reproducible.
+
+    Example:
+    >>> def line(rng):
+    ...     slope = rng.uniform(-1, 1)
+    ...     x = rng.uniform(-1, 1, size=(10, 1))
+    ...     return {"support_x": x[:5], "support_y": slope * x[:5],
+    ...             "query_x": x[5:], "query_y": slope * x[5:]}
+    >>> FunctionTasks(line).sample(n_tasks=3)["query_y"].shape
+    (3, 5, 1)
+    """
+
+    def __init__(self, sample_task):
+        if not callable(sample_task):
+            raise TypeError(f"`sample_task` must be a function rng -> dict of arrays; got "
+                            f"{type(sample_task).__name__}.")
+        self._sample_task = sample_task
+
+    def sample_task(self, rng):
+        task = self._sample_task(rng)
+        if not isinstance(task, dict):
+            raise TypeError(f"`sample_task` must return a dict of arrays; got "
+                            f"{type(task).__name__}.")
+        return task
+
+
+def _as_model_array(array):
+    """float64 → float32 (Keras' default); integer labels → int32."""
+    array = np.asarray(array)
+    if array.dtype.kind == "f":
+        return array.astype(np.float32)
+    if array.dtype.kind in "iu":
+        return array.astype(np.int32)
+    raise TypeError(f"Task arrays must be numbers; got dtype {array.dtype}.")
+
+
+def _check_positive_int(value, argument):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"`{argument}` must be a positive int; got {value!r}.")
