@@ -1,4 +1,6 @@
-"""An independent MAML oracle: Cirq expectations, parameter-shift inner gradients, NumPy loops.
+"""Independent references for meta-learning tests.
+
+An independent MAML oracle: Cirq expectations, parameter-shift inner gradients, NumPy loops.
 
 The model is a PQC alone (its output is one expectation value) and the loss is the mean squared
 error, so the whole unrolled MAML objective can be computed without TensorFlow: forward values by
@@ -6,7 +8,9 @@ error, so the whole unrolled MAML objective can be computed without TensorFlow: 
 weight symbol is the angle of one rotation gate), and a per-task Python loop.
 """
 import cirq
+import keras
 import numpy as np
+import tensorflow as tf
 
 
 class CirqModel:
@@ -65,3 +69,29 @@ def central_differences(function, point, step=1e-4):
         shift[j] = step
         gradient[j] = (function(point + shift) - function(point - shift)) / (2 * step)
     return gradient
+
+
+def per_task_adaptation(model, variables, episode, steps, rates, fixed=(),
+                        loss=keras.losses.mean_squared_error):
+    """Reference inner loop: one task at a time, plain model calls, SGD by hand.
+
+    ``fixed``: (variable, value) pairs substituted for other variables (StatelessScopes do not
+    nest, so they go into the same scope).
+    """
+    adapted = []
+    for t in range(len(episode["support_x"])):
+        values = [tf.convert_to_tensor(v) for v in variables]
+        for _ in range(steps):
+            with tf.GradientTape() as tape:
+                tape.watch(values)
+                with keras.StatelessScope(state_mapping=list(zip(variables, values)) +
+                                          list(fixed)):
+                    predictions = model(episode["support_x"][t])
+                labels = tf.convert_to_tensor(episode["support_y"][t])
+                if labels.dtype.is_floating:
+                    labels = tf.cast(labels, predictions.dtype)
+                task_loss = tf.reduce_mean(loss(labels, predictions))
+            gradients = tape.gradient(task_loss, values)
+            values = [v - r * g for v, r, g in zip(values, rates, gradients)]
+        adapted.append([v.numpy() for v in values])
+    return [np.stack(per_variable) for per_variable in zip(*adapted)]

@@ -116,36 +116,13 @@ def test_maml_meta_gradient_on_qsim_equals_statevector(rng):
     np.testing.assert_allclose(gradients[0], gradients[1], atol=2e-5)
 
 
-def per_task_adaptation(model, variables, episode, steps, rates, fixed=()):
-    """Reference inner loop: one task at a time, plain model calls, SGD by hand.
-
-    ``fixed``: (variable, value) pairs substituted for other variables (StatelessScopes do not
-    nest, so they go into the same scope).
-    """
-    adapted = []
-    for t in range(len(episode["support_x"])):
-        values = [tf.convert_to_tensor(v) for v in variables]
-        for _ in range(steps):
-            with tf.GradientTape() as tape:
-                tape.watch(values)
-                with keras.StatelessScope(state_mapping=list(zip(variables, values)) +
-                                          list(fixed)):
-                    predictions = model(episode["support_x"][t])
-                loss = tf.reduce_mean(keras.losses.mean_squared_error(
-                    tf.cast(episode["support_y"][t], predictions.dtype), predictions))
-            gradients = tape.gradient(loss, values)
-            values = [v - r * g for v, r, g in zip(values, rates, gradients)]
-        adapted.append([v.numpy() for v in values])
-    return [np.stack(per_variable) for per_variable in zip(*adapted)]
-
-
 def test_reptile_moves_the_weights_to_the_mean_of_the_adapted_weights(rng):
     """With SGD(1.0) in the outer loop, θ ← θ − (θ − mean φ) = mean φ."""
     model = hybrid_model()
     meta = compiled(model, "reptile", inner_steps=3, inner_lr=0.2)
     episode = regression_episode(rng)
     variables = model.trainable_variables
-    expected = per_task_adaptation(model, variables, episode, 3, [0.2] * len(variables))
+    expected = meta_oracle.per_task_adaptation(model, variables, episode, 3, [0.2] * len(variables))
     meta.train_on_batch(episode)
     for variable, adapted in zip(variables, expected):
         np.testing.assert_allclose(variable.numpy(), adapted.mean(axis=0), atol=1e-10)
@@ -162,7 +139,7 @@ def test_metasgd_uses_and_learns_per_parameter_rates(rng):
     episode = regression_episode(rng)
 
     adapted = meta.adapt_task_weights(episode["support_x"], episode["support_y"])
-    expected = per_task_adaptation(model, variables, episode, 1, rates)
+    expected = meta_oracle.per_task_adaptation(model, variables, episode, 1, rates)
     for got, want in zip(adapted, expected):
         np.testing.assert_allclose(got.numpy(), want, atol=1e-10)
 
@@ -197,14 +174,14 @@ def test_anil_adapts_only_the_head_and_its_meta_gradient_matches_finite_differen
     assert [id(v) for v in meta.adapted_variables] == [id(v) for v in head]
     episode = regression_episode(rng)
     adapted = meta.adapt_task_weights(episode["support_x"], episode["support_y"])
-    expected = per_task_adaptation(model, head, episode, 2, [0.3, 0.3])
+    expected = meta_oracle.per_task_adaptation(model, head, episode, 2, [0.3, 0.3])
     for got, want in zip(adapted, expected):
         np.testing.assert_allclose(got.numpy(), want, atol=1e-10)
 
     def objective(circuit_weights):
         """Unrolled ANIL objective as a function of the body (circuit) weights."""
         body = [(model.get_layer("circuit").circuit_weights, tf.constant(circuit_weights))]
-        phis = per_task_adaptation(model, head, episode, 2, [0.3, 0.3], fixed=body)
+        phis = meta_oracle.per_task_adaptation(model, head, episode, 2, [0.3, 0.3], fixed=body)
         losses = []
         for t in range(len(episode["query_x"])):
             with keras.StatelessScope(state_mapping=body + [(v, tf.constant(p[t]))

@@ -145,6 +145,8 @@ class MetaLearner(keras.Model):
             if kwargs.get(unsupported) is not None:
                 raise ValueError(f"MetaLearner.compile does not take `{unsupported}`.")
         super().compile(optimizer=optimizer, **kwargs)
+        self._compile_arguments = dict(optimizer=self.optimizer, loss=loss, metrics=metrics,
+                                       **kwargs)
         self._task_loss = _per_example_loss(loss)
         metrics = [] if metrics is None else list(metrics) if isinstance(metrics, (list, tuple)) \
             else [metrics]
@@ -152,6 +154,17 @@ class MetaLearner(keras.Model):
         before = [_metric(m, loss, prefix="pre_adapt_") for m in metrics]
         self._pre_adapt_loss = keras.metrics.Mean(name="pre_adapt_loss")
         self._meta_metrics = (self._loss_tracker, *after, self._pre_adapt_loss, *before)
+
+    def get_compile_config(self):
+        if self._task_loss is None:
+            return {}
+        return {key: keras.saving.serialize_keras_object(value)
+                for key, value in self._compile_arguments.items()}
+
+    def compile_from_config(self, config):
+        self.compile(**{key: keras.saving.deserialize_keras_object(value)
+                        for key, value in config.items()})
+        self.optimizer.build(self.trainable_variables)  # so that its saved state can load
 
     @property
     def metrics(self):

@@ -1,0 +1,141 @@
+"""MetaLearner as a Keras model: vectorized inner loop, fit/evaluate/callbacks, saving, adapt."""
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import meta_oracle
+from tfq_meta import MetaLearner, models, tasks
+
+
+def classical_model(seed=0):
+    """Dense → LayerNormalization → Dense, inside a nested functional block: the
+    LayerNormalization runs through the vectorized_map fallback."""
+    keras.utils.set_random_seed(seed)
+    inner_input = keras.Input((4,))
+    block = keras.Model(inner_input, keras.layers.LayerNormalization()(
+        keras.layers.Dense(6, activation="tanh")(inner_input)), name="block")
+    x = keras.Input((4,))
+    return keras.Model(x, keras.layers.Dense(3)(block(x)))
+
+
+@pytest.mark.parametrize("engine", ["statevector", "qsim"])
+def test_vectorized_inner_loop_equals_a_per_task_loop_on_a_hybrid_model(rng, engine):
+    keras.utils.set_random_seed(1)
+    model = models.student(n_features=2, n_outputs=1, n_qubits=3, n_layers=1, engine=engine)
+    meta = MetaLearner(model, "maml", inner_steps=2, inner_lr=0.1)
+    meta.compile(loss="mse")
+    episode = {"support_x": rng.uniform(-1, 1, (4, 5, 2)), "support_y": rng.normal(size=(4, 5, 1)),
+               "query_x": rng.uniform(-1, 1, (4, 3, 2)), "query_y": rng.normal(size=(4, 3, 1))}
+    episode = {k: v.astype(np.float32) for k, v in episode.items()}
+    adapted = meta.adapt_task_weights(episode["support_x"], episode["support_y"])
+    expected = meta_oracle.per_task_adaptation(model, model.trainable_variables, episode, 2,
+                                               [0.1] * len(adapted))
+    for got, want in zip(adapted, expected):
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-5)
+
+
+def test_vectorized_inner_loop_equals_a_per_task_loop_on_a_classical_model(rng):
+    model = classical_model()
+    meta = MetaLearner(model, "fomaml", inner_steps=3, inner_lr=0.2)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    meta.compile(loss=loss)
+    episode = {"support_x": rng.normal(size=(3, 6, 4)).astype(np.float32),
+               "support_y": rng.integers(0, 3, size=(3, 6)).astype(np.int32)}
+    adapted = meta.adapt_task_weights(episode["support_x"], episode["support_y"])
+    expected = meta_oracle.per_task_adaptation(model, model.trainable_variables, episode, 3,
+                                               [0.2] * len(adapted), loss=loss.call)
+    for got, want in zip(adapted, expected):
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-5)
+
+
+def sinusoid_meta(algorithm="maml", **kwargs):
+    keras.utils.set_random_seed(0)
+    meta = MetaLearner(models.student(n_features=1, n_layers=1), algorithm, inner_steps=1,
+                       inner_lr=0.1, **kwargs)
+    meta.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse", metrics=["mae"])
+    return meta
+
+
+def test_fit_logs_query_metrics_before_and_after_adaptation_and_runs_callbacks(tmp_path):
+    meta = sinusoid_meta()
+    family = tasks.Sinusoid(shots=5)
+    checkpoint = str(tmp_path / "best.keras")
+    history = meta.fit(
+        family.episodes(4, seed=0), epochs=6, steps_per_epoch=3,
+        validation_data=family.episodes(4, seed=1, n_episodes=2), verbose=0,
+        callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", min_delta=100.0, patience=1),
+                   keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss",
+                                                   save_best_only=True),
+                   keras.callbacks.TensorBoard(str(tmp_path / "logs")),
+                   keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))])
+    assert sorted(history.history) == sorted(
+        ["loss", "mae", "pre_adapt_loss", "pre_adapt_mae",
+         "val_loss", "val_mae", "val_pre_adapt_loss", "val_pre_adapt_mae"])
+    # min_delta=100 never counts as an improvement: stops after patience + 1 epochs.
+    assert len(history.history["loss"]) == 2
+    assert os.listdir(tmp_path / "logs" / "train")
+    # The logged loss is the query MSE after adaptation, recomputed here by hand.
+    episode = family.sample(4, seed=5)
+    logs = meta.evaluate(tf.data.Dataset.from_tensors(episode), verbose=0, return_dict=True)
+    adapted = meta.adapt_task_weights(episode["support_x"], episode["support_y"])
+    predictions = meta._task_predictions(adapted, episode["query_x"], False).numpy()
+    np.testing.assert_allclose(logs["loss"], np.mean((predictions - episode["query_y"]) ** 2),
+                               rtol=1e-5)
+    pre = meta.predict(episode["query_x"].reshape(-1, 1), verbose=0)
+    np.testing.assert_allclose(logs["pre_adapt_loss"],
+                               np.mean((pre - episode["query_y"].reshape(-1, 1)) ** 2), rtol=1e-5)
+    np.testing.assert_allclose(logs["pre_adapt_mae"],
+                               np.mean(np.abs(pre - episode["query_y"].reshape(-1, 1))), rtol=1e-5)
+
+    reloaded = keras.models.load_model(checkpoint)
+    assert isinstance(reloaded, MetaLearner) and reloaded.algorithm == "maml"
+
+
+@pytest.mark.parametrize("algorithm", ["metasgd", "anil"])
+def test_saved_meta_learner_reloads_with_its_weights_and_compile_state(tmp_path, algorithm):
+    meta = sinusoid_meta(algorithm)
+    family = tasks.Sinusoid(shots=5)
+    meta.fit(family.episodes(4, seed=0), epochs=1, steps_per_epoch=2, verbose=0)
+    path = str(tmp_path / "meta.keras")
+    meta.save(path)
+    reloaded = keras.models.load_model(path)
+    assert (reloaded.algorithm, reloaded.inner_steps, reloaded.head) == \
+        (algorithm, 1, meta.head)
+    for a, b in zip(meta.weights, reloaded.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    episode = family.sample(3, seed=9)
+    for a, b in zip(meta.adapt_task_weights(episode["support_x"], episode["support_y"]),
+                    reloaded.adapt_task_weights(episode["support_x"], episode["support_y"])):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+    # Reloaded compile state: the same next step.
+    meta.train_on_batch(episode)
+    reloaded.train_on_batch(episode)
+    for a, b in zip(meta.weights, reloaded.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+
+
+def test_adapt_returns_a_saveable_model_equal_to_the_inner_loop(tmp_path):
+    meta = sinusoid_meta()
+    episode = tasks.Sinusoid(shots=5, query_shots=7).sample(1, seed=3)
+    adapted = meta.adapt(episode["support_x"][0], episode["support_y"][0], steps=4)
+    assert type(adapted) is type(meta.model) and adapted is not meta.model
+    weights = meta.adapt_task_weights(episode["support_x"], episode["support_y"], steps=4)
+    expected = meta._task_predictions(weights, episode["query_x"], False).numpy()[0]
+    np.testing.assert_allclose(adapted.predict(episode["query_x"][0], verbose=0), expected,
+                               atol=1e-6)
+    path = str(tmp_path / "adapted.keras")
+    adapted.save(path)
+    np.testing.assert_allclose(keras.models.load_model(path)(episode["query_x"][0]), expected,
+                               atol=1e-6)
+    # The meta-learned initialization is untouched.
+    assert not np.allclose(meta.model(episode["query_x"][0]), expected)
+
+
+def test_fit_takes_a_dict_of_arrays_and_slices_it_into_meta_batches():
+    meta = sinusoid_meta("fomaml")
+    episodes = tasks.Sinusoid(shots=5).sample(12, seed=0)
+    history = meta.fit(episodes, batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
