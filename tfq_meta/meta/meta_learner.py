@@ -145,6 +145,9 @@ class MetaLearner(keras.Model):
             if kwargs.get(unsupported) is not None:
                 raise ValueError(f"MetaLearner.compile does not take `{unsupported}`.")
         super().compile(optimizer=optimizer, **kwargs)
+        # Optimizer variables now, not in the first traced step: a step whose trace failed on a
+        # bad episode must not leave the next fit unable to create them.
+        self.optimizer.build(self.trainable_variables)
         self._compile_arguments = dict(optimizer=self.optimizer, loss=loss, metrics=metrics,
                                        **kwargs)
         self._task_loss = _per_example_loss(loss)
@@ -164,7 +167,6 @@ class MetaLearner(keras.Model):
     def compile_from_config(self, config):
         self.compile(**{key: keras.saving.deserialize_keras_object(value)
                         for key, value in config.items()})
-        self.optimizer.build(self.trainable_variables)  # so that its saved state can load
 
     @property
     def metrics(self):

@@ -26,6 +26,9 @@ def check_episode(episode, argument="episodes"):
                          f"with keys {list(EPISODE_KEYS)}, shaped [tasks, shots, ...].")
     shapes = {key: _shape(episode[key]) for key in EPISODE_KEYS}
     for key, shape in shapes.items():
+        if key.endswith("_x") and (shape is None or len(shape) < 3):
+            raise ValueError(f"`{argument}['{key}']` must be shaped [tasks, shots, features...]; "
+                             f"got shape {shape}.")
         if shape is None or len(shape) < 2:
             raise ValueError(f"`{argument}['{key}']` must be shaped [tasks, shots, ...]; got shape "
                              f"{shape}.")
