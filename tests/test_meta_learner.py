@@ -80,8 +80,8 @@ def test_fit_logs_query_metrics_before_and_after_adaptation_and_runs_callbacks(t
     # The logged loss is the query MSE after adaptation, recomputed here by hand.
     episode = family.sample(4, seed=5)
     logs = meta.evaluate(tf.data.Dataset.from_tensors(episode), verbose=0, return_dict=True)
-    adapted = meta.adapt_task_weights(episode["support_x"], episode["support_y"])
-    predictions = meta._task_predictions(adapted, episode["query_x"], False).numpy()
+    predictions = meta.adapt_and_predict(episode["support_x"], episode["support_y"],
+                                         episode["query_x"]).numpy()
     np.testing.assert_allclose(logs["loss"], np.mean((predictions - episode["query_y"]) ** 2),
                                rtol=1e-5)
     pre = meta.predict(episode["query_x"].reshape(-1, 1), verbose=0)
@@ -122,8 +122,8 @@ def test_adapt_returns_a_saveable_model_equal_to_the_inner_loop(tmp_path):
     episode = tasks.Sinusoid(shots=5, query_shots=7).sample(1, seed=3)
     adapted = meta.adapt(episode["support_x"][0], episode["support_y"][0], steps=4)
     assert type(adapted) is type(meta.model) and adapted is not meta.model
-    weights = meta.adapt_task_weights(episode["support_x"], episode["support_y"], steps=4)
-    expected = meta._task_predictions(weights, episode["query_x"], False).numpy()[0]
+    expected = meta.adapt_and_predict(episode["support_x"], episode["support_y"],
+                                      episode["query_x"], steps=4).numpy()[0]
     np.testing.assert_allclose(adapted.predict(episode["query_x"][0], verbose=0), expected,
                                atol=1e-6)
     path = str(tmp_path / "adapted.keras")

@@ -236,23 +236,64 @@ class MetaLearner(keras.Model):
         self._require_compiled()
         steps = self.inner_steps if steps is None else _positive_int(steps, "steps")
         support_x, support_y = tf.convert_to_tensor(support_x), tf.convert_to_tensor(support_y)
-        n_tasks = tf.shape(support_x)[0]
-        weights = [tf.broadcast_to(v, tf.concat([[n_tasks], v.shape], 0))
-                   for v in self.adapted_variables]
-        rates = self.inner_learning_rates or [self.inner_lr] * len(weights)
+        weights = self._initial_task_weights(tf.shape(support_x)[0])
         for _ in range(steps):
-            with tf.GradientTape() as tape:
-                tape.watch(weights)
-                predictions = self._task_predictions(weights, support_x, training)
-                # Tasks do not share adapted weights, so the gradient of the summed task losses
-                # holds every task's own gradient.
-                loss = tf.reduce_sum(self._task_losses(support_y, predictions))
-            gradients = tape.gradient(loss, weights,
-                                      unconnected_gradients=tf.UnconnectedGradients.ZERO)
-            if not self._algorithm.second_order:
-                gradients = [tf.stop_gradient(g) for g in gradients]
-            weights = inner_update(weights, gradients, rates)
+            weights = self._inner_step(weights, support_x, support_y, training)
         return weights
+
+    def adapt_and_predict(self, support_x, support_y, query_x, steps=None):
+        """Predictions on ``query_x`` of each task's adapted model, all tasks at once.
+
+        Args:
+            support_x, support_y: ``[tasks, shots, ...]``.
+            query_x: ``[tasks, queries, ...]``.
+            steps: inner steps; default ``inner_steps``.
+
+        Returns:
+            ``[tasks, queries, ...]`` predictions.
+        """
+        weights = self.adapt_task_weights(support_x, support_y, steps)
+        return self._task_predictions(weights, tf.convert_to_tensor(query_x), False)
+
+    def adaptation_losses(self, episode, steps):
+        """Query loss of every task after 0, 1, …, ``steps`` inner steps (adaptation curves).
+
+        Args:
+            episode: dict of ``[tasks, shots, ...]`` arrays, as ``fit`` takes.
+            steps: the last number of inner steps to evaluate (may differ from ``inner_steps``).
+
+        Returns:
+            NumPy array ``[steps + 1, tasks]``; row 0 is the loss of the initialization.
+        """
+        steps = _positive_int(steps, "steps")
+        episode = self._episode(episode)
+        weights = self._initial_task_weights(tf.shape(episode["support_x"])[0])
+        losses = []
+        for step in range(steps + 1):
+            predictions = self._task_predictions(weights, episode["query_x"], False)
+            losses.append(self._task_losses(episode["query_y"], predictions).numpy())
+            if step < steps:
+                weights = self._inner_step(weights, episode["support_x"], episode["support_y"],
+                                           False)
+        return np.stack(losses)
+
+    def _initial_task_weights(self, n_tasks):
+        return [tf.broadcast_to(v, tf.concat([[n_tasks], v.shape], 0))
+                for v in self.adapted_variables]
+
+    def _inner_step(self, weights, support_x, support_y, training):
+        """One gradient step of every task on its support loss."""
+        with tf.GradientTape() as tape:
+            tape.watch(weights)
+            predictions = self._task_predictions(weights, support_x, training)
+            # Tasks do not share adapted weights, so the gradient of the summed task losses holds
+            # every task's own gradient.
+            loss = tf.reduce_sum(self._task_losses(support_y, predictions))
+        gradients = tape.gradient(loss, weights, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        if not self._algorithm.second_order:
+            gradients = [tf.stop_gradient(g) for g in gradients]
+        rates = self.inner_learning_rates or [self.inner_lr] * len(weights)
+        return inner_update(weights, gradients, rates)
 
     def adapt(self, support_x, support_y, steps=None):
         """A copy of the model adapted to one task by the inner loop.
