@@ -236,3 +236,38 @@ def test_statevector_runs_any_constant_unitary_qsim_cannot():
     values = rng.uniform(-2, 2, (3, 5)).astype(np.float32)
     result = ops.CircuitExpectation(circuit, SYMBOLS, OBSERVABLES)(values)
     np.testing.assert_allclose(result.numpy(), cirq_values(circuit, values, OBSERVABLES), atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_statevector_xla_formulation_matches_to_second_order(seed):
+    # Under XLA the engine builds its contractions as broadcast products and sums instead of
+    # einsums and matmuls: both must agree with Cirq and with each other, derivatives included.
+    # Six rotations in a row make a run longer than one polynomial (MAX_TERMS).
+    circuit = random_circuit(seed, n_operations=20) + cirq.Circuit(
+        cirq.MatrixGate(cirq.testing.random_unitary(4, random_state=seed)).on(QUBITS[2], QUBITS[0]),
+        cirq.CCX(*QUBITS), cirq.ISwapPowGate(exponent=A).on(QUBITS[1], QUBITS[0]),
+        cirq.ry(X)(QUBITS[2]), cirq.S(QUBITS[1]),
+        [rotation(symbol)(QUBITS[1]) for rotation, symbol in zip(
+            [cirq.rx, cirq.ry, cirq.rz] * 2, [X, Y, A, B, C, A * X])])
+    rng = np.random.default_rng(seed)
+    values = tf.constant(rng.uniform(-2, 2, (4, len(SYMBOLS))), tf.float32)
+    cotangent = tf.constant(rng.normal(size=(4, len(OBSERVABLES))), tf.float32)
+    expectation = ops.CircuitExpectation(circuit, SYMBOLS, OBSERVABLES, engine="statevector")
+
+    def derivatives(v):
+        with tf.GradientTape() as outer:
+            outer.watch(v)
+            with tf.GradientTape() as inner:
+                inner.watch(v)
+                result = expectation(v)
+                loss = tf.reduce_sum(cotangent * result)
+            gradient = inner.gradient(loss, v)
+            curvature = tf.reduce_sum(gradient ** 2)
+        return result, gradient, outer.gradient(curvature, v)
+
+    graph = [t.numpy() for t in tf.function(derivatives)(values)]
+    xla = [t.numpy() for t in tf.function(derivatives, jit_compile=True)(values)]
+    np.testing.assert_allclose(graph[0], cirq_values(circuit, values.numpy(), OBSERVABLES),
+                               atol=1e-5)
+    for a, b in zip(xla, graph):
+        np.testing.assert_allclose(a, b, atol=1e-4 * max(1.0, np.max(np.abs(b))))
