@@ -1,4 +1,6 @@
 """Argument checks shared by the modules: errors that name the argument and what it accepts."""
+import numpy as np
+
 
 
 def check_choice(value, allowed, argument):
@@ -6,3 +8,24 @@ def check_choice(value, allowed, argument):
     if value not in allowed:
         raise ValueError(f"`{argument}` must be one of {list(allowed)}; got {value!r}.")
     return value
+
+
+def check_positive_int(value, argument, allow_none=False):
+    """Returns ``value`` as an int if it is a positive integer (not a bool), else raises.
+
+    With ``allow_none``, ``None`` is accepted and returned as is.
+    """
+    if allow_none and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        accepted = "None or a positive int" if allow_none else "a positive int"
+        raise ValueError(f"`{argument}` must be {accepted}; got {value!r}.")
+    return int(value)
+
+
+def check_positive_float(value, argument):
+    """Returns ``value`` as a float if it is a positive finite number, else raises."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or \
+            not np.isfinite(value) or value <= 0:
+        raise ValueError(f"`{argument}` must be a positive finite number; got {value!r}.")
+    return float(value)

@@ -26,7 +26,7 @@ import cirq
 import numpy as np
 import tensorflow as tf
 
-from tfq_meta._validation import check_choice
+from tfq_meta._validation import check_choice, check_positive_int
 from tfq_meta.engines import qsim, statevector
 from tfq_meta.lowering import LoweredCircuit
 from tfq_meta.observables import parse_observables
@@ -88,8 +88,8 @@ class CircuitExpectation:
         self.qubits = sorted(circuit.all_qubits())
         self.symbols = [cirq.to_sympy_symbol(s) if isinstance(s, str) else s for s in symbols]
         self.observables = parse_observables(observables, self.qubits)
-        self.repetitions = _optional_positive_int(repetitions, "repetitions")
-        self.trajectories = _optional_positive_int(trajectories, "trajectories")
+        self.repetitions = check_positive_int(repetitions, "repetitions", allow_none=True)
+        self.trajectories = check_positive_int(trajectories, "trajectories", allow_none=True)
         self.noise = noise_model(noise)
         self.state_dtype = check_choice(state_dtype, STATE_DTYPES, "state_dtype")
         self._lowered = LoweredCircuit(circuit, self.symbols)
@@ -288,10 +288,3 @@ def _format_bytes(n_bytes):
             return f"{n_bytes:.1f} {unit}"
         n_bytes /= 1024
 
-
-def _optional_positive_int(value, argument):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{argument}` must be None or a positive int; got {value!r}.")
-    return int(value)

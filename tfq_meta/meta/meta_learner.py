@@ -5,7 +5,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfq_meta._validation import check_choice
+from tfq_meta._validation import (check_choice, check_positive_float,
+                                  check_positive_int)
 from tfq_meta.layers import PQC
 from tfq_meta.meta.functional import task_batched_call
 from tfq_meta.meta.updates import inner_update, reptile_gradients
@@ -94,8 +95,8 @@ class MetaLearner(keras.Model):
         self.model = model
         self.algorithm = check_choice(algorithm, ALGORITHMS, "algorithm")
         self._algorithm = ALGORITHMS[algorithm]
-        self.inner_steps = _positive_int(inner_steps, "inner_steps")
-        self.inner_lr = _positive_float(inner_lr, "inner_lr")
+        self.inner_steps = check_positive_int(inner_steps, "inner_steps")
+        self.inner_lr = check_positive_float(inner_lr, "inner_lr")
         self.head = _head_layers(model, head, algorithm)
         self.adapted_variables = self._find_adapted_variables()
         self._check_second_order()
@@ -234,7 +235,7 @@ class MetaLearner(keras.Model):
             otherwise.
         """
         self._require_compiled()
-        steps = self.inner_steps if steps is None else _positive_int(steps, "steps")
+        steps = self.inner_steps if steps is None else check_positive_int(steps, "steps")
         support_x, support_y = tf.convert_to_tensor(support_x), tf.convert_to_tensor(support_y)
         weights = self._initial_task_weights(tf.shape(support_x)[0])
         for _ in range(steps):
@@ -265,7 +266,7 @@ class MetaLearner(keras.Model):
         Returns:
             NumPy array ``[steps + 1, tasks]``; row 0 is the loss of the initialization.
         """
-        steps = _positive_int(steps, "steps")
+        steps = check_positive_int(steps, "steps")
         episode = self._episode(episode)
         weights = self._initial_task_weights(tf.shape(episode["support_x"])[0])
         losses = []
@@ -457,16 +458,3 @@ def _head_layers(model, head, algorithm):
         raise ValueError(f"`head` names layers {unknown} that are not in the model; its layers "
                          f"are {names}.")
     return head
-
-
-def _positive_int(value, argument):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{argument}` must be a positive int; got {value!r}.")
-    return int(value)
-
-
-def _positive_float(value, argument):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or \
-            not np.isfinite(value) or value <= 0:
-        raise ValueError(f"`{argument}` must be a positive finite number; got {value!r}.")
-    return float(value)

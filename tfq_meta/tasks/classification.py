@@ -3,7 +3,8 @@ import math
 
 import numpy as np
 
-from tfq_meta.tasks.family import TaskFamily, _check_positive_int
+from tfq_meta._validation import check_positive_int
+from tfq_meta.tasks.family import TaskFamily
 
 
 class FewShotClassification(TaskFamily):
@@ -37,10 +38,10 @@ class FewShotClassification(TaskFamily):
                              f"{y.dtype} and shape {y.shape}.")
         if len(x) != len(y):
             raise ValueError(f"`x` has {len(x)} examples but `y` has {len(y)} labels.")
-        _check_positive_int(n_ways, "n_ways")
-        _check_positive_int(shots, "shots")
+        check_positive_int(n_ways, "n_ways")
+        check_positive_int(shots, "shots")
         query_shots = shots if query_shots is None else query_shots
-        _check_positive_int(query_shots, "query_shots")
+        check_positive_int(query_shots, "query_shots")
         classes = np.unique(y) if classes is None else np.asarray(sorted(classes))
         unknown = sorted(set(classes.tolist()) - set(y.tolist()))
         if unknown:
@@ -105,7 +106,7 @@ def digits(n_ways=2, shots=5, query_shots=None, n_features=4, fractions=(0.6, 0.
     from sklearn.decomposition import PCA
     from sklearn.preprocessing import MinMaxScaler
 
-    _check_positive_int(n_features, "n_features")
+    check_positive_int(n_features, "n_features")
     x, y = load_digits(return_X_y=True)
     splits = FewShotClassification.split(x, y, n_ways, shots, query_shots, fractions, seed)
     train = np.isin(y, splits["train"].classes)

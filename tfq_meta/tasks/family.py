@@ -2,6 +2,7 @@
 import numpy as np
 import tensorflow as tf
 
+from tfq_meta._validation import check_positive_int
 from tfq_meta.tasks.episodes import check_episode
 
 
@@ -25,7 +26,7 @@ class TaskFamily:
             n_tasks: positive int.
             seed: int or sequence of ints for ``np.random.default_rng``.
         """
-        _check_positive_int(n_tasks, "n_tasks")
+        check_positive_int(n_tasks, "n_tasks")
         rng = np.random.default_rng(seed)
         tasks = [self.sample_task(rng) for _ in range(n_tasks)]
         for key in tasks[0]:
@@ -47,9 +48,9 @@ class TaskFamily:
             n_episodes: ``None`` for an endless dataset (give ``steps_per_epoch`` to ``fit``), or
                 how many episodes, e.g. for ``validation_data``.
         """
-        _check_positive_int(meta_batch_size, "meta_batch_size")
+        check_positive_int(meta_batch_size, "meta_batch_size")
         if n_episodes is not None:
-            _check_positive_int(n_episodes, "n_episodes")
+            check_positive_int(n_episodes, "n_episodes")
         first = self.sample(meta_batch_size, seed=[seed, 0])
         signature = {key: tf.TensorSpec(value.shape, tf.as_dtype(value.dtype))
                      for key, value in first.items()}
@@ -106,8 +107,3 @@ def _as_model_array(array):
     if array.dtype.kind in "iu":
         return array.astype(np.int32)
     raise TypeError(f"Task arrays must be numbers; got dtype {array.dtype}.")
-
-
-def _check_positive_int(value, argument):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{argument}` must be a positive int; got {value!r}.")

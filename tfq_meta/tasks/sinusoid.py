@@ -3,7 +3,8 @@ import math
 
 import numpy as np
 
-from tfq_meta.tasks.family import TaskFamily, _check_positive_int
+from tfq_meta._validation import check_positive_int
+from tfq_meta.tasks.family import TaskFamily
 
 
 class Sinusoid(TaskFamily):
@@ -25,9 +26,9 @@ class Sinusoid(TaskFamily):
 
     def __init__(self, shots=10, query_shots=None, amplitude_range=(0.1, 5.0),
                  phase_range=(0.0, math.pi), x_range=(-5.0, 5.0)):
-        _check_positive_int(shots, "shots")
+        check_positive_int(shots, "shots")
         query_shots = shots if query_shots is None else query_shots
-        _check_positive_int(query_shots, "query_shots")
+        check_positive_int(query_shots, "query_shots")
         for argument, interval in (("amplitude_range", amplitude_range),
                                    ("phase_range", phase_range), ("x_range", x_range)):
             if len(interval) != 2 or not interval[0] <= interval[1]:
