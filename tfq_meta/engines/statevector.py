@@ -32,10 +32,10 @@ evaluation two or three times over, and every op of every derivative is traced a
   Other Pauli strings ``P`` permute amplitudes too: ``<ψ|P|ψ> = Σ_i conj(ψ_i) d_i ψ_{π(i)}``,
   one gather for all of them and one matmul.
 
-The contractions are written for who runs them. TensorFlow's executor runs few, large ops best:
-einsums and batched matmuls. Under XLA (``tf.function(jit_compile=True)``, Keras'
-``jit_compile``) they are broadcast products and sums instead, which XLA fuses into loops,
-while it runs small complex dots slowly (measured: up to 10x slower).
+Each contraction has two formulations, picked while tracing. TensorFlow's executor runs few,
+large ops best: einsums and batched matmuls. Under XLA (``tf.function(jit_compile=True)``,
+Keras' ``jit_compile``) they are broadcast products and sums, which XLA fuses into loops; it
+runs small batched complex dots 3-7x slower (measured on CPU).
 
 Nothing here is TFQ: TensorFlow differentiates it to any order and XLA compiles it. For small
 circuits this beats TFQ's qsim ops by a wide margin, because qsim spends most of its time on
@@ -333,7 +333,6 @@ class _MatrixTable:
     form a grid ``[position, run]`` (shorter runs padded with identities). One matmul and one cos
     give the coefficients of every term, one contraction per group the polynomials, and each
     position of the grid one batched 2x2 product.
-
     """
 
     def __init__(self, steps, n_columns):
