@@ -97,7 +97,7 @@ class MetaLearner(keras.Model):
         self._algorithm = ALGORITHMS[algorithm]
         self.inner_steps = check_positive_int(inner_steps, "inner_steps")
         self.inner_lr = check_positive_float(inner_lr, "inner_lr")
-        self.head = _head_layers(model, head, algorithm)
+        self.head = _head_layers(model, head, algorithm, self._algorithm.head_only)
         self.adapted_variables = self._find_adapted_variables()
         self._check_second_order()
         self.inner_learning_rates = [
@@ -215,10 +215,6 @@ class MetaLearner(keras.Model):
         query_predictions = self._task_predictions(adapted, episode["query_x"], False)
         query_loss = tf.reduce_mean(self._task_losses(episode["query_y"], query_predictions))
         return self._update_metrics(episode, query_predictions, query_loss)
-
-    def predict_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self(x, training=False)
 
     def adapt_task_weights(self, support_x, support_y, steps=None, training=False):
         """The inner loop: per-task adapted values of :attr:`adapted_variables`.
@@ -440,8 +436,8 @@ def _metric(identifier, loss, prefix=""):
     return metric
 
 
-def _head_layers(model, head, algorithm):
-    if algorithm != "anil":
+def _head_layers(model, head, algorithm, head_only):
+    if not head_only:
         if head is not None:
             raise ValueError(f"`head` only applies to algorithm='anil'; got algorithm="
                              f"{algorithm!r}.")
