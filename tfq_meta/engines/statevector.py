@@ -471,8 +471,8 @@ class _State:
                 if transpose != sorted(transpose):
                     matrix = tf.transpose(matrix, [0] + [p + 1 for p in transpose])
                 matrix = tf.reshape(matrix, self._shape(tuple(shape)))
-            if self.batched:
-                state = tf.reshape(self._as(view), self._shape(tuple(expanded)))
+            if self.batched:  # any view reshapes to this one: row-major order is kept
+                state = tf.reshape(self.value, self._shape(tuple(expanded)))
             else:
                 state = tf.constant(np.reshape(self.value, [1] + expanded), self.dtype)
             self.value = tf.reduce_sum(matrix * state, axis=sums)
