@@ -245,7 +245,7 @@ class TaskLoop:
         self.second_order = algorithm == "maml"
         model, variables = self.model, self.variables
 
-        @tf.function(jit_compile=jit_compile)
+        @tf.function(jit_compile=jit_compile, autograph=False)
         def sgd_step(x, y):
             with tf.GradientTape() as tape:
                 loss = mse(y, model(x))
@@ -253,13 +253,13 @@ class TaskLoop:
                 v.assign_sub(INNER_LR * g)
             return loss
 
-        @tf.function(jit_compile=jit_compile)
+        @tf.function(jit_compile=jit_compile, autograph=False)
         def query_gradient(x, y):
             with tf.GradientTape() as tape:
                 loss = mse(y, model(x))
             return tape.gradient(loss, variables), loss
 
-        @tf.function(jit_compile=jit_compile)
+        @tf.function(jit_compile=jit_compile, autograph=False)
         def task_meta_gradient(support_x, support_y, query_x, query_y):
             """One task's exact second-order MAML gradient, weights substituted functionally."""
             with tf.GradientTape() as outer:
@@ -277,7 +277,7 @@ class TaskLoop:
                 loss = mse(query_y, predictions)
             return outer.gradient(loss, variables), loss
 
-        @tf.function(jit_compile=jit_compile)
+        @tf.function(jit_compile=jit_compile, autograph=False)
         def apply(gradients):
             self.optimizer.apply(gradients, variables)
 
@@ -333,7 +333,7 @@ def raw_engine(config, algorithm, jit_compile):
         predictions = tf.reshape(tf.reduce_mean(values, axis=1), [N_TASKS, SHOTS])
         return tf.reduce_mean((predictions - y) ** 2, axis=1)
 
-    @tf.function(jit_compile=jit_compile)
+    @tf.function(jit_compile=jit_compile, autograph=False)
     def step():
         with tf.GradientTape() as outer:
             weights = tf.broadcast_to(theta, [N_TASKS, n_weights])
@@ -576,7 +576,7 @@ def build_steps(config, algorithm, profile, torch_threads=None):
     errors["torch_threads"] = choose_torch_threads(pennylane.step, torch_threads)
 
     if profile:
-        meta_gradients = tf.function(meta.meta_gradients)
+        meta_gradients = tf.function(meta.meta_gradients, autograph=False)
         steps[META_GRADS] = lambda: meta_gradients(episode)
         _, first_call[META_GRADS] = timed_first_call(steps[META_GRADS])
         loop = TaskLoop(config, algorithm, jit_compile=True)
@@ -794,6 +794,18 @@ def check_machine(when="before starting"):
     return {"busy_cpu_share": share, **stall}
 
 
+def source_fingerprint():
+    """A hash of tfq_meta's sources. Autograph reads a function's source when it traces it, so
+    files edited while the script runs (after a long wait for an idle machine) break or change
+    what is traced; the script warns when the hash changed."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(tfq_meta.__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def git_state():
     """Commit and modified files of the checkout measured (the engine changes often)."""
     import subprocess
@@ -822,6 +834,7 @@ def environment():
 def main(args):
     # Every configuration traces new tf.functions on purpose; TF's retracing warning is noise.
     tf.get_logger().setLevel("ERROR")
+    sources = source_fingerprint()
     idle = wait_for_idle(args.wait) if args.wait > 0 else None
     machine = check_machine()
     machine["wait_for_idle"] = idle
@@ -833,6 +846,9 @@ def main(args):
     print()
     print_goals(verdicts)
     machine["at_end"] = check_machine("at the end")
+    if source_fingerprint() != sources:
+        print("WARNING: tfq_meta's sources changed while this script ran (someone edited them): "
+              "the times may mix two versions. Rerun.", flush=True)
     print(f"total {time.perf_counter() - start:.0f} s (machine busy share at start "
           f"{machine['busy_cpu_share']:.2f}, at end {machine['at_end']['busy_cpu_share']:.2f})")
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
@@ -861,7 +877,8 @@ def main(args):
         },
         "goals": verdicts,
         "machine": machine,
-        "environment": environment(),
+        "environment": {**environment(), "tfq_meta_sources_at_start": sources,
+                        "tfq_meta_sources_at_end": source_fingerprint()},
         "rows": rows,
     }, indent=2, default=str))
     print(f"wrote {OUTPUT}")
