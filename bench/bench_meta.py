@@ -72,9 +72,10 @@ CONFIGURATION_SECONDS). Times are medians over repeats; a ratio is the median (w
 over repeats of the ratio of two blocks timed in the same repeat, which cancels most of the drift
 a shared machine adds.
 
-Run:  pip install -e ".[bench]" && python bench/bench_meta.py     (about 10 minutes on 2
-      cores, after waiting up to --wait minutes for the machine to go idle; --quick for a smoke
-      run). Prints a table and the goals, writes bench/output/bench_meta.json.
+Run:  pip install -e ".[bench]" && python bench/bench_meta.py     (about 8 minutes on 2 idle
+      cores, 10 with --profile, after waiting up to --wait minutes for the machine to go idle;
+      --quick for a 2-minute smoke run). Prints a table and the goals, writes
+      bench/output/bench_meta.json.
 
 Goals (issue text), judged on the MetaLearner as compiled by default (the XLA column is extra):
   * MetaLearner at least 10x the tasks/s of the per-task loop (median paired ratio loop/meta
