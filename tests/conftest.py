@@ -1,5 +1,8 @@
 """Shared test setup: quiet TensorFlow logs and independent oracles (Cirq simulators)."""
 import os
+import subprocess
+import sys
+import textwrap
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -31,6 +34,13 @@ def cirq_expectations(layer, features, weights=None, circuit=None, noise=None):
             qubit_order=sorted(circuit.all_qubits()))
         rows.append(np.real(values))
     return np.array(rows)
+
+
+def run_fresh_python(script, stdin="", cwd=None, **env):
+    """Runs ``script`` in a fresh interpreter; returns the CompletedProcess."""
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow", **env}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], input=stdin,
+                          capture_output=True, text=True, env=environment, cwd=cwd, timeout=300)
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Meta-training helps: on held-out tasks, a meta-learned initialization adapts far better than the
 same model from scratch with the same inner loop. Small runs sized for CI (about a minute)."""
 import keras
-import numpy as np
 import pytest
 import tensorflow as tf
 

@@ -12,10 +12,6 @@
 import base64
 import importlib.util
 import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import cirq
 import keras
@@ -26,7 +22,7 @@ import tensorflow as tf
 import tensorflow_quantum as tfq
 
 import tfq_meta
-from conftest import cirq_expectations
+from conftest import cirq_expectations, run_fresh_python
 from tfq_meta import PQC, circuits
 
 
@@ -77,13 +73,6 @@ def assert_same_weights(original, reloaded):
     assert [w.path for w in reloaded.weights] == [w.path for w in original.weights]
     for a, b in zip(original.weights, reloaded.weights):
         np.testing.assert_array_equal(b.numpy(), a.numpy(), err_msg=a.path)
-
-
-def run_fresh_python(script, stdin="", cwd=None, **env):
-    """Runs ``script`` in a fresh interpreter; returns the CompletedProcess."""
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow", **env}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], input=stdin,
-                          capture_output=True, text=True, env=environment, cwd=cwd, timeout=300)
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ qsim otherwise. Nothing outside this module needs to know how circuits are simul
 import os
 
 import cirq
-import numpy as np
 import tensorflow as tf
 
 from tfq_meta._validation import check_choice, check_positive_int

@@ -88,11 +88,10 @@ class PQC(keras.layers.Layer):
             initializer or keras.initializers.RandomUniform(0.0, 2.0 * math.pi))
         self.regularizer = keras.regularizers.get(regularizer)
         self.constraint = keras.constraints.get(constraint)
-        self._expectation = CircuitExpectation(
-            circuit, self.data_symbols + self.weight_symbols, observables, engine=engine,
-            differentiator=differentiator, repetitions=repetitions, noise=noise,
-            trajectories=trajectories, state_dtype=state_dtype,
-        )
+        self._simulation = dict(engine=engine, differentiator=differentiator,
+                                repetitions=repetitions, noise=noise, trajectories=trajectories,
+                                state_dtype=state_dtype)
+        self._expectation = self._expectation_of(observables)
         self.observables = self._expectation.observables
         # TFQ ops are not XLA-compilable (DESIGN fact 6); the statevector engine is.
         self.supports_jit = self._expectation.engine == "statevector"
@@ -143,13 +142,37 @@ class PQC(keras.layers.Layer):
         Returns:
             float32 ``[batch, len(observables)]``.
         """
+        return self._expectations(self._expectation, inputs, weights)
+
+    def measurement(self, observables):
+        """A function ``inputs -> expectations`` of other observables on this layer's state.
+
+        The circuit, weights and simulation options are this layer's; only what is measured
+        differs. Distillation uses it to compare a teacher's and a student's circuits on
+        observables their models never output.
+
+        Args:
+            observables: as for the constructor, on this circuit's qubits.
+
+        Returns:
+            A function of the layer's inputs returning float32 ``[batch, len(observables)]``,
+            differentiable with respect to the inputs and ``circuit_weights``.
+        """
+        expectation = self._expectation_of(observables)
+        return lambda inputs: self._expectations(expectation, inputs, self.circuit_weights)
+
+    def _expectation_of(self, observables):
+        return CircuitExpectation(self.circuit, self.data_symbols + self.weight_symbols,
+                                  observables, **self._simulation)
+
+    def _expectations(self, expectation, inputs, weights):
         data_circuits, features = self._split_inputs(inputs)
         batch = tf.shape(features if data_circuits is None else data_circuits)[0]
         weights = tf.cast(weights, features.dtype)
         if weights.shape.rank == 1:
             weights = tf.tile(weights[tf.newaxis], [batch, 1])
         symbol_values = tf.concat([features, weights], axis=1)
-        return tf.cast(self._expectation(symbol_values, data_circuits), self.compute_dtype)
+        return tf.cast(expectation(symbol_values, data_circuits), self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         feature_shape = input_shape[1] if _is_pair(input_shape) else input_shape

@@ -1,0 +1,199 @@
+"""Distiller: trains a student model to reproduce a frozen teacher, driven by ``fit``."""
+import keras
+import numpy as np
+from keras import ops
+
+from tfq_meta.distillation.observable_matching import ObservableDistillation
+
+
+@keras.saving.register_keras_serializable(package="tfq_meta")
+class Distiller(keras.distillation.Distiller):
+    """Knowledge distillation from a teacher model into a smaller student, by ``compile``/``fit``.
+
+    Keras' ``keras.distillation.Distiller`` with the same arguments, plus what training quantum
+    students needs: losses on expectation values and on observables of the circuits
+    (:mod:`tfq_meta.distillation`), training on unlabeled transfer data, and sample weights
+    that mark which examples have labels.
+
+    Each step minimizes::
+
+        total = w · student_loss + (1 − w) · Σ_i λ_i · distillation_loss_i + regularization
+
+    ``w`` is ``student_loss_weight``, ``λ_i`` the ``distillation_loss_weights``; the student loss
+    is the ``loss`` given to ``compile``, on the labels. On batches without labels (``fit(x)``) the
+    total is the distillation loss alone. ``sample_weight`` weights only the student loss, so
+    ``sample_weight = 0`` marks unlabeled examples that still take part in the distillation.
+
+    The teacher is frozen (``teacher.trainable = False``, run in inference mode): only the
+    student's weights change. Any Keras model can teach: a PQC model, a classical network, or a
+    model returned by :meth:`tfq_meta.MetaLearner.adapt`. After training, ``distiller.student``
+    is a plain Keras model, saved and exported without the teacher.
+
+    Logs: ``loss`` (= ``total_loss``), ``student_loss`` (0 when there are no labels or no compiled
+    loss), ``distillation_loss`` and the compiled metrics of the student's predictions (only on
+    labeled batches).
+
+    Args:
+        teacher: a ``keras.Model``, trained; frozen by the distiller.
+        student: a ``keras.Model`` with the same inputs and output shape.
+        distillation_losses: one loss or a list: :class:`LogitsDistillation` (class logits),
+            :class:`ExpectationDistillation` (expectation values or regression outputs),
+            :class:`ObservableDistillation` (chosen observables of both circuits), or any
+            ``keras.distillation.DistillationLoss``.
+        distillation_loss_weights: non-negative weights of the distillation losses; default 1
+            each.
+        student_loss_weight: ``w`` in ``[0, 1]``: 0 distills only, 1 trains on labels only.
+        name: the model's name.
+
+    Example:
+    >>> import keras, numpy as np, tfq_meta
+    >>> from tfq_meta.distillation import LogitsDistillation
+    >>> teacher = tfq_meta.models.teacher(n_features=2, n_outputs=3, task="classification",
+    ...                                   n_qubits=3, n_layers=2)
+    >>> student = tfq_meta.models.student(n_features=2, n_outputs=3, task="classification",
+    ...                                   n_qubits=2, n_layers=1)
+    >>> distiller = Distiller(teacher, student, LogitsDistillation(temperature=2.0),
+    ...                       student_loss_weight=0.3)
+    >>> distiller.compile(optimizer="adam",
+    ...                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    ...                   metrics=["accuracy"])
+    >>> x = np.random.default_rng(0).uniform(0, np.pi, (32, 2)).astype("float32")
+    >>> history = distiller.fit(x, epochs=1, batch_size=16, verbose=0)   # unlabeled transfer set
+    >>> sorted(history.history)
+    ['distillation_loss', 'loss', 'student_loss', 'total_loss']
+    """
+
+    def __init__(self, teacher, student, distillation_losses, distillation_loss_weights=None,
+                 student_loss_weight=0.5, name="distiller", **kwargs):
+        losses = distillation_losses if isinstance(distillation_losses, (list, tuple)) \
+            else [distillation_losses]
+        _check_losses(losses)
+        _check_loss_weights(distillation_loss_weights, len(losses))
+        _check_student_loss_weight(student_loss_weight)
+        super().__init__(teacher, student, list(losses), distillation_loss_weights,
+                         float(student_loss_weight), name=name, **kwargs)
+
+    def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
+        """Configures training of the student.
+
+        Args:
+            optimizer: the student's optimizer.
+            loss: the student's loss on labels (a Keras loss; ``from_logits=True`` for logits).
+                May be None when ``student_loss_weight`` is 0 or no labels are given.
+            metrics: Keras metrics of the student's predictions on labeled batches.
+            **kwargs: other ``keras.Model.compile`` arguments.
+        """
+        # keras.Model.compile, not Keras' Distiller.compile: the latter refuses loss=None and
+        # keeps the loss outside Keras' compiled loss, which then loses sample weights and does
+        # not survive saving.
+        keras.Model.compile(self, optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def compile_from_config(self, config):
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if y_pred is None:
+            y_pred = self(x, training=training)
+        student_weight = self._student_weight(y)
+        student_loss = 0.0
+        if y is not None and self._compile_loss is not None:
+            student_loss = self._compile_loss(y, y_pred, sample_weight)
+        distillation_loss = 0.0
+        if student_weight < 1.0:
+            distillation_loss = self._distillation_loss(x, y_pred, training)
+        total_loss = student_weight * student_loss + (1.0 - student_weight) * distillation_loss
+        if self.student.losses:
+            total_loss = total_loss + ops.sum(self.student.losses)
+        self.student_loss_tracker.update_state(student_loss)
+        self.distillation_loss_tracker.update_state(distillation_loss)
+        self.total_loss_tracker.update_state(total_loss)
+        return total_loss
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if y is None:  # Unlabeled transfer data: only the losses have something to log.
+            return dict(_results(m for m in self.metrics
+                                 if m is self._loss_tracker or m in self._metrics))
+        return super().compute_metrics(x, y, y_pred, sample_weight)
+
+    def get_metrics_result(self):
+        # Compiled metrics are built by the first labeled batch: before it they have no result.
+        unbuilt = self._compile_metrics is not None and not self._compile_metrics.built
+        return {name: value for name, value in _results(
+            m for m in self.metrics if not (unbuilt and m is self._compile_metrics))}
+
+    def _student_weight(self, y):
+        """``w`` of this batch: the configured weight with labels, 0 without them."""
+        if y is None:
+            if self.student_loss_weight == 1.0:
+                raise ValueError("The data has no labels, but student_loss_weight=1.0 gives the "
+                                 "distillation loss no weight: there is nothing to train on. "
+                                 "Lower student_loss_weight or pass labels.")
+            return 0.0
+        if self._compile_loss is None and self.student_loss_weight > 0.0:
+            raise ValueError(
+                f"The data has labels and student_loss_weight={self.student_loss_weight}, but "
+                "compile() got no `loss` for them: pass one (e.g. "
+                "keras.losses.SparseCategoricalCrossentropy(from_logits=True)), or set "
+                "student_loss_weight=0 to distill only.")
+        return self.student_loss_weight
+
+    def _distillation_loss(self, x, y_pred, training):
+        teacher_features = self._extract_all_teacher_features(x)
+        student_features = self._extract_all_student_features(x, y_pred)
+        total = 0.0
+        for loss, weight in zip(self.distillation_losses, self.distillation_loss_weights):
+            if isinstance(loss, ObservableDistillation):
+                teacher_outputs, student_outputs = loss.measure(x, training=training)
+            elif getattr(loss, "teacher_layer_name", None) or \
+                    getattr(loss, "student_layer_name", None):
+                teacher_outputs = self._get_distillation_loss_features(
+                    loss, teacher_features, is_teacher=True)
+                student_outputs = self._get_distillation_loss_features(
+                    loss, student_features, is_teacher=False)
+            else:
+                teacher_outputs, student_outputs = teacher_features["final_output"], y_pred
+            loss.validate_outputs(teacher_outputs, student_outputs)
+            total = total + weight * loss.compute_loss(ops.stop_gradient(teacher_outputs),
+                                                       student_outputs)
+        return total
+
+
+def _results(metrics):
+    """(name, value) of each metric, with the entries of metrics whose result is a dict."""
+    for metric in metrics:
+        result = metric.result()
+        yield from result.items() if isinstance(result, dict) else [(metric.name, result)]
+
+
+def _check_losses(losses):
+    if not losses:
+        raise ValueError("`distillation_losses` is empty: give at least one, e.g. "
+                         "LogitsDistillation(temperature=3.0) or ExpectationDistillation().")
+    for loss in losses:
+        if not isinstance(loss, keras.distillation.DistillationLoss):
+            raise TypeError(
+                "`distillation_losses` must be DistillationLoss instances (LogitsDistillation, "
+                "ExpectationDistillation, ObservableDistillation or a keras.distillation loss); "
+                f"got {type(loss).__name__}: {loss!r}.")
+
+
+def _check_loss_weights(weights, n_losses):
+    if weights is None:
+        return
+    if not isinstance(weights, (list, tuple)) or len(weights) != n_losses:
+        raise ValueError(f"`distillation_loss_weights` must be a list of {n_losses} weights, one "
+                         f"per distillation loss; got {weights!r}.")
+    for weight in weights:
+        if isinstance(weight, bool) or not isinstance(weight, (int, float, np.number)) or \
+                not np.isfinite(weight) or weight < 0:
+            raise ValueError("`distillation_loss_weights` must be non-negative finite numbers; "
+                             f"got {weights!r}.")
+
+
+def _check_student_loss_weight(weight):
+    if isinstance(weight, bool) or not isinstance(weight, (int, float, np.number)) or \
+            not 0.0 <= weight <= 1.0:
+        raise ValueError("`student_loss_weight` must be a number in [0, 1] (0 distills only, 1 "
+                         f"trains on labels only); got {weight!r}.")
