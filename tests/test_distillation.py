@@ -261,3 +261,60 @@ def test_logs_and_partly_labeled_data(rng):
     history = distiller.fit(x, epochs=1, batch_size=16, verbose=0)  # no labels at all
     assert set(history.history) == {"loss", "student_loss", "distillation_loss", "total_loss"}
     np.testing.assert_allclose(history.history["loss"], logs["distillation_loss"], rtol=1e-5)
+
+
+# --------------------------------------------------------------------------------------------
+# 5. The student is saved alone; the distiller round-trips
+# --------------------------------------------------------------------------------------------
+
+def test_student_exports_alone_and_reloads_in_a_fresh_process(rng, tmp_path):
+    teacher, student = classifiers()
+    distiller = Distiller(teacher, student, [LogitsDistillation(2.0),
+                                             ObservableDistillation(["Z0*Z1"])])
+    distiller.compile(optimizer=keras.optimizers.Adam(0.05), loss=CROSS_ENTROPY)
+    x, y = features(rng, 32), rng.integers(0, 3, 32)
+    distiller.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    distiller.student.save(tmp_path / "student.keras")
+    distiller.student.export(tmp_path / "student_savedmodel", verbose=False)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "expected.npy", student.predict(x, verbose=0))
+
+    result = run_fresh_python("""
+        import numpy as np, keras, tensorflow as tf
+        import tfq_meta
+        x, expected = np.load("x.npy"), np.load("expected.npy")
+        model = keras.models.load_model("student.keras")
+        served = tf.saved_model.load("student_savedmodel")
+        print(model.count_params())
+        print([layer.name for layer in model.layers])
+        print(np.max(np.abs(model.predict(x, verbose=0) - expected)))
+        print(np.max(np.abs(served.serve(x).numpy() - expected)))
+    """, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    count, names, keras_error, served_error = result.stdout.strip().splitlines()[-4:]
+    assert int(count) == student.count_params() < teacher.count_params()
+    assert names == str([layer.name for layer in student.layers])
+    assert float(keras_error) < 1e-6 and float(served_error) < 1e-6
+
+
+def test_distiller_round_trips_through_keras_file(rng, tmp_path):
+    teacher, student = classifiers()
+    distiller = Distiller(teacher, student,
+                          [LogitsDistillation(2.5),
+                           ObservableDistillation(["Z0", "0.5*X2"], qubit_map={0: 1, 2: 0}),
+                           ExpectationDistillation()],
+                          distillation_loss_weights=[1.0, 0.5, 0.1], student_loss_weight=0.2)
+    distiller.compile(optimizer=keras.optimizers.Adam(0.05), loss=CROSS_ENTROPY,
+                      metrics=["accuracy"])
+    x, y = features(rng, 16), rng.integers(0, 3, 16)
+    distiller.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    distiller.save(tmp_path / "distiller.keras")
+    reloaded = keras.models.load_model(tmp_path / "distiller.keras")
+    assert isinstance(reloaded, Distiller) and reloaded.compiled
+    assert reloaded.student_loss_weight == 0.2
+    assert reloaded.distillation_loss_weights == [1.0, 0.5, 0.1]
+    assert reloaded.distillation_losses[1].qubit_map == {0: 1, 2: 0}
+    expected = distiller.evaluate(x, y, return_dict=True, verbose=0)
+    logs = reloaded.evaluate(x, y, return_dict=True, verbose=0)
+    for key, value in expected.items():
+        np.testing.assert_allclose(logs[key], value, rtol=1e-5, err_msg=key)
