@@ -23,16 +23,19 @@ Implementations:
                   ``diff_method="backprop"``, parameter broadcasting over the batch (features a
                   ``[batch, n]`` torch tensor fed to ``qml.RX`` angles), weights a torch tensor
                   with ``requires_grad``, ``qml.expval(qml.PauliZ(i))`` on every qubit and
-                  ``loss.backward()``; the same gates in the same order as the Cirq circuit;
-                  ``torch.set_num_threads(2)`` (this machine's cores). Inputs are torch's
-                  default float32; default.qubit simulates in complex128 whatever they are.
+                  ``loss.backward()``; the same gates in the same order as the Cirq circuit
+                  (bench/pennylane_circuits.py). Inputs are torch's default float32;
+                  default.qubit simulates in complex128 whatever they are. Torch threads:
+                  whichever of 1 and 2 (this machine's cores) runs a step faster, tried per
+                  configuration before timing (``--torch-threads`` fixes it; see
+                  bench/torch_threads.py).
 
-Method (as bench_pqc.py): each configuration is warmed up, then every implementation is timed in
-blocks of back-to-back steps (about BLOCK_SECONDS each), one block per implementation per repeat,
-in an order that rotates between repeats (up to 10 repeats; fewer, at least 4, where slow steps
-would take a configuration past CONFIGURATION_SECONDS). Times are medians over repeats; a ratio
-is the median (with quartiles) over repeats of the ratio of two blocks timed in the same repeat,
-which cancels most of the drift a shared machine adds.
+Method (bench/timing.py, as bench_meta.py): each configuration is warmed up, then every
+implementation is timed in blocks of back-to-back steps (about 0.15 s each), one block per
+implementation per repeat, in an order that rotates between repeats (up to 10 repeats; fewer, at
+least 4, where slow steps would take a configuration past 25 s). Times are medians over repeats;
+a ratio is the median (with quartiles) over repeats of the ratio of two blocks timed in the same
+repeat, which cancels most of the drift a shared machine adds.
 
 Run:  pip install -e ".[bench]" && python bench/bench_engines.py     (about 5 minutes on 2
       cores; --quick for a smoke run). Prints a table, the statevector/qsim crossover against
@@ -46,14 +49,14 @@ Goals (issue 3):
     ratio auto/min(statevector, qsim) <= 1.10 at every qubit count).
 
 Run it on an otherwise idle machine: torch's thread pool stalls when another process holds a
-core (a 160-element ``torch.sin`` then takes milliseconds instead of microseconds), which makes
-PennyLane look many times slower than it is. The script measures that stall before it starts,
-warns, and records it in the JSON.
+core (a 40,960-element ``torch.sin`` on 2 threads then takes many times longer than on 1), which
+makes PennyLane look many times slower than it is. The script can wait for the CPUs to go idle
+(``--wait`` minutes), probes torch for stalls before it starts and at the end, warns, and records
+both in the JSON.
 """
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -61,39 +64,34 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import cirq  # noqa: E402
 import numpy as np  # noqa: E402
 import pennylane as qml  # noqa: E402
-import sympy  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
 
 import tfq_meta  # noqa: E402  (checks the Keras backend, loads TFQ's ops)
 from tfq_meta.ops import AUTO_STATEVECTOR_MAX_QUBITS, CircuitExpectation  # noqa: E402
 
-from machine_state import busy_cpu_share  # bench/ is on sys.path when run as a script
+# bench/ is on sys.path when run as a script.
+import machine_state  # noqa: E402
+import timing  # noqa: E402
+import torch_threads  # noqa: E402
+from pennylane_circuits import torch_qnode  # noqa: E402
 
 OUTPUT = Path(__file__).parent / "output" / "bench_engines.json"
 N_LAYERS = 3
 BATCH = 160
 QUBITS = (1, 2, 4, 6, 8, 10, 12)
-TORCH_THREADS = 2
-# Each timed block runs about this long, so timer and Python loop overheads stay negligible.
-BLOCK_SECONDS = 0.15
-# Pause before each block so the thread pools of the implementation timed before go idle:
-# TensorFlow's and torch's pools share the same 2 cores.
-SETTLE_SECONDS = 0.03
-# Timed repeats of one configuration stop at about this many seconds (slow steps at many qubits
-# get fewer repeats, never fewer than MIN_REPEATS), which keeps the whole run near 5 minutes.
-CONFIGURATION_SECONDS = 25.0
-MIN_REPEATS = 4
+# Blocks of about 0.15 s, so timer and Python loop overheads stay negligible; the timed repeats
+# of one configuration stop at about 25 s (slow steps at many qubits get fewer repeats, never
+# fewer than 4), which keeps the whole run near 5 minutes.
+TIMING = timing.BlockTiming(block_seconds=0.15, settle_seconds=0.03, configuration_seconds=25.0,
+                            min_repeats=4, warmup_steps=2)
 VALUE_TOLERANCE_PENNYLANE = 1e-5
 TOLERANCE = 1e-4
 GOAL_PENNYLANE_QUBITS = (4, 8)
 GOAL_VS_PENNYLANE = 2.0
 GOAL_AUTO_OVERHEAD = 1.10
-# A 160-element torch.sin slower than this means torch's thread pool is stalling (busy cores).
-STALL_MICROSECONDS = 200.0
 
 SV, SV_GRAPH, QSIM, AUTO, PL = "statevector", "sv no XLA", "qsim", "auto", "pennylane"
 IMPLEMENTATIONS = (SV, SV_GRAPH, QSIM, AUTO, PL)
@@ -156,51 +154,9 @@ def tfq_meta_step(config, engine):
     return (lambda: step(features)), expectation.engine
 
 
-PENNYLANE_GATES = {"RX": qml.RX, "RY": qml.RY, "RZ": qml.RZ, "CNOT": qml.CNOT}
-CIRQ_ROTATIONS = {cirq.Rx: "RX", cirq.Ry: "RY", cirq.Rz: "RZ"}
-
-
-def pennylane_program(spec):
-    """The Cirq circuit as [(PennyLane gate name, wires, (source, column) or None)], in order.
-
-    cirq.rx(θ) = exp(-iθX/2) = qml.RX(θ) (likewise ry, rz); the angle of each rotation is one
-    symbol, a feature column or a weight index.
-    """
-    wire = {q: i for i, q in enumerate(spec.qubits)}
-    sources = {**{s: ("feature", i) for i, s in enumerate(spec.data_symbols)},
-               **{s: ("weight", i) for i, s in enumerate(spec.weight_symbols)}}
-    program = []
-    for op in spec.circuit.all_operations():
-        wires = [wire[q] for q in op.qubits]
-        if op.gate == cirq.CNOT:
-            program.append(("CNOT", wires, None))
-        elif type(op.gate) in CIRQ_ROTATIONS:
-            angle = sympy.simplify(op.gate.exponent * sympy.pi)  # Rx stores exponent θ/π.
-            if angle not in sources:
-                raise ValueError(f"{op!r}: angle {angle} is not a single feature or weight symbol.")
-            program.append((CIRQ_ROTATIONS[type(op.gate)], wires, sources[angle]))
-        else:
-            raise ValueError(f"No PennyLane translation for {op!r} in this benchmark.")
-    return program
-
-
 def pennylane_step(config):
     """PennyLane default.qubit, torch, parameter broadcasting over the batch, backprop."""
-    n_qubits, program = config["qubits"], pennylane_program(config["spec"])
-    device = qml.device("default.qubit", wires=n_qubits)
-
-    @qml.qnode(device, interface="torch", diff_method="backprop")
-    def circuit(features, weights):
-        for name, wires, source in program:
-            if source is None:
-                PENNYLANE_GATES[name](wires=wires)
-            else:
-                kind, column = source
-                # A [batch] angle broadcasts the gate over the batch; a scalar weight does not.
-                angle = features[:, column] if kind == "feature" else weights[column]
-                PENNYLANE_GATES[name](angle, wires=wires[0])
-        return [qml.expval(qml.PauliZ(i)) for i in range(n_qubits)]
-
+    circuit = torch_qnode(config["spec"])
     # Torch's default float32, as PennyLane's torch tutorials create their tensors.
     features = torch.tensor(config["features"], requires_grad=True)
     weights = torch.tensor(config["weights"], requires_grad=True)
@@ -216,8 +172,9 @@ def pennylane_step(config):
     return step
 
 
-def build_steps(config):
-    """Every implementation of one configuration, traced and run once; and auto's engine."""
+def build_steps(config, torch_thread_count=None):
+    """Every implementation of one configuration, traced and run once; auto's engine, the errors
+    against qsim and torch's thread count (chosen now, on the step it will time)."""
     steps, auto_engine = {}, None
     for name in OURS:
         steps[name], engine = tfq_meta_step(config, name)
@@ -226,7 +183,8 @@ def build_steps(config):
     steps[PL] = pennylane_step(config)
     results = {name: as_numpy(step()) for name, step in steps.items()}
     errors = check_agreement(results, config)
-    return steps, auto_engine, errors
+    threads = torch_threads.choose_threads(steps[PL], TIMING, torch_thread_count)
+    return steps, auto_engine, errors, threads
 
 
 def as_numpy(result):
@@ -262,55 +220,19 @@ def check_agreement(results, config):
 
 
 # ----------------------------------------------------------------------------------------------
-# Timing.
+# Timing (bench/timing.py).
 # ----------------------------------------------------------------------------------------------
 
-def time_block(step, n_steps):
-    """Seconds per step, averaged over ``n_steps`` back-to-back calls."""
-    time.sleep(SETTLE_SECONDS)
-    start = time.perf_counter()
-    for _ in range(n_steps):
-        loss = step()[0]
-    loss.numpy()  # Makes sure the last step finished (CPU ops are synchronous anyway).
-    return (time.perf_counter() - start) / n_steps
-
-
-def block_order(repeat):
-    """Implementations in the order of one repeat: rotated each repeat, reversed every other
-    cycle, so each one follows each other one about equally often."""
-    k = len(IMPLEMENTATIONS)
-    order = IMPLEMENTATIONS[repeat % k:] + IMPLEMENTATIONS[:repeat % k]
-    return order[::-1] if (repeat // k) % 2 else order
-
-
-def measure(steps, max_repeats):
-    """Seconds per step of each implementation, one block each per repeat, after a warmup."""
-    n_steps, repeat_seconds = {}, 0.0
-    for name, step in steps.items():
-        time_block(step, 2)  # Warm up: the first runs after tracing or compiling are slower.
-        n_steps[name] = max(1, round(BLOCK_SECONDS / time_block(step, 1)))
-        repeat_seconds += SETTLE_SECONDS + n_steps[name] * time_block(step, n_steps[name])
-    repeats = min(max_repeats, max(MIN_REPEATS, int(CONFIGURATION_SECONDS / repeat_seconds)))
-    samples = {name: [] for name in steps}
-    for repeat in range(repeats):
-        for name in block_order(repeat):
-            samples[name].append(time_block(steps[name], n_steps[name]))
-    return n_steps, samples
-
-
 def paired_ratio(samples, numerator, candidates):
-    """Quartiles over repeats of numerator / the fastest candidate (lowest median), each ratio
-    from two blocks of the same repeat."""
+    """timing.paired_ratio against the fastest candidate (lowest median), named in the result."""
     denominator = min(candidates, key=lambda name: statistics.median(samples[name]))
-    ratios = [a / b for a, b in zip(samples[numerator], samples[denominator])]
-    q1, median, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
-    return {"median": median, "q1": q1, "q3": q3, "denominator": denominator}
+    return {**timing.paired_ratio(samples, numerator, denominator), "denominator": denominator}
 
 
-def run_configuration(n_qubits, repeats):
+def run_configuration(n_qubits, args):
     config = configuration(n_qubits)
-    steps, auto_engine, errors = build_steps(config)
-    n_steps, samples = measure(steps, repeats)
+    steps, auto_engine, errors, threads = build_steps(config, args.torch_threads)
+    n_steps, samples = TIMING.measure(steps, args.repeats)
     medians = {name: 1e3 * statistics.median(values) for name, values in samples.items()}
     row = {
         "qubits": n_qubits,
@@ -325,9 +247,10 @@ def run_configuration(n_qubits, repeats):
         "ratios": {key: paired_ratio(samples, numerator, candidates)
                    for key, _, numerator, candidates in RATIOS},
         "max_errors_vs_qsim": errors,
+        "torch_threads": threads,
     }
     print(f"  {n_qubits:>2} qubits: " + ", ".join(f"{k} {v:.2f} ms" for k, v in medians.items())
-          + f"  (auto -> {auto_engine})", flush=True)
+          + f"  (auto -> {auto_engine}; torch threads {threads['threads']})", flush=True)
     return row
 
 
@@ -367,10 +290,6 @@ def goals(rows):
     }
 
 
-def format_ratio(ratio):
-    return f"{ratio['median']:.2f} [{ratio['q1']:.2f}-{ratio['q3']:.2f}]"
-
-
 def print_table(rows):
     header = (f"{'qubits':>6} {'gates':>5} {'auto':>11} | "
               + " ".join(f"{name:>11}" for name in IMPLEMENTATIONS) + " | "
@@ -381,7 +300,8 @@ def print_table(rows):
     print("-" * len(header))
     for row in rows:
         times = " ".join(f"{row['median_ms'][name]:>11.2f}" for name in IMPLEMENTATIONS)
-        ratios = " ".join(f"{format_ratio(row['ratios'][key]):>18}" for key, _, _, _ in RATIOS)
+        ratios = " ".join(f"{timing.format_ratio(row['ratios'][key]):>18}"
+                          for key, _, _, _ in RATIOS)
         print(f"{row['qubits']:>6} {row['gates']:>5} {row['auto_engine']:>11} | {times} | "
               f"{ratios}")
     print("sv = statevector with XLA; best = the fastest (lowest median) of statevector, sv no "
@@ -414,57 +334,18 @@ def print_goals(result):
                                 "met" if overhead["met"] else "MISSED"))
 
 
-# ----------------------------------------------------------------------------------------------
-# Machine state: other work on the 2 cores distorts every time, torch's the most.
-# ----------------------------------------------------------------------------------------------
-
-
-def torch_stall_microseconds(calls=100):
-    """Mean time of a 160-element torch.sin: microseconds when idle, milliseconds when torch's
-    thread pool waits for a core another process holds (the stalls come and go, hence the mean)."""
-    x = torch.rand(BATCH)
-    for _ in range(10):  # The first calls start torch's thread pool: not a stall.
-        torch.sin(x)
-    start = time.perf_counter()
-    for _ in range(calls):
-        torch.sin(x)
-    return 1e6 * (time.perf_counter() - start) / calls
-
-
-def check_machine():
-    share, stall = busy_cpu_share(), torch_stall_microseconds()
-    if share is not None and share > 0.2:
-        print(f"note: the CPUs were {100 * share:.0f}% busy before starting; other processes "
-              "compete for them, so expect noisier times.", flush=True)
-    if stall > STALL_MICROSECONDS:
-        print(f"WARNING: a 160-element torch.sin takes {stall:.0f} us (idle: a few us): torch's "
-              "thread pool is stalling on busy cores, so PennyLane's times are inflated. Rerun "
-              "on an idle machine.", flush=True)
-    return {"busy_cpu_share_at_start": share, "torch_sin_160_us": stall}
-
-
-def environment():
-    import keras
-    import tensorflow_quantum as tfq
-
-    return {"python": platform.python_version(), "tensorflow": tf.__version__,
-            "tensorflow_quantum": tfq.__version__, "keras": keras.__version__,
-            "torch": torch.__version__, "pennylane": qml.__version__,
-            "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-            "machine": platform.machine()}
-
-
 def main(args):
-    torch.set_num_threads(TORCH_THREADS)
     # Every configuration traces new tf.functions on purpose; TF's retracing warning is noise.
     tf.get_logger().setLevel("ERROR")
-    machine = check_machine()
+    idle = machine_state.wait_for_idle(args.wait)
+    machine = {**torch_threads.check_machine(), "wait_for_idle": idle}
     start = time.perf_counter()
-    rows = [run_configuration(n, args.repeats) for n in args.qubits]
+    rows = [run_configuration(n, args) for n in args.qubits]
     print_table(rows)
     cross, verdicts = crossover(rows), goals(rows)
     print_crossover(cross)
     print_goals(verdicts)
+    machine["at_end"] = torch_threads.check_machine("at the end")
     print(f"total {time.perf_counter() - start:.0f} s")
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(json.dumps({
@@ -478,12 +359,13 @@ def main(args):
             QSIM: "CircuitExpectation(engine='qsim'), tf.function (adjoint)",
             AUTO: "CircuitExpectation(engine='auto'), XLA when it picks statevector",
             PL: "PennyLane default.qubit, torch interface, backprop, parameter broadcasting, "
-                f"float32 inputs (complex128 state), torch.set_num_threads({TORCH_THREADS})",
+                "float32 inputs (complex128 state), torch threads: the faster of 1 and 2 (rows)",
         },
         "crossover": cross,
         "goals": verdicts,
         "machine": machine,
-        "environment": environment(),
+        "environment": machine_state.environment(torch=torch.__version__,
+                                                 pennylane=qml.__version__),
         "rows": rows,
     }, indent=2))
     print(f"wrote {OUTPUT}")
@@ -494,13 +376,17 @@ def parse_args():
     parser.add_argument("--qubits", type=int, nargs="+", default=list(QUBITS))
     parser.add_argument("--repeats", type=int, default=10,
                         help="most timed blocks per implementation; slow configurations get "
-                             f"fewer (down to {MIN_REPEATS}) to stay within "
-                             f"{CONFIGURATION_SECONDS:.0f} s each")
+                             f"fewer (down to {TIMING.min_repeats}) to stay within "
+                             f"{TIMING.configuration_seconds:.0f} s each")
+    parser.add_argument("--wait", type=float, default=0.0,
+                        help="minutes to wait at most for the CPUs to go idle (0: start at once)")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch threads for PennyLane (default: the faster of 1 and 2)")
     parser.add_argument("--quick", action="store_true",
-                        help=f"smoke run: 2 and 4 qubits, {MIN_REPEATS} repeats")
+                        help=f"smoke run: 2 and 4 qubits, {TIMING.min_repeats} repeats, no waiting")
     args = parser.parse_args()
     if args.quick:
-        args.qubits, args.repeats = [2, 4], MIN_REPEATS
+        args.qubits, args.repeats, args.wait = [2, 4], TIMING.min_repeats, 0.0
     return args
 
 

@@ -29,8 +29,9 @@ Implementations:
                   TFQ at the same speed, so the cross-process ratio can be trusted.
 
 Both processes are driven from here and measured in turn (the idle one blocks on a pipe). Each
-configuration is warmed up, then every implementation is timed in blocks of back-to-back steps,
-one block each per repeat, in an order balanced over every 4 repeats. Times are medians over
+configuration is warmed up, then every implementation is timed in blocks of back-to-back steps
+(bench/timing.py; the same number of steps for all, about 0.15 s of the raw op), one block each
+per repeat, in an order balanced over every 4 repeats. Times are medians over
 repeats; a ratio is the median over repeats of the two blocks' ratio in the same repeat, which
 cancels most of the drift other work on a shared machine causes (the quartiles of that ratio are
 printed next to it).
@@ -48,11 +49,9 @@ import argparse
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
-import time
 import traceback
 from pathlib import Path
 
@@ -61,7 +60,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
 
-from machine_state import busy_cpu_share  # bench/ is on sys.path when run as a script
+# bench/ is on sys.path when run as a script (and in its worker process).
+import machine_state  # noqa: E402
+import timing  # noqa: E402
 
 OUTPUT = Path(__file__).parent / "output" / "bench_pqc.json"
 N_LAYERS = 3
@@ -69,10 +70,10 @@ QUBITS = (2, 4, 8)
 BATCHES = (32, 128)
 GOAL_VS_RAW = 1.15
 GOAL_VS_TFQ_LAYERS = 1.0
-# Each timed block runs about this long, so timer and Python loop overheads stay negligible.
-BLOCK_SECONDS = 0.15
-# Pause before each block so thread pools of the process measured last go idle first.
-SETTLE_SECONDS = 0.03
+# Blocks of about 0.15 s, so timer and Python loop overheads stay negligible; a pause before
+# each so thread pools of the process measured last go idle first. (The repeats are fixed:
+# --repeats.)
+TIMING = timing.BlockTiming(block_seconds=0.15, settle_seconds=0.03)
 
 META, RAW, TFQ_LAYERS, RAW_LEGACY = "tfq_meta", "raw op", "tfq.layers", "raw op (tf_keras proc)"
 IMPLEMENTATIONS = (META, RAW, TFQ_LAYERS, RAW_LEGACY)
@@ -80,8 +81,6 @@ COLUMN_LABELS = {META: "tfq_meta", RAW: "raw op", TFQ_LAYERS: "tfq.layers", RAW_
 RATIO_COLUMNS = (("tfq_meta_vs_raw", "tfq_meta/raw"),
                  ("tfq_meta_vs_tfq_layers", "tfq_meta/layers"),
                  ("raw_legacy_vs_raw", "raw*/raw"))
-# Busy CPU share above this before the run starts means other work competes for the cores.
-BUSY_SHARE = 0.2
 
 
 # ----------------------------------------------------------------------------------------------
@@ -126,16 +125,6 @@ def raw_op_step(circuit, symbol_names, weights, batch, cotangent):
         return expectation(programs, names, symbol_values, operators)
 
     return gradient_step(forward, weights, cotangent)
-
-
-def time_step(step, features, n_steps):
-    """Seconds per step, averaged over ``n_steps`` back-to-back calls."""
-    time.sleep(SETTLE_SECONDS)
-    start = time.perf_counter()
-    for _ in range(n_steps):
-        loss = step(features)[0]
-    loss.numpy()  # Wait for the last step (eager CPU calls are synchronous; this makes sure).
-    return (time.perf_counter() - start) / n_steps
 
 
 def first_results(step, features):
@@ -217,7 +206,8 @@ def worker_main():
                 }
                 reply = {name: first_results(step, features) for name, step in steps.items()}
             elif command["cmd"] == "time":
-                reply = {"seconds": time_step(steps[command["impl"]], features, command["steps"])}
+                reply = {"seconds": TIMING.time_block(steps[command["impl"]], command["steps"],
+                                                      args=(features,))}
             elif command["cmd"] == "quit":
                 return
         except Exception:  # Report to the main process, which raises it.
@@ -299,7 +289,7 @@ class LocalRunner:
         self.step, self.features = step, features
 
     def time(self, n_steps):
-        return time_step(self.step, self.features, n_steps)
+        return TIMING.time_block(self.step, n_steps, args=(self.features,))
 
 
 class RemoteRunner:
@@ -345,9 +335,9 @@ def check_agreement(results, config, tolerance=1e-3):
 
 
 def steps_per_block(runner):
-    """How many steps make one timed block last about BLOCK_SECONDS."""
+    """How many steps make one timed block last about TIMING.block_seconds."""
     seconds = runner.time(2)
-    return max(2, int(BLOCK_SECONDS / seconds))
+    return max(2, int(TIMING.block_seconds / seconds))
 
 
 def block_order(repeat):
@@ -375,17 +365,6 @@ def measure(runners, repeats):
     return n_steps, samples
 
 
-def paired_ratio(samples, numerator, denominator):
-    """Quartiles over repeats of the ratio of the two blocks timed in the same repeat.
-
-    Pairing cancels most of the slow drift a shared machine adds, which a ratio of the two
-    medians would not. Returns {"median", "q1", "q3"}.
-    """
-    ratios = [a / b for a, b in zip(samples[numerator], samples[denominator])]
-    q1, median, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
-    return {"median": median, "q1": q1, "q3": q3}
-
-
 def row_of(config, n_steps, samples):
     medians = {name: statistics.median(values) for name, values in samples.items()}
     return {
@@ -397,14 +376,10 @@ def row_of(config, n_steps, samples):
         "median_ms": {name: 1e3 * value for name, value in medians.items()},
         "samples_ms": {name: [1e3 * v for v in values] for name, values in samples.items()},
         "examples_per_second": {name: config["batch"] / value for name, value in medians.items()},
-        "tfq_meta_vs_raw": paired_ratio(samples, META, RAW),
-        "tfq_meta_vs_tfq_layers": paired_ratio(samples, META, TFQ_LAYERS),
-        "raw_legacy_vs_raw": paired_ratio(samples, RAW_LEGACY, RAW),
+        "tfq_meta_vs_raw": timing.paired_ratio(samples, META, RAW),
+        "tfq_meta_vs_tfq_layers": timing.paired_ratio(samples, META, TFQ_LAYERS),
+        "raw_legacy_vs_raw": timing.paired_ratio(samples, RAW_LEGACY, RAW),
     }
-
-
-def format_ratio(ratio):
-    return f"{ratio['median']:.3f} [{ratio['q1']:.2f}-{ratio['q3']:.2f}]"
 
 
 def print_table(rows):
@@ -417,7 +392,8 @@ def print_table(rows):
     print("-" * len(header))
     for row in rows:
         times = " ".join(f"{row['median_ms'][name]:>10.2f}" for name in IMPLEMENTATIONS)
-        ratios = " ".join(f"{format_ratio(row[key]):>19}" for key, _ in RATIO_COLUMNS)
+        ratios = " ".join(f"{timing.format_ratio(row[key], digits=3):>19}"
+                          for key, _ in RATIO_COLUMNS)
         print(f"{row['qubits']:>6} {row['batch']:>5} {row['gates']:>5} {row['weights']:>7} | "
               f"{times} | {ratios}")
     print("tfq.layers = tfq.layers.ControlledPQC fed [empty input circuits, features + weights] "
@@ -455,28 +431,9 @@ def print_verdicts(verdicts):
         print(line)
 
 
-def environment():
-    import keras
-    import tensorflow as tf
-    import tensorflow_quantum as tfq
-
-    return {"python": platform.python_version(), "tensorflow": tf.__version__,
-            "tensorflow_quantum": tfq.__version__, "keras": keras.__version__,
-            "cpus": os.cpu_count(), "machine": platform.machine()}
-
-
-
-def warn_if_busy():
-    """Other work on the cores makes every time noisier; the paired ratios suffer least."""
-    share = busy_cpu_share()
-    if share is not None and share > BUSY_SHARE:
-        print(f"note: the CPUs were {100 * share:.0f}% busy before starting; other processes "
-              "compete for them, so expect noisier times.", flush=True)
-    return share
-
-
 def main(args):
-    busy_share = warn_if_busy()
+    idle = machine_state.wait_for_idle(args.wait)
+    busy_share = machine_state.note_if_busy()
     worker = Worker()  # Starts importing TensorFlow while this process does the same.
     try:
         import tfq_meta  # noqa: F401  (checks the Keras backend, loads TFQ's ops)
@@ -509,7 +466,8 @@ def main(args):
         "verdicts": verdicts,
         "repeats": args.repeats,
         "busy_cpu_share_at_start": busy_share,
-        "environment": {**environment(), "worker": versions},
+        "wait_for_idle": idle,
+        "environment": machine_state.environment(worker=versions),
         "rows": rows,
     }, indent=2))
     print(f"wrote {OUTPUT}")
@@ -521,11 +479,14 @@ def parse_args():
     parser.add_argument("--batches", type=int, nargs="+", default=list(BATCHES))
     parser.add_argument("--repeats", type=int, default=20,
                         help="timed blocks per implementation (multiples of 4 balance the order)")
-    parser.add_argument("--quick", action="store_true", help="4 qubits, batch 32, 4 repeats")
+    parser.add_argument("--wait", type=float, default=0.0,
+                        help="minutes to wait at most for the CPUs to go idle (0: start at once)")
+    parser.add_argument("--quick", action="store_true",
+                        help="4 qubits, batch 32, 4 repeats, no waiting")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
-        args.qubits, args.batches, args.repeats = [4], [32], 4
+        args.qubits, args.batches, args.repeats, args.wait = [4], [32], 4, 0.0
     return args
 
 
