@@ -22,7 +22,8 @@ class Distiller(keras.distillation.Distiller):
     ``w`` is ``student_loss_weight``, ``λ_i`` the ``distillation_loss_weights``; the student loss
     is the ``loss`` given to ``compile``, on the labels. On batches without labels (``fit(x)``) the
     total is the distillation loss alone. ``sample_weight`` weights only the student loss, so
-    ``sample_weight = 0`` marks unlabeled examples that still take part in the distillation.
+    ``sample_weight = 0`` marks unlabeled examples that still take part in the distillation. (As
+    in any Keras loss, weighted losses are summed and divided by the batch size.)
 
     The teacher is frozen (``teacher.trainable = False``, run in inference mode): only the
     student's weights change. Any Keras model can teach: a PQC model, a classical network, or a
