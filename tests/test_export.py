@@ -1,0 +1,181 @@
+"""SavedModel export and serving: every model kind reloads in a fresh process and serves what
+the in-memory model computes (to 1e-6); a MetaLearner adapts inside the served graph; bad input
+gets clear errors."""
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import run_fresh_python
+from tfq_meta import Distiller, MetaLearner, models, tasks
+from tfq_meta.distillation import LogitsDistillation
+from tfq_meta.export import export, load
+
+CROSS_ENTROPY = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def regression_learner(algorithm, engine="statevector"):
+    keras.utils.set_random_seed(0)
+    meta = MetaLearner(models.student(n_features=1, n_qubits=2, n_layers=1, engine=engine),
+                       algorithm, inner_steps=2, inner_lr=0.2)
+    meta.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    meta.fit(tasks.Sinusoid(shots=5).episodes(4, seed=0), epochs=1, steps_per_epoch=2, verbose=0)
+    return meta
+
+
+def classification_learner():
+    keras.utils.set_random_seed(1)
+    meta = MetaLearner(models.student(n_features=2, n_outputs=2, task="classification",
+                                      n_qubits=2, n_layers=1), "anil", inner_steps=3, inner_lr=0.5)
+    meta.compile(optimizer="adam", loss=CROSS_ENTROPY)
+    return meta
+
+
+def one_task(meta, seed):
+    """(support_x, support_y, query_x) of one task the learner never saw."""
+    rng = np.random.default_rng(seed)
+    n_features = meta.model.inputs[0].shape[-1]
+    if n_features == 1:
+        task = tasks.Sinusoid(shots=5).sample(1, seed=seed)
+        return task["support_x"][0], task["support_y"][0], task["query_x"][0]
+    x = rng.uniform(0, np.pi, (16, n_features)).astype(np.float32)
+    return x[:6], rng.integers(0, 2, 6).astype(np.int32), x[6:]
+
+
+def test_every_model_kind_serves_in_a_fresh_process(tmp_path, rng):
+    """Each model exported, reloaded by another interpreter, compared with in-memory outputs."""
+    teacher = models.teacher(2, 3, "classification", n_qubits=3, n_layers=1)
+    student = models.student(2, 3, "classification", n_qubits=2, n_layers=1)
+    distiller = Distiller(teacher, student, LogitsDistillation(2.0))
+    cases = {
+        "student": models.student(n_features=1, n_qubits=2, n_layers=1),
+        "qsim_student": models.student(n_features=1, n_qubits=2, n_layers=1, engine="qsim"),
+        "distiller": distiller,
+        "maml": regression_learner("maml"),
+        "metasgd": regression_learner("metasgd"),
+        "fomaml_qsim": regression_learner("fomaml", engine="qsim"),
+        "anil_classification": classification_learner(),
+    }
+    expected = {}
+    for name, model in cases.items():
+        export(model, tmp_path / name)
+        network = model.student if isinstance(model, Distiller) else \
+            model.model if isinstance(model, MetaLearner) else model
+        n_features = network.inputs[0].shape[-1]
+        x = rng.uniform(0, np.pi, (7, n_features)).astype(np.float32)
+        case = {"x": x, "serve": network.predict(x, verbose=0)}
+        if isinstance(model, MetaLearner):
+            support_x, support_y, query_x = one_task(model, seed=11)
+            case.update(support_x=support_x, support_y=support_y, query_x=query_x,
+                        initial=network.predict(query_x, verbose=0),
+                        adapted=model.adapt_and_predict(support_x[None], support_y[None],
+                                                        query_x[None]).numpy()[0],
+                        adapted_copy=model.adapt(support_x, support_y).predict(query_x,
+                                                                               verbose=0))
+        np.savez(tmp_path / f"{name}.npz", **case)
+        expected[name] = case
+
+    result = run_fresh_python("""
+        import json, sys
+        import numpy as np
+        from tfq_meta.export import load
+        errors = {}
+        for name in json.loads(sys.stdin.read()):
+            case, served = np.load(f"{name}.npz"), load(name)
+            errors[name] = {"endpoints": served.endpoints,
+                            "serve": float(np.max(np.abs(served.serve(case["x"]) - case["serve"])))}
+            if "adapted" in case:
+                adapted = served.adapt_and_predict(case["support_x"], case["support_y"],
+                                                   case["query_x"])
+                errors[name]["adapted"] = float(np.max(np.abs(adapted - case["adapted"])))
+        print(json.dumps(errors))
+    """, stdin=json.dumps(list(cases)), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    errors = json.loads(result.stdout.strip().splitlines()[-1])
+    for name, case in expected.items():
+        assert errors[name]["serve"] < 1e-6, (name, errors[name])
+        if "adapted" in case:
+            assert errors[name]["endpoints"] == ["adapt_and_predict", "serve"]
+            assert errors[name]["adapted"] < 1e-6, (name, errors[name])
+            # The served loop really adapts (predictions move away from the initialization's)
+            # and agrees with MetaLearner.adapt, which builds an adapted copy of the model.
+            assert np.max(np.abs(case["adapted"] - case["initial"])) > 1e-3, name
+            np.testing.assert_allclose(case["adapted"], case["adapted_copy"], atol=1e-5)
+        else:
+            assert errors[name]["endpoints"] == ["serve"]
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def served_learner(tmp_path_factory):
+    meta = classification_learner()
+    served = load(export(meta, tmp_path_factory.mktemp("served") / "meta"))
+    served.learner = meta
+    return served
+
+
+def test_unbuilt_model_and_wrong_arguments(tmp_path):
+    unbuilt = keras.Sequential([keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match="`model` .* is not built"):
+        export(unbuilt, tmp_path / "unbuilt")
+    with pytest.raises(TypeError, match="`model` must be a keras.Model, Distiller or "
+                                        "MetaLearner; got str"):
+        export("model.keras", tmp_path / "string")
+    student = models.student(n_features=1, n_qubits=2, n_layers=1)
+    with pytest.raises(ValueError, match="`adaptation_steps` applies to a MetaLearner only"):
+        export(student, tmp_path / "steps", adaptation_steps=3)
+    with pytest.raises(ValueError, match="`adaptation_steps` must be None or a positive int"):
+        export(classification_learner(), tmp_path / "zero", adaptation_steps=0)
+    assert not any(tmp_path.iterdir()), "nothing may be written when export refuses"
+
+
+def test_existing_path_needs_overwrite(tmp_path, rng):
+    student = models.student(n_features=1, n_qubits=2, n_layers=1)
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(FileExistsError, match="`path` .*taken' already exists; pass "
+                                              "overwrite=True"):
+        export(student, tmp_path / "taken")
+    export(student, tmp_path / "taken", overwrite=True)
+    x = rng.uniform(-1, 1, (3, 1)).astype(np.float32)
+    np.testing.assert_allclose(load(tmp_path / "taken").serve(x), student.predict(x, verbose=0),
+                               atol=1e-6)
+    with pytest.raises(FileNotFoundError, match="is not a SavedModel directory"):
+        load(tmp_path)
+
+
+@pytest.mark.parametrize("endpoint, inputs, message", [
+    ("serve", [np.zeros((3, 3), np.float32)],
+     r"`serve` input `x` must be floats of shape \[n, 2\] \(sent as float32\); got float32 of "
+     r"shape \[3, 3\]"),
+    ("serve", [np.zeros(2, np.float32)], r"`x` must be floats of shape \[n, 2\].*shape \[2\]"),
+    ("serve", [np.zeros((3, 2), np.int64)], r"`x` must be floats.*got int64"),
+    ("adapt_and_predict", [np.zeros((4, 2)), np.zeros(4, np.float32), np.zeros((2, 2))],
+     r"`support_y` must be integers of shape \[n\] \(sent as int32\); got float32"),
+    ("adapt_and_predict", [np.zeros((4, 2)), np.zeros((4, 1), np.int64), np.zeros((2, 2))],
+     r"`support_y` must be integers of shape \[n\].*shape \[4, 1\]"),
+])
+def test_serving_inputs_of_wrong_shape_or_dtype(served_learner, endpoint, inputs, message):
+    with pytest.raises(ValueError, match=message):
+        getattr(served_learner, endpoint)(*inputs)
+
+
+def test_serving_call_mistakes(served_learner):
+    with pytest.raises(TypeError, match=r"`adapt_and_predict` takes 3 inputs \(support_x, "
+                                        r"support_y, query_x\); got 2"):
+        served_learner.adapt_and_predict(np.zeros((4, 2)), np.zeros(4, np.int32))
+    with pytest.raises(AttributeError, match="no endpoint 'predict'; it has "
+                                             r"\['adapt_and_predict', 'serve'\]"):
+        served_learner.predict
+    # float64 features and int64 labels are cast, as users send them from NumPy.
+    rng = np.random.default_rng(0)
+    support_x, query_x = rng.uniform(0, np.pi, (2, 4, 2))
+    support_y = np.array([0, 1, 1, 0])
+    predictions = served_learner.adapt_and_predict(support_x, support_y, query_x)
+    expected = served_learner.learner.adapt_and_predict(
+        support_x[None].astype(np.float32), support_y[None].astype(np.int32),
+        query_x[None].astype(np.float32))[0]
+    np.testing.assert_allclose(predictions, expected, atol=1e-6)
