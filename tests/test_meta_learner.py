@@ -1,5 +1,6 @@
 """MetaLearner as a Keras model: vectorized inner loop, fit/evaluate/callbacks, saving, adapt."""
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -63,14 +64,19 @@ def test_fit_logs_query_metrics_before_and_after_adaptation_and_runs_callbacks(t
     meta = sinusoid_meta()
     family = tasks.Sinusoid(shots=5)
     checkpoint = str(tmp_path / "best.keras")
-    history = meta.fit(
-        family.episodes(4, seed=0), epochs=6, steps_per_epoch=3,
-        validation_data=family.episodes(4, seed=1, n_episodes=2), verbose=0,
-        callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", min_delta=100.0, patience=1),
-                   keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss",
-                                                   save_best_only=True),
-                   keras.callbacks.TensorBoard(str(tmp_path / "logs")),
-                   keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = meta.fit(
+            family.episodes(4, seed=0), epochs=6, steps_per_epoch=3,
+            validation_data=family.episodes(4, seed=1, n_episodes=2), verbose=0,
+            callbacks=[
+                keras.callbacks.EarlyStopping(monitor="val_loss", min_delta=100.0, patience=1),
+                keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss",
+                                                save_best_only=True),
+                keras.callbacks.TensorBoard(str(tmp_path / "logs")),
+                keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))])
+    # Keras' "shuffle=True ... will be ignored" warning for datasets is not shown to users.
+    assert not [w for w in caught if "shuffle" in str(w.message)]
     assert sorted(history.history) == sorted(
         ["loss", "mae", "pre_adapt_loss", "pre_adapt_mae",
          "val_loss", "val_mae", "val_pre_adapt_loss", "val_pre_adapt_mae"])

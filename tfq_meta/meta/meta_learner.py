@@ -175,6 +175,13 @@ class MetaLearner(keras.Model):
 
     # ----------------------------------------------------------------------------- the two loops
 
+    def fit(self, x=None, *args, **kwargs):
+        # Keras never shuffles a tf.data.Dataset (episodes are drawn at random already) but
+        # warns about its default shuffle=True on every fit; args[7] would be shuffle itself.
+        if isinstance(x, tf.data.Dataset) and len(args) < 8:
+            kwargs.setdefault("shuffle", False)
+        return super().fit(x, *args, **kwargs)
+
     def call(self, inputs, training=False):
         return self.model(inputs, training=training)
 
