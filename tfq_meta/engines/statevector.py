@@ -86,12 +86,30 @@ class StatevectorEngine:
         column = {name: k for k, name in enumerate(gate_symbols)}
         steps = _schedule(circuit, axis, column, n)
         self._initial_state, steps = _fold_constant_prefix(steps, n)
-        final = steps.pop()[2] if steps and steps[-1][0] == "gather" else None
+        self._final = steps.pop()[2] if steps and steps[-1][0] == "gather" else None
         self._program, self._table = steps, _MatrixTable(steps, len(gate_symbols))
-        self._observables = _Observables(observables, axis, n, final)
+        self._observables = _Observables(observables, axis, n, self._final)
 
     def __call__(self, gate_values):
         """Expectations ``[batch, n_observables]`` of ``gate_values`` ``[batch, n_gate_symbols]``."""
+        state = self._simulate(gate_values)
+        expectations = self._observables(state.flat(), self.dtype)
+        if not state.batched:  # a circuit without parameters
+            expectations = tf.broadcast_to(
+                expectations, [tf.shape(gate_values)[0], self._observables.n_observables])
+        return expectations
+
+    def states(self, gate_values):
+        """Final states ``[batch, 2^n]`` of ``gate_values``, up to a global phase per example
+        (eigenvalues are shifted, see the module docstring); differentiable to any order."""
+        state = self._simulate(gate_values)
+        if self._final is not None:
+            state.gather(self._final)
+        if not state.batched:
+            return tf.broadcast_to(state.flat(), [tf.shape(gate_values)[0], 2 ** self.n_qubits])
+        return state.flat()
+
+    def _simulate(self, gate_values):
         gate_values = tf.cast(gate_values, self.real_dtype)
         xla = GraphOrParentsInXlaContext is not None and GraphOrParentsInXlaContext(
             tf.compat.v1.get_default_graph())
@@ -102,11 +120,7 @@ class StatevectorEngine:
                 state.gather(source)
             else:
                 state.apply(source if isinstance(source, np.ndarray) else next(batched), axes)
-        expectations = self._observables(state.flat(), self.dtype)
-        if not state.batched:  # a circuit without parameters
-            expectations = tf.broadcast_to(
-                expectations, [tf.shape(gate_values)[0], self._observables.n_observables])
-        return expectations
+        return state
 
 
 # --- Compilation: circuit -> steps --------------------------------------------------------------

@@ -1,0 +1,38 @@
+"""What every kernel layer shares: Gram matrices of NumPy data, with the inputs checked."""
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+class KernelLayer(keras.layers.Layer):
+    """Base of the quantum kernels: ``call(x, y=None)`` returns the Gram matrix ``[N, M]``.
+
+    Subclasses set ``n_features`` and implement ``call``; ``gram`` is the NumPy entry point that
+    scikit-learn code (:class:`tfq_meta.kernels.QSVC`) uses.
+    """
+
+    def gram(self, x, y=None):
+        """The Gram matrix ``k(x_i, y_j)`` ``[N, M]`` as a float64 NumPy array.
+
+        Args:
+            x: ``[N, n_features]`` array.
+            y: ``[M, n_features]`` array; default ``x`` (the symmetric train Gram matrix).
+        """
+        x = self.check_features(x, "x")
+        y = None if y is None else self.check_features(y, "y")
+        return np.asarray(self(x) if y is None else self(x, y), np.float64)
+
+    def check_features(self, values, argument):
+        """``values`` as a float32 array ``[batch, n_features]``; clear errors otherwise."""
+        array = np.asarray(values)
+        if array.dtype == object or not (np.issubdtype(array.dtype, np.number)
+                                         or array.dtype == bool):
+            raise TypeError(f"`{argument}` must be numeric features; got dtype {array.dtype}.")
+        if array.ndim != 2 or array.shape[1] != self.n_features:
+            raise ValueError(f"`{argument}` must have shape [n_samples, {self.n_features}] (one "
+                             f"column per data symbol of the circuit); got shape "
+                             f"{list(array.shape)}.")
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"`{argument}` contains NaN or infinite values; circuit angles must "
+                             "be finite.")
+        return tf.constant(array, tf.float32)

@@ -1,0 +1,121 @@
+"""QuantumKernel: the fidelity kernel |⟨ψ(x)|ψ(x')⟩|² of a data-encoding circuit."""
+import math
+
+import keras
+import tensorflow as tf
+
+from tfq_meta.circuits import CircuitSpec
+from tfq_meta.fidelity import CircuitFidelity
+from tfq_meta.kernels.base import KernelLayer
+from tfq_meta.layers.pqc import _initial_values, _symbols, _weight_symbols
+from tfq_meta.serialization import circuit_from_json, circuit_to_json
+
+
+@keras.saving.register_keras_serializable(package="tfq_meta")
+class QuantumKernel(KernelLayer):
+    """Fidelity kernel ``k(x, x') = |⟨ψ(x)|ψ(x')⟩|²`` of a data-encoding circuit ``U(x)|0…0⟩``.
+
+    The circuit's ``data_symbols`` take the features; any other symbol is a trainable weight of
+    the embedding (``circuit_weights``), so the kernel can be trained (kernel-target alignment,
+    :class:`tfq_meta.kernels.KernelAlignment`) or meta-learned
+    (:class:`tfq_meta.kernels.KernelMetaLearner`).
+
+    A Gram matrix of ``N`` rows and ``M`` columns costs ``N + M`` state simulations and one
+    matrix product on the ``"statevector"`` method (exact gradients), or ``N · M`` overlaps on
+    the ``"pairwise"`` one (``tfq.math.fidelity``; circuits too large for state vectors in
+    memory); ``"auto"`` picks (see :mod:`tfq_meta.fidelity`).
+
+    Inputs: ``x`` ``[N, n_features]`` and optionally ``y`` ``[M, n_features]``.
+    Output: float32 ``[N, M]`` (``[N, N]`` without ``y``), entries in ``[0, 1]``, ones on the
+    diagonal of ``k(x, x)``; symmetric and positive semi-definite.
+
+    Args:
+        circuit: a ``cirq.Circuit`` or a :class:`tfq_meta.circuits.CircuitSpec` (e.g.
+            ``circuits.angle_encoding(4)`` or a ``reuploading_circuit``).
+        data_symbols: the symbols fed by the features, in feature order (taken from a spec).
+        weight_symbols: explicit order of the trainable symbols; default every other symbol.
+        method: ``"auto"``, ``"statevector"`` or ``"pairwise"``.
+        state_dtype: ``"complex64"`` or ``"complex128"`` (statevector).
+        initializer: Keras initializer of the weights; default uniform in ``[0, 2π)``.
+        initial_values: ``{symbol name: value}`` overriding the initializer.
+
+    Example:
+    >>> import numpy as np
+    >>> from tfq_meta import circuits
+    >>> kernel = QuantumKernel(circuits.angle_encoding(2))
+    >>> x = np.array([[0.0, 0.0], [np.pi, 0.0]], np.float32)
+    >>> kernel.gram(x).round(6)                 # Π cos²((x_q - x'_q) / 2)
+    array([[1., 0.],
+           [0., 1.]])
+    """
+
+    def __init__(self, circuit, data_symbols=(), weight_symbols=None, method="auto",
+                 state_dtype="complex64", initializer=None, initial_values=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(circuit, CircuitSpec):
+            data_symbols = data_symbols or circuit.data_symbols
+            initial_values = {**circuit.initial_values, **(initial_values or {})}
+            circuit = circuit.circuit
+        self.data_symbols = _symbols(data_symbols, "data_symbols")
+        if not self.data_symbols:
+            raise ValueError("`data_symbols` is empty: a kernel needs the symbols that encode "
+                             "the features.")
+        self.circuit = circuit
+        self.weight_symbols = _weight_symbols(circuit, self.data_symbols, weight_symbols)
+        self.initial_values = _initial_values(initial_values, self.weight_symbols)
+        self.initializer = keras.initializers.get(
+            initializer or keras.initializers.RandomUniform(0.0, 2.0 * math.pi))
+        self._fidelity = CircuitFidelity(circuit, self.data_symbols + self.weight_symbols,
+                                         method, state_dtype)
+        self.method, self.state_dtype = self._fidelity.method, state_dtype
+        self._requested_method = method
+        self.n_features = len(self.data_symbols)
+        self.n_qubits = len(self._fidelity.qubits)
+
+    def build(self, x_shape=None, y_shape=None):
+        self.circuit_weights = self.add_weight(
+            name="circuit_weights", shape=(len(self.weight_symbols),),
+            initializer=self.initializer)
+        if self.initial_values:
+            names = [str(s) for s in self.weight_symbols]
+            values = keras.ops.convert_to_numpy(self.circuit_weights).copy()
+            for name, value in self.initial_values.items():
+                values[names.index(name)] = value
+            self.circuit_weights.assign(values)
+
+    def call(self, x, y=None):
+        x_values = self._symbol_values(x)
+        return tf.cast(self._fidelity(x_values, None if y is None else self._symbol_values(y)),
+                       self.compute_dtype)
+
+    def states(self, x):
+        """The embedded states ``ψ(x)`` ``[N, 2^n]`` (statevector method)."""
+        if not self.built:
+            self.build()
+        return self._fidelity.states(self._symbol_values(x))
+
+    def _symbol_values(self, features):
+        features = tf.cast(features, self._fidelity.output_dtype)
+        weights = tf.cast(self.circuit_weights, features.dtype)
+        weights = tf.tile(weights[tf.newaxis], [tf.shape(features)[0], 1])
+        return tf.concat([features, weights], axis=1)
+
+    def compute_output_shape(self, x_shape, y_shape=None):
+        return (x_shape[0], (y_shape or x_shape)[0])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(circuit=circuit_to_json(self.circuit),
+                      data_symbols=[str(s) for s in self.data_symbols],
+                      weight_symbols=[str(s) for s in self.weight_symbols],
+                      method=self._requested_method, state_dtype=self.state_dtype,
+                      initializer=keras.initializers.serialize(self.initializer),
+                      initial_values=dict(self.initial_values))
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["circuit"] = circuit_from_json(config["circuit"])
+        config["initializer"] = keras.initializers.deserialize(config["initializer"])
+        return cls(**config)
