@@ -22,6 +22,20 @@ class KernelLayer(keras.layers.Layer):
         y = None if y is None else self.check_features(y, "y")
         return np.asarray(self(x) if y is None else self(x, y), np.float64)
 
+    def task_grams(self, support_x, query_x):
+        """Gram matrices of a meta-batch of tasks: ``k(support, support)`` ``[T, S, S]`` and
+        ``k(query, support)`` ``[T, Q, S]``, from one embedding call for every point of every
+        task. ``support_x`` is ``[T, S, n_features]``, ``query_x`` ``[T, Q, n_features]``."""
+        n_tasks, n_support = tf.shape(support_x)[0], tf.shape(support_x)[1]
+        points = tf.concat([tf.reshape(support_x, [-1, self.n_features]),
+                            tf.reshape(query_x, [-1, self.n_features])], axis=0)
+        embedded = self.embed(points)
+        n_points = n_tasks * n_support
+        support = tf.reshape(embedded[:n_points], [n_tasks, n_support, -1])
+        query = tf.reshape(embedded[n_points:], [n_tasks, -1, tf.shape(embedded)[1]])
+        return self.kernel_of_embeddings(support, support), self.kernel_of_embeddings(query,
+                                                                                      support)
+
     def check_features(self, values, argument):
         """``values`` as a float32 array ``[batch, n_features]``; clear errors otherwise."""
         array = np.asarray(values)

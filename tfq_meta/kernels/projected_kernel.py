@@ -59,16 +59,23 @@ class ProjectedQuantumKernel(KernelLayer):
         self.n_qubits = n_qubits
 
     def build(self, x_shape=None, y_shape=None):
-        self.embedding.build((None, self.n_features))
+        if not self.embedding.built:  # projections() may have built it already
+            self.embedding.build((None, self.n_features))
 
     def projections(self, x):
         """The ``[N, 3n]`` expectations ``⟨X_0⟩, ⟨Y_0⟩, ⟨Z_0⟩, ⟨X_1⟩, …`` of each example."""
         return self.embedding(x)
 
+    embed = projections
+
     def call(self, x, y=None):
         a = self.embedding(x)
-        b = a if y is None else self.embedding(y)
-        squared = (tf.reduce_sum(a * a, 1)[:, tf.newaxis] + tf.reduce_sum(b * b, 1)[tf.newaxis]
+        return self.kernel_of_embeddings(a, a if y is None else self.embedding(y))
+
+    def kernel_of_embeddings(self, a, b):
+        """``exp(-γ ‖a_i − b_j‖²)`` of batched projections ``[..., N, 3n]`` and ``[..., M, 3n]``."""
+        squared = (tf.reduce_sum(a * a, -1)[..., :, tf.newaxis]
+                   + tf.reduce_sum(b * b, -1)[..., tf.newaxis, :]
                    - 2.0 * tf.matmul(a, b, transpose_b=True))
         return tf.exp(-self.gamma * tf.maximum(squared, 0.0))
 

@@ -94,6 +94,14 @@ class QuantumKernel(KernelLayer):
             self.build()
         return self._fidelity.states(self._symbol_values(x))
 
+    embed = states
+
+    @staticmethod
+    def kernel_of_embeddings(a, b):
+        """``|⟨a_i|b_j⟩|²`` of batched states ``[..., N, D]`` and ``[..., M, D]``."""
+        overlaps = tf.matmul(a, b, adjoint_b=True)
+        return tf.math.real(overlaps * tf.math.conj(overlaps))
+
     def _symbol_values(self, features):
         features = tf.cast(features, self._fidelity.output_dtype)
         weights = tf.cast(self.circuit_weights, features.dtype)
