@@ -14,7 +14,6 @@ of symbol values, where ``ψ(v)`` is the state the circuit prepares from ``|0…
 :data:`AUTO_STATEVECTOR_MAX_QUBITS` qubits), and pairwise beyond.
 """
 import cirq
-import numpy as np
 import tensorflow as tf
 import tensorflow_quantum as tfq
 
@@ -43,7 +42,7 @@ class CircuitFidelity:
         state_dtype: ``"complex64"`` or ``"complex128"`` (statevector only).
 
     Example:
-    >>> import sympy
+    >>> import numpy as np, sympy
     >>> x = sympy.Symbol("x")
     >>> fidelity = CircuitFidelity(cirq.Circuit(cirq.rx(x)(cirq.LineQubit(0))), [x])
     >>> values = tf.constant([[0.0], [np.pi / 2], [np.pi]])

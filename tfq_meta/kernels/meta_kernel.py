@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from tfq_meta._validation import check_positive_float
 from tfq_meta.kernels.base import KernelLayer
-from tfq_meta.tasks.episodes import check_episode
+from tfq_meta.tasks.episodes import EpisodicFit, check_episode
 
 
 def ridge_predictions(support_gram, support_y, query_gram, n_classes, ridge):
@@ -28,7 +28,7 @@ def ridge_predictions(support_gram, support_y, query_gram, n_classes, ridge):
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
-class KernelMetaLearner(keras.Model):
+class KernelMetaLearner(EpisodicFit, keras.Model):
     """Meta-learns a quantum kernel's embedding so that few-shot classifiers on it generalize.
 
     Each step takes an episode of few-shot tasks (``support_x``, ``support_y``, ``query_x``,

@@ -10,7 +10,7 @@ from tfq_meta._validation import (check_choice, check_positive_float,
 from tfq_meta.layers import PQC
 from tfq_meta.meta.functional import task_batched_call
 from tfq_meta.meta.updates import inner_update, reptile_gradients
-from tfq_meta.tasks.episodes import check_episode
+from tfq_meta.tasks.episodes import EpisodicFit, check_episode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +32,7 @@ ALGORITHMS = {
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
-class MetaLearner(keras.Model):
+class MetaLearner(EpisodicFit, keras.Model):
     """Meta-learns a model's initial weights so that a few gradient steps fit a new task.
 
     Each ``fit`` step takes an episode, a meta-batch of tasks ``{"support_x", "support_y",
@@ -174,13 +174,6 @@ class MetaLearner(keras.Model):
         return list(self._meta_metrics)
 
     # ----------------------------------------------------------------------------- the two loops
-
-    def fit(self, x=None, *args, **kwargs):
-        # Keras never shuffles a tf.data.Dataset (episodes are drawn at random already) but
-        # warns about its default shuffle=True on every fit; args[7] would be shuffle itself.
-        if isinstance(x, tf.data.Dataset) and len(args) < 8:
-            kwargs.setdefault("shuffle", False)
-        return super().fit(x, *args, **kwargs)
 
     def call(self, inputs, training=False):
         return self.model(inputs, training=training)

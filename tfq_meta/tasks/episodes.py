@@ -1,4 +1,6 @@
-"""The episode format and its checks."""
+"""The episode format, its checks, and fitting on episode datasets."""
+import tensorflow as tf
+
 EPISODE_KEYS = ("support_x", "support_y", "query_x", "query_y")
 
 
@@ -61,3 +63,17 @@ def _shape(value):
 
 def _compatible(a, b):
     return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
+class EpisodicFit:
+    """Mixin for Keras models trained on episode datasets: ``fit`` without a spurious warning.
+
+    Keras never shuffles a ``tf.data.Dataset`` (episodes are drawn at random already) but warns
+    about its default ``shuffle=True`` on every ``fit``; this passes ``shuffle=False`` for
+    datasets unless the caller chose. (``args[7]`` would be ``shuffle`` given positionally.)
+    """
+
+    def fit(self, x=None, *args, **kwargs):
+        if isinstance(x, tf.data.Dataset) and len(args) < 8:
+            kwargs.setdefault("shuffle", False)
+        return super().fit(x, *args, **kwargs)
