@@ -60,6 +60,7 @@ class KernelAlignment(keras.Model):
         if not isinstance(kernel, KernelLayer):
             raise TypeError("`kernel` must be a tfq_meta QuantumKernel or ProjectedQuantumKernel; "
                             f"got {type(kernel).__name__}.")
+        kernel.check_differentiable("KernelAlignment")
         self.kernel = kernel
         self.alignment_tracker = keras.metrics.Mean(name="alignment")
 

@@ -22,6 +22,10 @@ class KernelLayer(keras.layers.Layer):
         y = None if y is None else self.check_features(y, "y")
         return np.asarray(self(x) if y is None else self(x, y), np.float64)
 
+    def check_differentiable(self, user):
+        """Raises a ValueError when ``user`` (a trainer's name) cannot get exact gradients from
+        this kernel; every kernel whose Gram matrices are autodiff-able can be trained."""
+
     def task_grams(self, support_x, query_x):
         """Gram matrices of a meta-batch of tasks: ``k(support, support)`` ``[T, S, S]`` and
         ``k(query, support)`` ``[T, Q, S]``, from one embedding call for every point of every

@@ -63,6 +63,7 @@ class KernelMetaLearner(EpisodicFit, keras.Model):
         if not isinstance(kernel, KernelLayer):
             raise TypeError("`kernel` must be a tfq_meta QuantumKernel or ProjectedQuantumKernel; "
                             f"got {type(kernel).__name__}.")
+        kernel.check_differentiable("KernelMetaLearner")
         if isinstance(n_ways, bool) or not isinstance(n_ways, int) or n_ways < 2:
             raise ValueError(f"`n_ways` must be an int >= 2 (classes per task); got {n_ways!r}.")
         self.kernel, self.n_ways = kernel, n_ways

@@ -62,7 +62,7 @@ class QSVC(ClassifierMixin, BaseEstimator):
 
     def _test_gram(self, X):
         check_is_fitted(self, "svc_")
-        return self.kernel_.gram(X, self.X_fit_)
+        return self.kernel_.gram(self.kernel_.check_features(X, "X").numpy(), self.X_fit_)
 
     def _kernel(self, shape):
         if self.kernel is None:

@@ -88,6 +88,12 @@ class QuantumKernel(KernelLayer):
         return tf.cast(self._fidelity(x_values, None if y is None else self._symbol_values(y)),
                        self.compute_dtype)
 
+    def check_differentiable(self, user):
+        if self.method != "statevector":
+            raise ValueError(f"{user} trains the kernel's weights, which needs exact gradients: "
+                             "use method='statevector' (this kernel is pairwise, on "
+                             "tfq.math.fidelity, which resolves one side of every overlap).")
+
     def states(self, x):
         """The embedded states ``ψ(x)`` ``[N, 2^n]`` (statevector method)."""
         if not self.built:
