@@ -65,3 +65,15 @@ def test_training_a_pairwise_kernel_is_refused():
         KernelMetaLearner(pairwise, n_ways=2)
     with pytest.raises(ValueError, match="KernelAlignment trains .* method='statevector'"):
         KernelAlignment(pairwise)
+
+
+def test_pairwise_gradients_are_refused_with_the_fix():
+    import tensorflow as tf
+    kernel = QuantumKernel(circuits.reuploading_circuit(2, 1), method="pairwise")
+    kernel.build()
+    x = tf.constant(np.full((3, 2), 0.5), tf.float32)
+    with tf.GradientTape() as tape:
+        gram = kernel(x)
+    with pytest.raises(ValueError, match="method='pairwise' has no gradients; use "
+                                         "method='statevector'"):
+        tape.gradient(gram, kernel.circuit_weights)

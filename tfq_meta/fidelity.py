@@ -26,9 +26,9 @@ METHODS = ("auto", "statevector", "pairwise")
 STATE_DTYPES = ("complex64", "complex128")
 # 2^20 amplitudes are 8 MiB per state in complex64: chunks of hundreds of states still fit.
 AUTO_STATEVECTOR_MAX_QUBITS = 20
-# Rows of the Gram matrix per tfq.math.fidelity call: its "other programs" tensor holds
-# PAIRWISE_ROWS x M serialized circuits.
-PAIRWISE_ROWS = 16
+# Circuits per tfq.math.fidelity call (rows x M "other programs"): qsim holds them all parsed,
+# about 12 kB each at 6 qubits.
+PAIRWISE_CIRCUITS_PER_CALL = 10_000
 
 
 class CircuitFidelity:
@@ -112,18 +112,29 @@ class CircuitFidelity:
         return self._lowered.gate_values(tf.cast(symbol_values, self.output_dtype))
 
     def _pairwise(self, a_values, b_values):
-        """tfq.math.fidelity in blocks of PAIRWISE_ROWS rows; the B circuits resolved once."""
+        """tfq.math.fidelity over blocks of rows; the B circuits resolved once."""
         a_gates = tf.cast(self._gate_values(a_values), tf.float32)
         b_gates = tf.cast(self._gate_values(b_values), tf.float32)
-        n_b = tf.shape(b_gates)[0]
+        n_a, n_b = a_gates.shape[0], b_gates.shape[0]
+        if n_a is None or n_b is None:
+            raise ValueError("method='pairwise' needs the numbers of rows when it is traced: call "
+                             "the kernel eagerly or with static shapes, or use "
+                             "method='statevector'.")
         others = tfq.resolve_parameters(tf.tile(self._program, [n_b]), self._symbol_names,
                                         b_gates)
-        rows = []
-        for start in range(0, int(a_gates.shape[0]), PAIRWISE_ROWS):
-            block = a_gates[start:start + PAIRWISE_ROWS]
-            n_rows = tf.shape(block)[0]
-            rows.append(tfq.math.fidelity(
-                tf.tile(self._program, [n_rows]), self._symbol_names, block,
-                tf.tile(others[tf.newaxis], [n_rows, 1])))
-        return tf.cast(tf.concat(rows, axis=0), self.output_dtype)
+        # qsim parses every circuit of a call before simulating: bound the circuits per call.
+        block = max(1, PAIRWISE_CIRCUITS_PER_CALL // max(1, n_b))
+        rows = [tfq.math.fidelity(tf.tile(self._program, [len(part)]), self._symbol_names,
+                                  part, tf.tile(others[tf.newaxis], [len(part), 1]))
+                for part in (a_gates[start:start + block] for start in range(0, n_a, block))]
+        return _without_gradient(tf.cast(tf.concat(rows, axis=0), self.output_dtype))
 
+
+@tf.custom_gradient
+def _without_gradient(fidelities):
+    """The pairwise Gram matrix, whose gradient is refused: the B side is resolved without
+    gradients and TFQ 0.7.6's fidelity gradient fails on N x M outputs."""
+    def refuse(upstream):
+        raise ValueError("method='pairwise' has no gradients; use method='statevector' to "
+                         "train a kernel.")
+    return tf.identity(fidelities), refuse

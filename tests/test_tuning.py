@@ -1,0 +1,493 @@
+"""keras-tuner hypermodels: the trial's hyperparameters are in the built model, the stock tuners
+(RandomSearch, BayesianOptimization, Hyperband) search every hypermodel kind, invalid circuits fail
+their trial and the search goes on, and a killed search resumes without repeating finished trials.
+
+Oracles: the circuits are inspected gate by gate (Cirq); a trial's score is recomputed from the
+best model's predictions with NumPy (MSE, cross-entropy) or through another code path
+(``MetaLearner.adaptation_losses`` instead of ``evaluate``).
+"""
+import json
+import pathlib
+
+import cirq
+import keras
+import keras_tuner
+import numpy as np
+import pytest
+from keras_tuner.engine import hyperparameters as hp_types
+
+from conftest import run_fresh_python
+from tfq_meta import models, tasks
+from tfq_meta.distillation import ExpectationDistillation, LogitsDistillation
+from tfq_meta.layers import PQC
+from tfq_meta.tuning import (DistillerHyperModel, MetaLearnerHyperModel, StudentHyperModel,
+                             TeacherHyperModel)
+
+TUNERS = [keras_tuner.RandomSearch, keras_tuner.BayesianOptimization, keras_tuner.Hyperband]
+# The smallest circuits: one fixed value for every dimension a test does not search.
+TINY = dict(n_layers=1, encoding="rx", entangler="cnot", trainable_scaling=True)
+
+
+def tiny(eager=True):
+    """TINY, run eagerly by default: tracing a graph costs more than these few steps."""
+    return dict(TINY, compile_options={"run_eagerly": eager})
+
+
+def make_tuner(tuner_class, hypermodel, directory, **kwargs):
+    """Two trials (RandomSearch, BayesianOptimization) or one Hyperband iteration over 1–2 epochs
+    whose second bracket continues its best trial from epoch 1."""
+    common = dict(objective=hypermodel.objective, directory=str(directory),
+                  project_name="search", seed=1, **kwargs)
+    if tuner_class is keras_tuner.Hyperband:
+        return tuner_class(hypermodel, max_epochs=2, factor=2, **common)
+    return tuner_class(hypermodel, max_trials=2, **common)
+
+
+def trials(tuner):
+    return list(tuner.oracle.trials.values())
+
+
+def circuit_layer(model):
+    return next(layer for layer in model._flatten_layers() if isinstance(layer, PQC))
+
+
+def check_hyperband_continued_a_trial(tuner):
+    """Hyperband's later round reloads an earlier trial's checkpoint and trains on from there."""
+    if not isinstance(tuner, keras_tuner.Hyperband):
+        return
+    continued = [t for t in trials(tuner) if "tuner/trial_id" in t.hyperparameters.values]
+    assert continued, [t.hyperparameters.values for t in trials(tuner)]
+    for trial in continued:
+        values = trial.hyperparameters.values
+        parent = tuner.oracle.get_trial(values["tuner/trial_id"]).hyperparameters.values
+        assert values["tuner/initial_epoch"] == 1 and values["tuner/epochs"] == 2
+        assert {k: v for k, v in values.items() if not k.startswith("tuner/")} == \
+            {k: v for k, v in parent.items() if not k.startswith("tuner/")}
+
+
+def log_softmax(z):
+    z = np.float64(z) - np.max(z, axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+@pytest.fixture(scope="module")
+def sine():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, (24, 1)).astype(np.float32)
+    return x[:16], np.sin(x[:16]), x[16:], np.sin(x[16:])
+
+
+@pytest.fixture(scope="module")
+def three_classes():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, np.pi, (32, 2)).astype(np.float32)
+    y = ((x[:, 0] > x[:, 1]).astype(np.int32) + (x[:, 0] > 2.0)).astype(np.int32)
+    return x[:24], y[:24], x[24:], y[24:]
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    keras.utils.set_random_seed(0)
+    return models.teacher(2, 3, "classification", n_qubits=2, n_layers=1)
+
+
+# --------------------------------------------------------------------------------------------
+# 1. The trial's hyperparameters are in the built model
+# --------------------------------------------------------------------------------------------
+
+def test_student_circuit_follows_the_trial_values():
+    hypermodel = StudentHyperModel(1, n_qubits=[2, 3], n_layers=[1, 2], encoding=["rx", "ry"],
+                                   entangler=["cnot", "cz"], trainable_scaling=[True, False],
+                                   learning_rate=[0.1, 0.02])
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)  # declares the space; the tuner's oracle then sets the values
+    hp.values.update(n_qubits=3, n_layers=2, encoding="ry", entangler="cz",
+                     trainable_scaling=False, learning_rate=0.02)
+    model = hypermodel.build(hp)
+
+    circuit = circuit_layer(model).circuit
+    data_gates = [op.gate for op in circuit.all_operations()
+                  if any(str(s).startswith("x") for s in cirq.parameter_symbols(op))]
+    assert len(circuit.all_qubits()) == 3
+    assert len(data_gates) == 2 * 3                       # n_layers encodings of every qubit
+    assert all(isinstance(gate, cirq.Ry) for gate in data_gates)
+    assert sum(isinstance(op.gate, cirq.CZPowGate) for op in circuit.all_operations()) == 3 * 2
+    assert not any(isinstance(op.gate, cirq.CNotPowGate) for op in circuit.all_operations())
+    # (n_layers + 1) blocks of ry, rz on each qubit, and no input scales.
+    assert circuit_layer(model).n_weights == 3 * 3 * 2
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.02)
+    assert model.name == "student" and model.loss == "mse"
+
+
+def test_teacher_default_space_starts_at_teacher_size():
+    model = TeacherHyperModel(2, 3, "classification").build(keras_tuner.HyperParameters())
+    summary = models.circuit_summary(model)
+    assert (model.name, summary["qubits"]) == ("teacher", 8)
+    assert len(circuit_layer(model).data_symbols) == 2
+    assert isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy)
+
+
+def test_keras_tuner_hyperparameters_are_renamed_and_keep_their_range():
+    hypermodel = StudentHyperModel(1, n_qubits=hp_types.Int("any name", 1, 5, step=2),
+                                   learning_rate=hp_types.Float("lr", 1e-3, 1e-1, sampling="log"),
+                                   **TINY)
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    (qubits,) = [h for h in hp.space if h.name == "n_qubits"]
+    assert (type(qubits), qubits.min_value, qubits.max_value, qubits.step) == \
+        (hp_types.Int, 1, 5, 2)
+    assert "any name" not in hp.values and hp.values["learning_rate"] == pytest.approx(1e-3)
+    hp.values["n_qubits"] = 5
+    assert models.circuit_summary(hypermodel.build(hp))["qubits"] == 5
+
+
+def test_meta_learner_follows_the_trial_values():
+    hypermodel = MetaLearnerHyperModel(
+        StudentHyperModel(1, n_qubits=[1, 2], learning_rate=[0.01, 0.03], **TINY),
+        algorithm=["maml", "anil"], inner_steps=[1, 3], inner_lr=[0.1, 0.4], head="readout")
+    hp = keras_tuner.HyperParameters()
+    first = hypermodel.build(hp)
+    assert (first.algorithm, first.head) == ("maml", None)  # `head` only goes to ANIL trials
+    hp.values.update(n_qubits=2, learning_rate=0.03, algorithm="anil", inner_steps=3,
+                     inner_lr=0.4)
+    meta = hypermodel.build(hp)
+    assert (meta.algorithm, meta.inner_steps, meta.inner_lr, meta.head) == \
+        ("anil", 3, 0.4, ["readout"])
+    assert float(meta.optimizer.learning_rate) == pytest.approx(0.03)   # the outer loop's
+    assert models.circuit_summary(meta.model)["qubits"] == 2
+    assert [m.name for m in meta.metrics] == ["loss", "mae", "pre_adapt_loss", "pre_adapt_mae"]
+
+
+def test_meta_learner_of_a_model_building_function():
+    def classical(hp):
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(hp.Int("units", 2, 4)),
+                                  keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mae")
+        return model
+
+    hp = keras_tuner.HyperParameters()
+    meta = MetaLearnerHyperModel(classical, algorithm="fomaml").build(hp)
+    assert meta.model.layers[0].units == 2 and "units" in hp.values
+    assert isinstance(meta.optimizer, keras.optimizers.SGD)
+    assert meta.get_compile_config()["loss"] == "mae"
+
+
+def test_distiller_follows_the_trial_values(teacher):
+    hypermodel = DistillerHyperModel(
+        teacher, StudentHyperModel(2, 3, "classification", n_qubits=[1, 2], **TINY),
+        temperature=[2.0, 5.0], student_loss_weight=[0.5, 0.1])
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    hp.values.update(n_qubits=2, temperature=5.0, student_loss_weight=0.1)
+    distiller = hypermodel.build(hp)
+    (loss,) = distiller.distillation_losses
+    assert isinstance(loss, LogitsDistillation) and loss.temperature == 5.0
+    assert distiller.student_loss_weight == pytest.approx(0.1)
+    assert models.circuit_summary(distiller.student)["qubits"] == 2
+    assert distiller.teacher is teacher and distiller.built
+
+
+def test_distiller_of_a_student_building_function(teacher):
+    def student(hp):
+        model = models.student(2, 3, "classification", n_qubits=hp.Int("qubits", 1, 2),
+                               n_layers=1)
+        model.compile(optimizer=keras.optimizers.SGD(0.1), weighted_metrics=["accuracy"],
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        return model
+
+    hp = keras_tuner.HyperParameters()
+    distiller = DistillerHyperModel(teacher, student, distillation="logits",
+                                    temperature=3.0).build(hp)
+    assert sorted(hp.values) == ["qubits", "student_loss_weight", "temperature"]
+    assert isinstance(distiller.optimizer, keras.optimizers.SGD)
+    assert distiller.get_compile_config()["weighted_metrics"] == ["accuracy"]
+
+
+def test_regression_distiller_matches_outputs_and_has_no_temperature():
+    regression_teacher = models.teacher(1, n_qubits=2, n_layers=1)
+    hypermodel = DistillerHyperModel(regression_teacher, StudentHyperModel(1, n_qubits=1, **TINY))
+    hp = keras_tuner.HyperParameters()
+    distiller = hypermodel.build(hp)
+    assert isinstance(distiller.distillation_losses[0], ExpectationDistillation)
+    assert "temperature" not in hp.values and hp.values["student_loss_weight"] == 0.5
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Every stock tuner searches every hypermodel kind; scores match the best model
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("tuner_class", TUNERS, ids=lambda t: t.__name__)
+def test_student_search(tuner_class, sine, tmp_path):
+    x, y, x_val, y_val = sine
+    # One search in compiled (graph) mode, as users run it.
+    hypermodel = StudentHyperModel(1, n_qubits=[1, 2], learning_rate=0.05,
+                                   **tiny(eager=tuner_class is not keras_tuner.Hyperband))
+    tuner = make_tuner(tuner_class, hypermodel, tmp_path)
+    tuner.search(x, y, validation_data=(x_val, y_val), epochs=2, batch_size=16, verbose=0)
+
+    assert all(t.status == "COMPLETED" for t in trials(tuner))
+    assert {t.hyperparameters["n_qubits"] for t in trials(tuner)} == {1, 2}
+    best_trial = tuner.oracle.get_best_trials()[0]
+    best = tuner.get_best_models()[0]
+    assert models.circuit_summary(best)["qubits"] == best_trial.hyperparameters["n_qubits"]
+    mse = np.mean((best.predict(x_val, verbose=0) - y_val) ** 2)
+    assert best_trial.score == pytest.approx(mse, rel=1e-5)
+    check_hyperband_continued_a_trial(tuner)
+
+
+@pytest.mark.parametrize("tuner_class", TUNERS, ids=lambda t: t.__name__)
+def test_meta_learner_search(tuner_class, tmp_path):
+    family = tasks.Sinusoid(shots=4)
+    hypermodel = MetaLearnerHyperModel(
+        StudentHyperModel(1, n_qubits=1, learning_rate=0.02, **tiny()),
+        algorithm=["fomaml", "maml"], inner_steps=1, inner_lr=0.3)
+    tuner = make_tuner(tuner_class, hypermodel, tmp_path)
+    tuner.search(family.episodes(2, seed=0), epochs=2, steps_per_epoch=2,
+                 validation_data=family.episodes(2, seed=1, n_episodes=2), verbose=0)
+
+    assert all(t.status == "COMPLETED" for t in trials(tuner))
+    assert {t.hyperparameters["algorithm"] for t in trials(tuner)} == {"fomaml", "maml"}
+    best_trial = tuner.oracle.get_best_trials()[0]
+    best = tuner.get_best_models()[0]
+    assert (best.algorithm, best.inner_steps, best.inner_lr) == \
+        (best_trial.hyperparameters["algorithm"], 1, 0.3)
+    # The validation query loss after one inner step, recomputed outside test_step: episode i
+    # of seed 1 is family.sample(2, seed=[1, i]).
+    query_loss = np.mean([best.adaptation_losses(family.sample(2, seed=[1, i]), steps=1)[1].mean()
+                          for i in range(2)])
+    assert best_trial.score == pytest.approx(query_loss, rel=1e-5)
+    check_hyperband_continued_a_trial(tuner)
+
+
+@pytest.mark.parametrize("tuner_class", TUNERS, ids=lambda t: t.__name__)
+def test_distiller_search(tuner_class, three_classes, teacher, tmp_path):
+    x, y, x_val, y_val = three_classes
+    teacher_weights = [w.copy() for w in teacher.get_weights()]
+    hypermodel = DistillerHyperModel(
+        teacher, StudentHyperModel(2, 3, "classification", n_qubits=1, learning_rate=0.05,
+                                   **tiny()),
+        temperature=[2.0, 4.0], student_loss_weight=0.5)
+    tuner = make_tuner(tuner_class, hypermodel, tmp_path)
+    tuner.search(x, y, validation_data=(x_val, y_val), epochs=2, batch_size=24, verbose=0)
+
+    assert all(t.status == "COMPLETED" for t in trials(tuner))
+    assert {t.hyperparameters["temperature"] for t in trials(tuner)} == {2.0, 4.0}
+    best_trial = tuner.oracle.get_best_trials()[0]
+    best = tuner.get_best_models()[0]
+    assert best.distillation_losses[0].temperature == best_trial.hyperparameters["temperature"]
+    # The objective is the student's own cross-entropy on the validation labels.
+    logits = best.student.predict(x_val, verbose=0)
+    cross_entropy = -np.mean(log_softmax(logits)[np.arange(len(y_val)), y_val])
+    assert best_trial.score == pytest.approx(cross_entropy, rel=1e-5)
+    for before, after in zip(teacher_weights, teacher.get_weights()):
+        np.testing.assert_array_equal(before, after)  # frozen in every trial
+    check_hyperband_continued_a_trial(tuner)
+
+
+def test_distiller_warns_when_the_objective_mixes_in_the_distillation_loss(three_classes,
+                                                                           teacher, tmp_path):
+    x, y, x_val, y_val = three_classes
+    hypermodel = DistillerHyperModel(
+        teacher, StudentHyperModel(2, 3, "classification", n_qubits=1, **tiny()),
+        temperature=[2.0, 4.0])
+    tuner = keras_tuner.RandomSearch(hypermodel, objective="val_loss", max_trials=1,
+                                     directory=str(tmp_path), project_name="search")
+    with pytest.warns(UserWarning, match=r"'val_loss' includes the distillation loss, whose "
+                                         r"scale changes with the tuned \['student_loss_weight', "
+                                         r"'temperature'\]"):
+        tuner.search(x, y, validation_data=(x_val, y_val), epochs=1, batch_size=24, verbose=0)
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Invalid circuits fail their trial with the reason; the search goes on
+# --------------------------------------------------------------------------------------------
+
+class CountingStudent(StudentHyperModel):
+    """Records the values of every build() after the tuner's construction."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.built_values = []
+
+    def build(self, hp):
+        self.built_values.append(dict(hp.values))
+        return super().build(hp)
+
+
+def test_circuit_too_large_for_memory_fails_its_trial_once(sine, tmp_path):
+    x, y, x_val, y_val = sine
+    hypermodel = CountingStudent(1, n_qubits=[1, 40, 2], learning_rate=0.05, **tiny())
+    # Retries are for flaky trials: an invalid circuit is failed at once, not built again.
+    tuner = keras_tuner.RandomSearch(hypermodel, objective=hypermodel.objective, max_trials=3,
+                                     max_retries_per_trial=2, seed=3, directory=str(tmp_path),
+                                     project_name="search")
+    tuner.search(x, y, validation_data=(x_val, y_val), epochs=1, batch_size=16, verbose=0)
+
+    by_qubits = {t.hyperparameters["n_qubits"]: t for t in trials(tuner)}
+    assert by_qubits[40].status == "FAILED"
+    assert "FailedTrialError" in by_qubits[40].message
+    assert "'n_qubits': 40" in by_qubits[40].message and "has 40 qubits" in by_qubits[40].message
+    assert "Use fewer qubits" in by_qubits[40].message
+    assert by_qubits[1].status == by_qubits[2].status == "COMPLETED"
+    assert tuner.get_best_hyperparameters()[0]["n_qubits"] in (1, 2)
+    assert [v["n_qubits"] for v in hypermodel.built_values[1:]].count(40) == 1
+
+
+def test_unknown_entangler_registered_in_the_oracle_fails_its_trial(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-2, 2, (24, 2)).astype(np.float32)
+    y = np.sin(x[:, :1])
+    # The tuner's own `hyperparameters` override the hypermodel's choices: the check of the
+    # constructor's arguments never sees "swap".
+    space = keras_tuner.HyperParameters()
+    space.Choice("entangler", ["cnot", "swap"])
+    hypermodel = StudentHyperModel(2, n_qubits=2, n_layers=1, encoding="rx",
+                                   trainable_scaling=True, learning_rate=0.05,
+                                   compile_options={"run_eagerly": True})
+    tuner = keras_tuner.RandomSearch(hypermodel, objective=hypermodel.objective, max_trials=2,
+                                     hyperparameters=space, directory=str(tmp_path),
+                                     project_name="search")
+    tuner.search(x[:16], y[:16], validation_data=(x[16:], y[16:]), epochs=1, batch_size=16,
+                 verbose=0)
+
+    by_entangler = {t.hyperparameters["entangler"]: t for t in trials(tuner)}
+    assert by_entangler["cnot"].status == "COMPLETED"
+    assert by_entangler["swap"].status == "FAILED"
+    assert "`entangler` must be one of ['cnot', 'cz', 'cnot_ring', 'cz_ring', 'none']; got " \
+           "'swap'" in by_entangler["swap"].message
+
+
+# --------------------------------------------------------------------------------------------
+# 4. A killed search resumes from its directory
+# --------------------------------------------------------------------------------------------
+
+SEARCH_SCRIPT = """
+import json, os
+import keras, keras_tuner, numpy as np
+import tfq_meta
+from tfq_meta.tuning import StudentHyperModel
+
+LOG = "fits.jsonl"
+
+
+class KillDuringSecondTrial(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        with open(LOG) as log:
+            trials_started = len(log.readlines())
+        if os.environ.get("KILL") and trials_started == 2:
+            os._exit(17)  # no clean-up at all, as when the job is killed
+
+
+class LoggedStudent(StudentHyperModel):
+    def fit(self, hp, model, *args, **kwargs):
+        with open(LOG, "a") as log:
+            log.write(json.dumps(hp.values) + "\\n")
+        return super().fit(hp, model, *args, **kwargs)
+
+
+rng = np.random.default_rng(0)
+x = rng.uniform(-2, 2, (24, 1)).astype("float32")
+y = np.sin(x)
+hypermodel = LoggedStudent(1, n_qubits=1, n_layers=[1, 2, 3], encoding="rx", entangler="cnot",
+                           trainable_scaling=True, learning_rate=0.05,
+                           compile_options={"run_eagerly": True})
+tuner = keras_tuner.RandomSearch(hypermodel, objective=hypermodel.objective, max_trials=3, seed=7,
+                                 directory="search", project_name="student")
+tuner.search(x[:16], y[:16], validation_data=(x[16:], y[16:]), epochs=2, batch_size=16,
+             verbose=0, callbacks=[KillDuringSecondTrial()])
+print("BEST", json.dumps(tuner.get_best_hyperparameters()[0].values))
+"""
+
+
+def trial_files(directory):
+    return {json.loads(path.read_text())["trial_id"]: json.loads(path.read_text())
+            for path in pathlib.Path(directory, "search", "student").glob("trial_*/trial.json")}
+
+
+def test_killed_search_resumes_without_repeating_finished_trials(tmp_path):
+    killed = run_fresh_python(SEARCH_SCRIPT, cwd=tmp_path, KILL="1")
+    assert killed.returncode == 17, killed.stderr[-3000:]
+    before = trial_files(tmp_path)
+    assert {i: t["status"] for i, t in before.items()} == {"0": "COMPLETED", "1": "RUNNING"}
+
+    resumed = run_fresh_python(SEARCH_SCRIPT, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Reloading Tuner" in resumed.stdout
+
+    fits = [json.loads(line) for line in (tmp_path / "fits.jsonl").read_text().splitlines()]
+    assert len(fits) == 4                       # 2 before the kill, 2 after it
+    assert fits[2] == fits[1]                   # the interrupted trial runs again …
+    assert fits[0] not in fits[2:]              # … the finished one does not
+    after = trial_files(tmp_path)
+    assert {i: t["status"] for i, t in after.items()} == \
+        {"0": "COMPLETED", "1": "COMPLETED", "2": "COMPLETED"}
+    assert after["0"]["score"] == before["0"]["score"]
+    assert {t["hyperparameters"]["values"]["n_layers"] for t in after.values()} == {1, 2, 3}
+    best = min(after.values(), key=lambda t: t["score"])
+    printed = json.loads(resumed.stdout.split("BEST", 1)[1])
+    assert printed == best["hyperparameters"]["values"]
+
+
+# --------------------------------------------------------------------------------------------
+# 5. Bad arguments raise before any trial, naming the argument
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(entangler=["cnot", "swap"]), ValueError, r"`entangler` must be one of \["),
+    (dict(encoding="rw"), ValueError, "`encoding` must be one of"),
+    (dict(n_qubits=0), ValueError, "`n_qubits` must be a positive int"),
+    (dict(n_qubits=[2, 2.5]), ValueError, "`n_qubits` must be a positive int"),
+    (dict(n_layers=hp_types.Int("n", 0, 3)), ValueError, "`n_layers` must be a positive int"),
+    (dict(n_qubits=[]), ValueError, "`n_qubits` is an empty list"),
+    (dict(n_qubits={"min": 2}), TypeError, "`n_qubits` must be a value, a list of values"),
+    (dict(learning_rate=-0.1), ValueError, "`learning_rate` must be a positive finite number"),
+    (dict(trainable_scaling="yes"), ValueError, "`trainable_scaling` must be True or False"),
+    (dict(optimizer="adamm"), ValueError, "`optimizer` 'adamm' is not the name"),
+    (dict(optimizer=keras.optimizers.Adam(0.1)), TypeError, "`optimizer` must be a Keras "
+                                                           "optimizer name"),
+    (dict(compile_options={"loss": "mae"}), ValueError, r"`compile_options` must not set \['loss'"),
+    (dict(qubits=3), TypeError, r"Unknown arguments \['qubits'\]"),
+    (dict(task="classification"), ValueError, "`n_outputs` is the number of classes"),
+    (dict(task="ranking"), ValueError, "`task` must be one of"),
+    (dict(n_features=0), ValueError, "`n_features` must be a positive int"),
+])
+def test_student_hypermodel_rejects_bad_arguments(kwargs, error, message):
+    kwargs = {"n_features": 1, **kwargs}
+    with pytest.raises(error, match=message):
+        StudentHyperModel(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(algorithm=["maml", "mamal"]), ValueError, "`algorithm` must be one of"),
+    (dict(inner_steps=0), ValueError, "`inner_steps` must be a positive int"),
+    (dict(inner_lr=[0.1, 0.0]), ValueError, "`inner_lr` must be a positive finite number"),
+    (dict(model="student"), TypeError, "`model` must be a keras_tuner.HyperModel"),
+])
+def test_meta_learner_hypermodel_rejects_bad_arguments(kwargs, error, message):
+    kwargs = {"model": StudentHyperModel(1), **kwargs}
+    with pytest.raises(error, match=message):
+        MetaLearnerHyperModel(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(teacher="teacher.keras"), TypeError, "`teacher` must be a trained keras.Model"),
+    (dict(student=StudentHyperModel(1, 3, "classification")), ValueError,
+     "builds models with 1 features and 3 outputs, but the teacher has 2 features"),
+    (dict(temperature=0.0), ValueError, "`temperature` must be a positive finite number"),
+    (dict(student_loss_weight=[0.5, 1.5]), ValueError, r"`student_loss_weight` must be a number "
+                                                       r"in \[0, 1\]"),
+    (dict(distillation="hints"), ValueError, "`distillation` must be one of"),
+    (dict(distillation="expectation", temperature=2.0), ValueError,
+     "`temperature` only applies to distillation='logits'"),
+    (dict(student=lambda hp: None), ValueError, "`distillation` is required"),
+])
+def test_distiller_hypermodel_rejects_bad_arguments(teacher, kwargs, error, message):
+    kwargs = {"teacher": teacher, "student": StudentHyperModel(2, 3, "classification"), **kwargs}
+    with pytest.raises(error, match=message):
+        DistillerHyperModel(**kwargs)
+
+
+def test_model_hypermodel_must_build_a_compiled_model():
+    hypermodel = MetaLearnerHyperModel(lambda hp: models.student(1, n_qubits=1, n_layers=1))
+    with pytest.raises(keras_tuner.errors.FatalValueError, match="must return a compiled model"):
+        hypermodel.build(keras_tuner.HyperParameters())
