@@ -3,6 +3,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfq_meta.serialization import circuit_from_json
+
 
 class KernelLayer(keras.layers.Layer):
     """Base of the quantum kernels: ``call(x, y=None)`` returns the Gram matrix ``[N, M]``.
@@ -39,6 +41,14 @@ class KernelLayer(keras.layers.Layer):
         query = tf.reshape(embedded[n_points:], [n_tasks, -1, tf.shape(embedded)[1]])
         return self.kernel_of_embeddings(support, support), self.kernel_of_embeddings(query,
                                                                                       support)
+
+    @classmethod
+    def from_config(cls, config):
+        # Subclasses' get_config store the circuit as JSON and the initializer serialized.
+        config = dict(config)
+        config["circuit"] = circuit_from_json(config["circuit"])
+        config["initializer"] = keras.initializers.deserialize(config["initializer"])
+        return cls(**config)
 
     def check_features(self, values, argument):
         """``values`` as a float32 array ``[batch, n_features]``; clear errors otherwise."""

@@ -7,7 +7,6 @@ from tfq_meta._validation import check_positive_float
 from tfq_meta.circuits import CircuitSpec
 from tfq_meta.kernels.base import KernelLayer
 from tfq_meta.layers.pqc import PQC
-from tfq_meta.serialization import circuit_from_json
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
@@ -89,10 +88,3 @@ class ProjectedQuantumKernel(KernelLayer):
             "circuit", "data_symbols", "weight_symbols", "engine", "initializer",
             "initial_values")})
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["circuit"] = circuit_from_json(config["circuit"])
-        config["initializer"] = keras.initializers.deserialize(config["initializer"])
-        return cls(**config)

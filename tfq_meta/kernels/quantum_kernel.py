@@ -8,7 +8,7 @@ from tfq_meta.circuits import CircuitSpec
 from tfq_meta.fidelity import CircuitFidelity
 from tfq_meta.kernels.base import KernelLayer
 from tfq_meta.layers.pqc import _initial_values, _symbols, _weight_symbols
-from tfq_meta.serialization import circuit_from_json, circuit_to_json
+from tfq_meta.serialization import circuit_to_json
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
@@ -126,10 +126,3 @@ class QuantumKernel(KernelLayer):
                       initializer=keras.initializers.serialize(self.initializer),
                       initial_values=dict(self.initial_values))
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["circuit"] = circuit_from_json(config["circuit"])
-        config["initializer"] = keras.initializers.deserialize(config["initializer"])
-        return cls(**config)
