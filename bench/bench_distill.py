@@ -20,7 +20,6 @@ Goal (issue text): the student's inference at least 4x faster than the teacher's
 Run:  pip install -e ".[bench]" && python bench/bench_distill.py    (about 2 minutes; --quick
       for a smoke run). Prints a table and the goal, writes bench/output/bench_distill.json.
 """
-import argparse
 import json
 import os
 import statistics
@@ -35,7 +34,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import tfq_meta  # noqa: E402  (checks the Keras backend, loads TFQ's ops)
-from machine_state import environment, note_if_busy, wait_for_idle  # noqa: E402
+from machine_state import (note_if_busy, quick_and_wait_arguments,  # noqa: E402
+                           save_results, wait_for_idle)
 from timing import BlockTiming, format_ratio, paired_ratio  # noqa: E402
 
 OUTPUT = Path(__file__).parent / "output" / "bench_distill.json"
@@ -115,18 +115,9 @@ def main(args):
     print("\nmodel sizes:", json.dumps(sizes))
     print(f"goal: {verdict['goal']}: {verdict['ratio']:.2f} -> "
           f"{'met' if verdict['met'] else 'MISSED'}")
-    OUTPUT.parent.mkdir(exist_ok=True)
-    OUTPUT.write_text(json.dumps({
-        "rows": rows, "sizes": sizes, "goal": verdict, "quick": args.quick,
-        "machine": {"waited_for_idle": waited, "busy_share_before": busy_before,
-                    "busy_share_after": note_if_busy("after the run")},
-        "environment": environment()}, indent=1))
-    print(f"wrote {OUTPUT}")
+    save_results(OUTPUT, {"rows": rows, "sizes": sizes, "goal": verdict, "quick": args.quick},
+                 waited, busy_before)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a short smoke run")
-    parser.add_argument("--wait", type=float, default=0.0,
-                        help="minutes to wait for an idle machine first (default 0)")
-    main(parser.parse_args())
+    main(quick_and_wait_arguments(__doc__.splitlines()[0]).parse_args())

@@ -45,7 +45,6 @@ Run:  python bench/bench_kernels.py [--wait 10]   (about 5 minutes on 2 cores; -
       smoke run of under a minute). Prints a table and the goal, writes
       bench/output/bench_kernels.json.
 """
-import argparse
 import json
 import math
 import os
@@ -61,7 +60,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_quantum as tfq  # noqa: E402
 
-from machine_state import environment, note_if_busy, wait_for_idle  # noqa: E402
+from machine_state import (note_if_busy, quick_and_wait_arguments,  # noqa: E402
+                           save_results, wait_for_idle)
 from tfq_meta import circuits  # noqa: E402  (checks the Keras backend, loads TFQ's ops)
 from tfq_meta.fidelity import PAIRWISE_CIRCUITS_PER_CALL  # noqa: E402
 from tfq_meta.kernels import QuantumKernel  # noqa: E402
@@ -267,19 +267,9 @@ def main(args):
     print(f"      against our pairwise fallback: {verdict['ratio_vs_our_pairwise']:.0f}x -> "
           f"{'met' if verdict['met_vs_our_pairwise'] else 'MISSED'}")
     print(f"total {time.perf_counter() - start:.0f} s")
-    OUTPUT.parent.mkdir(exist_ok=True)
-    OUTPUT.write_text(json.dumps({
-        "rows": rows, "goal": verdict, "quick": args.quick,
-        "total_s": time.perf_counter() - start,
-        "machine": {"waited_for_idle": waited, "busy_share_before": busy_before,
-                    "busy_share_after": note_if_busy("after the run")},
-        "environment": environment()}, indent=1))
-    print(f"wrote {OUTPUT}")
+    save_results(OUTPUT, {"rows": rows, "goal": verdict, "quick": args.quick,
+                          "total_s": time.perf_counter() - start}, waited, busy_before)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a short smoke run")
-    parser.add_argument("--wait", type=float, default=0.0,
-                        help="minutes to wait for an idle machine first (default 0)")
-    main(parser.parse_args())
+    main(quick_and_wait_arguments(__doc__.splitlines()[0]).parse_args())

@@ -87,3 +87,28 @@ def environment(**extra):
             "tensorflow": tf.__version__, "tensorflow_quantum": tfq.__version__,
             "keras": keras.__version__, "cpus": os.cpu_count(), "machine": platform.machine(),
             **extra}
+
+
+def save_results(path, results, waited, busy_before):
+    """Writes ``results`` as JSON to ``path`` with the machine's state (the idle wait, the busy
+    share before and now) and the software measured."""
+    import json
+
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({
+        **results,
+        "machine": {"waited_for_idle": waited, "busy_share_before": busy_before,
+                    "busy_share_after": note_if_busy("after the run")},
+        "environment": environment()}, indent=1))
+    print(f"wrote {path}")
+
+
+def quick_and_wait_arguments(description):
+    """The command line of the small benchmarks: ``--quick`` and ``--wait MINUTES``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--wait", type=float, default=0.0,
+                        help="minutes to wait for an idle machine first (default 0)")
+    return parser
