@@ -9,8 +9,8 @@ _runtime.check_keras_backend()
 _runtime.load_tfq_op_libraries()
 
 from tfq_meta import (  # noqa: E402
-    circuits, distillation, export, kernels, layers, meta, models, observables, ops, tasks,
-    tuning)
+    circuits, distillation, distributed, export, kernels, layers, meta, models, observables, ops,
+    tasks, tuning)
 from tfq_meta.circuits import CircuitSpec  # noqa: E402
 from tfq_meta.distillation import Distiller  # noqa: E402
 from tfq_meta.layers import PQC  # noqa: E402
@@ -18,5 +18,6 @@ from tfq_meta.meta import MetaLearner  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["CircuitSpec", "Distiller", "MetaLearner", "PQC", "circuits", "distillation", "export",
-           "kernels", "layers", "meta", "models", "observables", "ops", "tasks", "tuning"]
+__all__ = ["CircuitSpec", "Distiller", "MetaLearner", "PQC", "circuits", "distillation",
+           "distributed", "export", "kernels", "layers", "meta", "models", "observables", "ops",
+           "tasks", "tuning"]
