@@ -1,13 +1,15 @@
 """Distiller: trains a student model to reproduce a frozen teacher, driven by ``fit``."""
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from tfq_meta.distillation.observable_matching import ObservableDistillation
+from tfq_meta.distribute import DistributedFit, step_logs
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
-class Distiller(keras.distillation.Distiller):
+class Distiller(DistributedFit, keras.distillation.Distiller):
     """Knowledge distillation from a teacher model into a smaller student, by ``compile``/``fit``.
 
     Keras' ``keras.distillation.Distiller`` with the same arguments, plus what training quantum
@@ -100,7 +102,10 @@ class Distiller(keras.distillation.Distiller):
         student_weight = self._student_weight(y)
         student_loss = 0.0
         if y is not None and self._compile_loss is not None:
-            student_loss = self._compile_loss(y, y_pred, sample_weight)
+            # Keras' compiled loss comes divided by the number of replicas of a tf.distribute
+            # strategy (their gradients are summed); undone here, redone on the total.
+            student_loss = _per_replica_scaled(self._compile_loss(y, y_pred, sample_weight),
+                                               undo=True)
         distillation_loss = 0.0
         if student_weight < 1.0:
             distillation_loss = self._distillation_loss(x, y_pred, training)
@@ -110,13 +115,13 @@ class Distiller(keras.distillation.Distiller):
         self.student_loss_tracker.update_state(student_loss)
         self.distillation_loss_tracker.update_state(distillation_loss)
         self.total_loss_tracker.update_state(total_loss)
-        return total_loss
+        return _per_replica_scaled(total_loss)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         if y is None:  # Unlabeled transfer data: only the losses have something to log.
-            return dict(_results(m for m in self.metrics
-                                 if m is self._loss_tracker or m in self._metrics))
-        return super().compute_metrics(x, y, y_pred, sample_weight)
+            return step_logs(dict(_results(m for m in self.metrics
+                                           if m is self._loss_tracker or m in self._metrics)))
+        return step_logs(super().compute_metrics(x, y, y_pred, sample_weight))
 
     def get_metrics_result(self):
         # Compiled metrics are built by the first labeled batch: before it they have no result.
@@ -159,6 +164,16 @@ class Distiller(keras.distillation.Distiller):
             total = total + weight * loss.compute_loss(ops.stop_gradient(teacher_outputs),
                                                        student_outputs)
         return total
+
+
+def _per_replica_scaled(loss, undo=False):
+    """``loss`` / replicas (``undo``: × replicas) under a tf.distribute strategy with several
+    replicas, as Keras scales its losses there (the optimizer sums the replicas' gradients, so
+    each replica's loss is its share of the global batch's mean); unchanged otherwise."""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas == 1:
+        return loss
+    return ops.multiply(loss, ops.cast(replicas if undo else 1.0 / replicas, loss.dtype))
 
 
 def _results(metrics):

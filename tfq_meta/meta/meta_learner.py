@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from tfq_meta._validation import (check_choice, check_positive_float,
                                   check_positive_int)
+from tfq_meta.distribute import DistributedFit, step_logs
 from tfq_meta.layers import PQC
 from tfq_meta.meta.functional import task_batched_call
 from tfq_meta.meta.updates import inner_update, reptile_gradients
@@ -32,7 +33,7 @@ ALGORITHMS = {
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
-class MetaLearner(EpisodicFit, keras.Model):
+class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
     """Meta-learns a model's initial weights so that a few gradient steps fit a new task.
 
     Each ``fit`` step takes an episode, a meta-batch of tasks ``{"support_x", "support_y",
@@ -61,6 +62,11 @@ class MetaLearner(EpisodicFit, keras.Model):
     the compiled metrics by their names) and before it (``pre_adapt_loss``, ``pre_adapt_<name>``).
     Predictions (``meta(x)``, ``predict``) use the meta-learned initialization; :meth:`adapt` gives
     a plain Keras model adapted to a new task.
+
+    Under a ``tf.distribute`` strategy (build and compile inside ``strategy.scope()``), ``fit``
+    splits each episode's tasks among the replicas and averages their meta-gradients weighted by
+    their numbers of tasks, which equals single-process training up to float rounding; see
+    :mod:`tfq_meta.distribute`.
 
     Args:
         model: a built ``keras.Model`` (Sequential or functional).
@@ -159,6 +165,16 @@ class MetaLearner(EpisodicFit, keras.Model):
         self._pre_adapt_loss = keras.metrics.Mean(name="pre_adapt_loss")
         self._meta_metrics = (self._loss_tracker, *after, self._pre_adapt_loss, *before)
 
+    def fit(self, x=None, *args, **kwargs):
+        _check_replica_split(self, x, "x", kwargs.get("batch_size"))
+        _check_replica_split(self, kwargs.get("validation_data"), "validation_data",
+                             kwargs.get("validation_batch_size") or kwargs.get("batch_size"))
+        return super().fit(x, *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        _check_replica_split(self, x, "x", kwargs.get("batch_size"))
+        return super().evaluate(x, *args, **kwargs)
+
     def get_compile_config(self):
         if self._task_loss is None:
             return {}
@@ -181,8 +197,14 @@ class MetaLearner(EpisodicFit, keras.Model):
     def train_step(self, data):
         episode = self._episode(data)
         gradients, query_predictions, query_loss = self._meta_gradients(episode, training=True)
+        share = _replica_share(episode)
+        if share is not None:
+            # Under a tf.distribute strategy each replica holds some of the episode's tasks and
+            # the optimizer sums the replicas' gradients: weigh each by its share of the tasks,
+            # so the sum is the gradient of the mean over all tasks (also for uneven splits).
+            gradients = [g * tf.cast(share, g.dtype) for g in gradients]
         self.optimizer.apply(gradients, self.trainable_variables)
-        return self._update_metrics(episode, query_predictions, query_loss)
+        return self._update_metrics(episode, query_predictions, query_loss, share)
 
     def meta_gradients(self, episode):
         """The outer-loop gradients of one episode, one per ``trainable_variables`` entry.
@@ -214,7 +236,8 @@ class MetaLearner(EpisodicFit, keras.Model):
         adapted = self.adapt_task_weights(episode["support_x"], episode["support_y"])
         query_predictions = self._task_predictions(adapted, episode["query_x"], False)
         query_loss = tf.reduce_mean(self._task_losses(episode["query_y"], query_predictions))
-        return self._update_metrics(episode, query_predictions, query_loss)
+        return self._update_metrics(episode, query_predictions, query_loss,
+                                    _replica_share(episode))
 
     def adapt_task_weights(self, support_x, support_y, steps=None, training=False):
         """The inner loop: per-task adapted values of :attr:`adapted_variables`.
@@ -356,14 +379,16 @@ class MetaLearner(EpisodicFit, keras.Model):
                                          message=message)]):
             return tf.identity(labels)
 
-    def _update_metrics(self, episode, query_predictions, query_loss):
+    def _update_metrics(self, episode, query_predictions, query_loss, share=None):
         query_y = _flatten_tasks(episode["query_y"])
         query_x = _flatten_tasks(episode["query_x"])
         pre_adapt_predictions = self.model(query_x, training=False)
         pre_adapt_loss = tf.reduce_mean(self._task_loss(_labels_like(query_y, pre_adapt_predictions),
                                                         pre_adapt_predictions))
-        self._loss_tracker.update_state(query_loss)
-        self._pre_adapt_loss.update_state(pre_adapt_loss)
+        # Across replicas, whose metric variables are summed when read, the replicas' shares of
+        # the meta-batch add up to one step, as without a strategy.
+        self._loss_tracker.update_state(query_loss, sample_weight=share)
+        self._pre_adapt_loss.update_state(pre_adapt_loss, sample_weight=share)
         n_metrics = (len(self._meta_metrics) - 2) // 2
         after = self._meta_metrics[1:1 + n_metrics]
         before = self._meta_metrics[2 + n_metrics:]
@@ -371,7 +396,7 @@ class MetaLearner(EpisodicFit, keras.Model):
             metric.update_state(query_y, _flatten_tasks(query_predictions))
         for metric in before:
             metric.update_state(query_y, pre_adapt_predictions)
-        return {m.name: m.result() for m in self._meta_metrics}
+        return step_logs({m.name: m.result() for m in self._meta_metrics})
 
     def _require_compiled(self):
         if self._task_loss is None:
@@ -391,6 +416,47 @@ class MetaLearner(EpisodicFit, keras.Model):
         config["model"] = keras.saving.deserialize_keras_object(config["model"],
                                                                 custom_objects=custom_objects)
         return cls(**config)
+
+
+def _replica_share(episode):
+    """Under a tf.distribute strategy with several replicas, this replica's share of the
+    meta-batch, its tasks / all replicas' tasks; None otherwise, so that training without a
+    strategy is unchanged.
+
+    tf.data gives the replicas' parts of a distributed batch a static size only when the batch
+    splits evenly (as Keras assumes for its own losses): then the share is 1 / replicas. Otherwise
+    (e.g. 5 tasks on 2 replicas, a last partial batch) it takes an all-reduce of the task counts.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return None
+    if episode["query_y"].shape[0] is not None:
+        return tf.constant(1.0 / context.num_replicas_in_sync)
+    tasks_here = tf.cast(tf.shape(episode["query_y"])[0], tf.float32)
+    return tasks_here / context.all_reduce(tf.distribute.ReduceOp.SUM, tasks_here)
+
+
+def _check_replica_split(meta, data, argument, batch_size=None):
+    """Under a tf.distribute strategy, which splits each episode's tasks among the replicas, every
+    replica needs at least one task of every episode."""
+    replicas = meta.distribute_strategy.num_replicas_in_sync
+    n_tasks = _fewest_tasks(data, batch_size) if replicas > 1 else None
+    if n_tasks is not None and n_tasks < replicas:
+        raise ValueError(
+            f"`{argument}` gives episodes of {n_tasks} tasks, fewer than the {replicas} replicas "
+            "of the distribution strategy, which split each episode's tasks among them: use "
+            f"episodes of at least {replicas} tasks (best a multiple of {replicas}).")
+
+
+def _fewest_tasks(data, batch_size):
+    """Tasks of the smallest episode that fit/evaluate take from ``data``, when known."""
+    spec = getattr(data, "element_spec", None)
+    if isinstance(spec, dict) and "support_x" in spec and spec["support_x"].shape.rank:
+        return spec["support_x"].shape[0]
+    if isinstance(data, dict) and "support_x" in data:  # sliced into meta-batches by Keras
+        n_tasks, batch_size = len(data["support_x"]), batch_size or 32
+        return min(n_tasks, batch_size, n_tasks % batch_size or batch_size)
+    return None
 
 
 def _flatten_tasks(tensor):

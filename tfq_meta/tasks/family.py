@@ -39,25 +39,40 @@ class TaskFamily:
         check_episode(episode, f"{type(self).__name__}.sample_task")
         return episode
 
-    def episodes(self, meta_batch_size, seed=0, n_episodes=None):
+    def episodes(self, meta_batch_size, seed=0, n_episodes=None, start=0):
         """A ``tf.data.Dataset`` of episodes of ``meta_batch_size`` tasks each.
+
+        Episode ``i`` is a pure function of ``(seed, i)``; the dataset yields episodes
+        ``start, start + 1, …``.
 
         Args:
             meta_batch_size: tasks per episode (per meta-learning step).
             seed: int; the dataset is the same for the same seed.
             n_episodes: ``None`` for an endless dataset (give ``steps_per_epoch`` to ``fit``), or
                 how many episodes, e.g. for ``validation_data``.
+            start: index of the first episode: an int, or a function of no arguments returning
+                one, called each time an iteration over the dataset begins. With
+                ``start=lambda: int(meta.optimizer.iterations)`` the episode of each training
+                step is the one of its global step number, so a run restarted by
+                ``keras.callbacks.BackupAndRestore`` (which restores the optimizer's step count)
+                continues with the episodes an uninterrupted run would have seen.
+
+        Under a ``tf.distribute`` strategy, ``fit`` splits each episode's tasks into contiguous
+        parts, one per replica (``meta_batch_size`` must be at least the number of replicas).
         """
         check_positive_int(meta_batch_size, "meta_batch_size")
         if n_episodes is not None:
             check_positive_int(n_episodes, "n_episodes")
+        if not callable(start):
+            _check_start(start)
         first = self.sample(meta_batch_size, seed=[seed, 0])
         signature = {key: tf.TensorSpec(value.shape, tf.as_dtype(value.dtype))
                      for key, value in first.items()}
 
         def generate():
-            index = 0
-            while n_episodes is None or index < n_episodes:
+            index = _check_start(start() if callable(start) else start)
+            stop = None if n_episodes is None else index + n_episodes
+            while stop is None or index < stop:
                 yield self.sample(meta_batch_size, seed=[seed, index])
                 index += 1
 
@@ -97,6 +112,14 @@ class FunctionTasks(TaskFamily):
             raise TypeError(f"`sample_task` must return a dict of arrays; got "
                             f"{type(task).__name__}.")
         return task
+
+
+def _check_start(start):
+    """``start`` of ``episodes`` (or what its function returned) as an int, checked."""
+    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
+        raise ValueError("`start` must be a non-negative int (the first episode's index) or a "
+                         f"function returning one; got {start!r}.")
+    return int(start)
 
 
 def _as_model_array(array):
