@@ -13,6 +13,15 @@ import numpy as np
 import tensorflow as tf
 
 
+def plain(algorithm):
+    """MetaLearner options that turn every stabiliser off: the algorithm as its paper states it,
+    which the oracles here compute."""
+    options = dict(multi_step_loss=False, inner_clipnorm=None)
+    if algorithm != "metasgd":  # Meta-SGD's per-weight rates are the algorithm itself
+        options["learn_inner_lr"] = False
+    return options
+
+
 class CirqModel:
     """f(x; θ) = <observable> of ``layer``'s circuit with data ``x`` and weights ``θ``."""
 
@@ -72,16 +81,19 @@ def central_differences(function, point, step=1e-4):
 
 
 def per_task_adaptation(model, variables, episode, steps, rates, fixed=(),
-                        loss=keras.losses.mean_squared_error):
+                        loss=keras.losses.mean_squared_error, clipnorm=None):
     """Reference inner loop: one task at a time, plain model calls, SGD by hand.
 
+    ``rates``: one per variable, or a function ``step -> rates`` for per-step rates.
     ``fixed``: (variable, value) pairs substituted for other variables (StatelessScopes do not
-    nest, so they go into the same scope).
+    nest, so they go into the same scope). ``clipnorm``: each step's gradient is scaled to at most
+    this global norm.
     """
+    rates_of = rates if callable(rates) else (lambda step: rates)
     adapted = []
     for t in range(len(episode["support_x"])):
         values = [tf.convert_to_tensor(v) for v in variables]
-        for _ in range(steps):
+        for step in range(steps):
             with tf.GradientTape() as tape:
                 tape.watch(values)
                 with keras.StatelessScope(state_mapping=list(zip(variables, values)) +
@@ -92,6 +104,11 @@ def per_task_adaptation(model, variables, episode, steps, rates, fixed=(),
                     labels = tf.cast(labels, predictions.dtype)
                 task_loss = tf.reduce_mean(loss(labels, predictions))
             gradients = tape.gradient(task_loss, values)
-            values = [v - r * g for v, r, g in zip(values, rates, gradients)]
+            if clipnorm is not None:
+                norm = np.sqrt(sum(float(np.sum(g.numpy() ** 2)) for g in gradients))
+                gradients = [g * min(1.0, clipnorm / norm) for g in gradients]
+            # dtype_hint: a Python float cast through float32 would lose precision.
+            values = [v - tf.cast(tf.convert_to_tensor(r, dtype_hint=v.dtype), v.dtype) * g
+                      for v, r, g in zip(values, rates_of(step), gradients)]
         adapted.append([v.numpy() for v in values])
     return [np.stack(per_variable) for per_variable in zip(*adapted)]

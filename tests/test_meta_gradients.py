@@ -58,7 +58,7 @@ def regression_episode(rng, tasks=3, shots=4, queries=5):
 
 def compiled(model, algorithm, inner_steps, inner_lr, **kwargs):
     meta = MetaLearner(model, algorithm=algorithm, inner_steps=inner_steps, inner_lr=inner_lr,
-                       **kwargs)
+                       **{**meta_oracle.plain(algorithm), **kwargs})
     meta.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
     return meta
 

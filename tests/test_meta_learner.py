@@ -26,7 +26,7 @@ def classical_model(seed=0):
 def test_vectorized_inner_loop_equals_a_per_task_loop_on_a_hybrid_model(rng, engine):
     keras.utils.set_random_seed(1)
     model = models.student(n_features=2, n_outputs=1, n_qubits=3, n_layers=1, engine=engine)
-    meta = MetaLearner(model, "maml", inner_steps=2, inner_lr=0.1)
+    meta = MetaLearner(model, "maml", inner_steps=2, inner_lr=0.1, **meta_oracle.plain("maml"))
     meta.compile(loss="mse")
     episode = {"support_x": rng.uniform(-1, 1, (4, 5, 2)), "support_y": rng.normal(size=(4, 5, 1)),
                "query_x": rng.uniform(-1, 1, (4, 3, 2)), "query_y": rng.normal(size=(4, 3, 1))}
@@ -40,7 +40,7 @@ def test_vectorized_inner_loop_equals_a_per_task_loop_on_a_hybrid_model(rng, eng
 
 def test_vectorized_inner_loop_equals_a_per_task_loop_on_a_classical_model(rng):
     model = classical_model()
-    meta = MetaLearner(model, "fomaml", inner_steps=3, inner_lr=0.2)
+    meta = MetaLearner(model, "fomaml", inner_steps=3, inner_lr=0.2, **meta_oracle.plain("fomaml"))
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     meta.compile(loss=loss)
     episode = {"support_x": rng.normal(size=(3, 6, 4)).astype(np.float32),
@@ -145,3 +145,58 @@ def test_fit_takes_a_dict_of_arrays_and_slices_it_into_meta_batches():
     episodes = tasks.Sinusoid(shots=5).sample(12, seed=0)
     history = meta.fit(episodes, batch_size=4, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+def linear_model():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input((1,), dtype="float64"),
+                             keras.layers.Dense(1, dtype="float64", name="line")])
+
+
+@pytest.mark.parametrize("algorithm", ["maml", "metasgd"])
+def test_steps_past_the_trained_ones_never_raise_the_support_loss_and_reach_least_squares(
+        rng, algorithm):
+    """Features up to 10 and rate 0.1: fixed-rate descent multiplies the error by about 6 every
+    step. Past the trained step the safeguard keeps the support loss from rising and reaches the
+    least-squares line (closed form)."""
+    model = linear_model()
+    meta = MetaLearner(model, algorithm, inner_steps=1, inner_lr=0.1,
+                       **meta_oracle.plain(algorithm))
+    meta.compile(loss="mse")
+    x = rng.uniform(-10, 10, (3, 8, 1))
+    y = rng.uniform(-2, 2, (3, 1, 1)) * x + rng.normal(size=(3, 8, 1))
+    episode = {"support_x": x, "support_y": y, "query_x": x, "query_y": y}
+
+    fixed_rate = meta_oracle.per_task_adaptation(model, model.trainable_variables, episode, 4,
+                                                 [0.1, 0.1])
+    fixed_rate_losses = np.mean((x * fixed_rate[0] + fixed_rate[1][:, None] - y) ** 2, axis=(1, 2))
+    curves = meta.adaptation_losses(episode, 300)  # query = support: the support losses
+    assert np.all(fixed_rate_losses > 100 * curves[0])  # the fixed rate diverges
+    assert np.all(np.diff(curves[1:], axis=0) <= 0)     # the safeguarded steps never rise
+
+    design = np.concatenate([x, np.ones_like(x)], axis=2)
+    least_squares = [np.mean((design[t] @ np.linalg.lstsq(design[t], y[t], rcond=None)[0] -
+                              y[t]) ** 2) for t in range(3)]
+    np.testing.assert_allclose(curves[-1], least_squares, rtol=1e-6)
+
+
+@pytest.mark.parametrize("algorithm", ["maml", "metasgd", "reptile"])
+def test_adaptation_curves_with_the_default_stabilisers_equal_per_task_adapt(algorithm):
+    """Learned per-step rates, clipping that binds, and safeguarded steps past the trained ones:
+    the batched curves equal one `adapt` per task and step count."""
+    keras.utils.set_random_seed(3)
+    meta = MetaLearner(models.student(n_features=1, n_qubits=2, n_layers=1), algorithm,
+                       inner_steps=2, inner_lr=0.5, inner_clipnorm=0.3)
+    meta.compile(loss="mse")
+    if meta.inner_rates.kind == "per_group_and_step":
+        meta.inner_rates.log_rates.assign(
+            np.log(np.random.default_rng(0).uniform(0.1, 0.8, size=(2, 4))))
+    episode = tasks.Sinusoid(shots=6, query_shots=7).sample(3, seed=5)
+    curves = meta.adaptation_losses(episode, 6)
+    for steps in (1, 2, 3, 6):
+        for t in range(3):
+            adapted = meta.adapt(episode["support_x"][t], episode["support_y"][t], steps=steps)
+            predictions = adapted(episode["query_x"][t]).numpy()
+            loss = np.mean((predictions - episode["query_y"][t]) ** 2)
+            np.testing.assert_allclose(curves[steps, t], loss, rtol=2e-5)
+    assert np.all(curves[-1] < curves[0])

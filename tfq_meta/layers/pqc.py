@@ -110,6 +110,22 @@ class PQC(keras.layers.Layer):
     def n_weights(self):
         return len(self.weight_symbols)
 
+    @property
+    def input_scale_mask(self):
+        """Which weights scale data: a bool ``[n_weights]``, True for a weight that shares a gate
+        with a data symbol (e.g. ``s`` in ``rx(s * x)``).
+
+        Such a weight's gradient carries the feature's size as a factor, so it can differ from the
+        other angles' by orders of magnitude; the meta-learner gives it a step size of its own.
+        """
+        data = {str(s) for s in self.data_symbols}
+        scales = set()
+        for op in self.circuit.all_operations():
+            names = cirq.parameter_names(op)
+            if names & data:
+                scales |= names - data
+        return np.array([str(s) in scales for s in self.weight_symbols])
+
     def build(self, input_shape):
         if _is_pair(input_shape):
             self._check_feature_shape(input_shape[1])

@@ -1,0 +1,99 @@
+"""The inner loop on a whole meta-batch: trained steps, then safeguarded steps past them."""
+import tensorflow as tf
+
+from tfq_meta.meta.functional import task_batched_call
+from tfq_meta.meta.updates import clip_by_task_norm, inner_update, per_task
+
+
+class InnerLoop:
+    """Adapts every task of a meta-batch at once, one batched model call per step.
+
+    Steps ``1 … inner_steps`` are those meta-training differentiates: a clipped gradient step
+    with that step's rates. Steps past them reuse the last step's rates and are *safeguarded*
+    per task: a step is kept only if it does not raise the task's support loss, and otherwise the
+    task's rates are halved and the step retried from the kept weights. A fixed rate that is too
+    large for a task thus costs a few halvings instead of a divergence.
+
+    Args:
+        model: the model whose ``variables`` are adapted.
+        variables: the adapted variables.
+        rates: an :class:`~tfq_meta.meta.inner_rates.InnerRates`.
+        inner_steps: the steps meta-training runs.
+        stabilisers: the learner's :class:`~tfq_meta.meta.stabilisers.Stabilisers`.
+        second_order: whether the outer loop differentiates through the inner gradients.
+        epoch: the learner's epoch variable, for derivative-order annealing.
+        task_losses: function ``(y, predictions) -> [tasks]`` mean loss of each task.
+    """
+
+    def __init__(self, model, variables, rates, inner_steps, stabilisers, second_order, epoch,
+                 task_losses):
+        self.model, self.variables, self.rates = model, variables, rates
+        self.inner_steps, self.stabilisers = inner_steps, stabilisers
+        self.second_order, self.epoch, self.task_losses = second_order, epoch, task_losses
+
+    def initial_weights(self, n_tasks):
+        """The model's own values, one copy per task: ``[tasks, *shape]`` per variable."""
+        return [tf.broadcast_to(v, tf.concat([[n_tasks], v.shape], 0)) for v in self.variables]
+
+    def predictions(self, task_weights, x, training=False):
+        return task_batched_call(self.model, self.variables, task_weights, x, training)
+
+    def trajectory(self, support_x, support_y, steps, training=False):
+        """Yields every task's adapted weights after each of ``steps`` inner steps."""
+        weights = self.initial_weights(tf.shape(support_x)[0])
+        for step in range(min(steps, self.inner_steps)):
+            _, gradients = self._support_gradients(weights, support_x, support_y, training)
+            weights = self._descend(weights, self._differentiated(gradients), self.rates(step))
+            yield weights
+        if steps > self.inner_steps:
+            yield from self._safeguarded_steps(weights, support_x, support_y,
+                                               steps - self.inner_steps, training)
+
+    def _safeguarded_steps(self, weights, support_x, support_y, steps, training):
+        rates = self.rates(self.inner_steps - 1)
+        losses, gradients = self._support_gradients(weights, support_x, support_y, training)
+        factors = tf.ones_like(losses)
+        for _ in range(steps):
+            candidate = self._descend(weights, gradients, rates, factors)
+            new_losses, new_gradients = self._support_gradients(candidate, support_x, support_y,
+                                                                training)
+            kept = new_losses <= losses  # False for NaN: a step to NaN is never kept
+            weights = _where_kept(kept, candidate, weights)
+            gradients = _where_kept(kept, new_gradients, gradients)
+            losses = tf.where(kept, new_losses, losses)
+            factors = tf.where(kept, factors, factors / 2)
+            yield weights
+
+    def _support_gradients(self, weights, support_x, support_y, training):
+        """Every task's support loss ``[tasks]`` and its gradient w.r.t. its weights."""
+        with tf.GradientTape() as tape:
+            tape.watch(weights)
+            losses = self.task_losses(support_y, self.predictions(weights, support_x, training))
+            # Tasks do not share adapted weights, so the gradient of the summed task losses holds
+            # every task's own gradient.
+            total = tf.reduce_sum(losses)
+        return losses, tape.gradient(total, weights,
+                                     unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    def _differentiated(self, gradients):
+        """The inner gradients as the outer loop differentiates them: constants for first-order
+        algorithms (and annealed epochs), else as they are."""
+        if not self.second_order:
+            return [tf.stop_gradient(g) for g in gradients]
+        if not self.stabilisers.first_order_epochs:
+            return gradients
+        # Value-identical either way; only the derivative of the second term depends on the epoch.
+        weight = self.stabilisers.second_order_weight(self.epoch)
+        return [tf.stop_gradient(g) + tf.cast(weight, g.dtype) * (g - tf.stop_gradient(g))
+                for g in gradients]
+
+    def _descend(self, weights, gradients, rates, task_factors=None):
+        """One clipped gradient step of every task; ``task_factors`` ``[tasks]`` scale its rates."""
+        gradients = clip_by_task_norm(gradients, self.stabilisers.inner_clipnorm)
+        if task_factors is not None:
+            gradients = [g * per_task(task_factors, g) for g in gradients]
+        return inner_update(weights, gradients, rates)
+
+
+def _where_kept(kept, new, old):
+    return [tf.where(per_task(kept, o), n, o) for n, o in zip(new, old)]
