@@ -154,7 +154,7 @@ def _meta_training(strategy):
     with strategy.scope():
         keras.utils.set_random_seed(0)
         meta = tfq_meta.MetaLearner(tfq_meta.models.student(n_features=1), "maml",
-                                    inner_steps=1, inner_lr=0.3)
+                                    inner_steps=1, inner_lr=0.3, learn_inner_lr=False)
         meta.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", metrics=["mae"])
     assert [tuple(v.shape) for v in meta.trainable_variables] == list(GRADIENT_SHAPES)
     meta.make_train_function()

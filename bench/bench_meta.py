@@ -12,7 +12,8 @@ each qubit; ``engine="auto"``, which is statevector here) and a Dense(1) readout
 Q = 4 and 8. Tasks per second = 16 / seconds per step.
 
 Implementations (all start from the same weights and the same episode):
-  MetaLearner     ``MetaLearner(model, algorithm, inner_steps=5, inner_lr=0.1)`` compiled with
+  MetaLearner     ``MetaLearner(model, algorithm, inner_steps=5, inner_lr=0.1)``, stabilisers
+                  off (learn_inner_lr=False, multi_step_loss=False, inner_clipnorm=None), compiled with
                   ``Adam(1e-3)``, ``loss="mse"`` and Keras' defaults (``jit_compile="auto"``,
                   which is off on a CPU-only machine); one ``train_on_batch(episode)`` per step,
                   episode as NumPy arrays, as ``Sinusoid.sample`` returns them. All 16 tasks run
@@ -221,8 +222,11 @@ def mean_query_loss(predictions, query_y):
 # ----------------------------------------------------------------------------------------------
 
 def meta_learner(config, algorithm, jit_compile="auto"):
+    # Plain MAML (no stabilisers), the algorithm every other column computes; their cost is
+    # bench_stabilisers.py's.
     meta = MetaLearner(new_model(config["qubits"], config["weights"]), algorithm,
-                       inner_steps=INNER_STEPS, inner_lr=INNER_LR)
+                       inner_steps=INNER_STEPS, inner_lr=INNER_LR, learn_inner_lr=False,
+                       multi_step_loss=False, inner_clipnorm=None)
     meta.compile(optimizer=keras.optimizers.Adam(OUTER_LR), loss="mse", jit_compile=jit_compile)
     episode = config["episode"]
 
