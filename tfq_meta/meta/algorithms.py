@@ -1,5 +1,8 @@
-"""The meta-learning algorithms: how each runs the two loops, and its defaults."""
+"""The meta-learning algorithms: how each runs the two loops, its defaults, and which weights it
+adapts."""
 import dataclasses
+
+from tfq_meta.layers import PQC
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,3 +31,47 @@ ALGORITHMS = {
                          inner_steps=1, inner_clipnorm=None),
     "anil": Algorithm(second_order=True, head_only=True, learned_rates=False, reptile=False),
 }
+
+
+def adapted_variables(model, head):
+    """The variables the inner loop adapts: those of the ``head`` layers, or every trainable one."""
+    variables = (model.trainable_variables if head is None else
+                 [v for name in head for v in model.get_layer(name).trainable_variables])
+    if not variables:
+        raise ValueError("`model` has no trainable weights to adapt.")
+    return variables
+
+
+def check_second_order(model, algorithm):
+    """Raises if a second-order algorithm meets a circuit whose engine has no second derivatives."""
+    if not ALGORITHMS[algorithm].second_order:
+        return
+    for layer in model._flatten_layers():
+        if isinstance(layer, PQC) and layer.second_order_blocker is not None:
+            raise ValueError(
+                f"algorithm={algorithm!r} needs second derivatives of layer {layer.name!r}, which "
+                "runs on engine='qsim' where they come from the parameter-shift rule; it does not "
+                f"hold for {layer.second_order_blocker!r}. Use algorithm='fomaml' (or 'reptile'), "
+                "or engine='statevector' for the layer.")
+
+
+def head_layers(model, head, algorithm):
+    """The names of the layers ANIL adapts (``None`` for the algorithms that adapt every
+    weight): ``head``, or by default the last layer with trainable weights."""
+    if not ALGORITHMS[algorithm].head_only:
+        if head is not None:
+            raise ValueError(f"`head` only applies to algorithm='anil'; got algorithm="
+                             f"{algorithm!r}.")
+        return None
+    if head is None:
+        weighted = [layer for layer in model.layers if layer.trainable_weights]
+        if not weighted:
+            raise ValueError("`model` has no trainable layers to adapt.")
+        return [weighted[-1].name]
+    head = [head] if isinstance(head, str) else list(head)
+    names = [layer.name for layer in model.layers]
+    unknown = [name for name in head if name not in names]
+    if unknown:
+        raise ValueError(f"`head` names layers {unknown} that are not in the model; its layers "
+                         f"are {names}.")
+    return head

@@ -8,8 +8,8 @@ import tensorflow as tf
 from tfq_meta._validation import (check_choice, check_positive_float,
                                   check_positive_int)
 from tfq_meta.distribute import DistributedFit, step_logs
-from tfq_meta.layers import PQC
-from tfq_meta.meta.algorithms import ALGORITHMS
+from tfq_meta.meta.algorithms import (ALGORITHMS, adapted_variables, check_second_order,
+                                      head_layers)
 from tfq_meta.meta.inner_loop import InnerLoop
 from tfq_meta.meta.inner_rates import InnerRates
 from tfq_meta.meta.replicas import check_replica_split, replica_share
@@ -135,9 +135,9 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
         self.stabilisers = Stabilisers.resolve(
             algorithm, self._algorithm, learn_inner_lr, multi_step_loss, multi_step_loss_epochs,
             first_order_epochs, inner_clipnorm)
-        self.head = _head_layers(model, head, algorithm, self._algorithm.head_only)
-        self.adapted_variables = self._find_adapted_variables()
-        self._check_second_order()
+        self.head = head_layers(model, head, algorithm)
+        self.adapted_variables = adapted_variables(model, self.head)
+        check_second_order(model, algorithm)
         kind = ("per_parameter" if self._algorithm.learned_rates else
                 "per_group_and_step" if self.stabilisers.learn_inner_lr else "fixed")
         self.inner_rates = InnerRates(model, self.adapted_variables, kind, self.inner_lr,
@@ -155,24 +155,6 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
     def inner_learning_rates(self):
         """Meta-SGD's learned per-weight rates, one per adapted variable (else ``[]``)."""
         return self.inner_rates.per_parameter
-
-    def _find_adapted_variables(self):
-        variables = (self.model.trainable_variables if self.head is None else
-                     [v for name in self.head for v in self.model.get_layer(name).trainable_variables])
-        if not variables:
-            raise ValueError("`model` has no trainable weights to adapt.")
-        return variables
-
-    def _check_second_order(self):
-        if not self._algorithm.second_order:
-            return
-        for layer in self.model._flatten_layers():
-            if isinstance(layer, PQC) and layer.second_order_blocker is not None:
-                raise ValueError(
-                    f"algorithm={self.algorithm!r} needs second derivatives of layer "
-                    f"{layer.name!r}, which runs on engine='qsim' where they come from the "
-                    f"parameter-shift rule; it does not hold for {layer.second_order_blocker!r}. "
-                    "Use algorithm='fomaml' (or 'reptile'), or engine='statevector' for the layer.")
 
     # ----------------------------------------------------------------------------------- compile
 
@@ -447,23 +429,3 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
         config["model"] = keras.saving.deserialize_keras_object(config["model"],
                                                                 custom_objects=custom_objects)
         return cls(**config)
-
-
-def _head_layers(model, head, algorithm, head_only):
-    if not head_only:
-        if head is not None:
-            raise ValueError(f"`head` only applies to algorithm='anil'; got algorithm="
-                             f"{algorithm!r}.")
-        return None
-    if head is None:
-        weighted = [layer for layer in model.layers if layer.trainable_weights]
-        if not weighted:
-            raise ValueError("`model` has no trainable layers to adapt.")
-        return [weighted[-1].name]
-    head = [head] if isinstance(head, str) else list(head)
-    names = [layer.name for layer in model.layers]
-    unknown = [name for name in head if name not in names]
-    if unknown:
-        raise ValueError(f"`head` names layers {unknown} that are not in the model; its layers "
-                         f"are {names}.")
-    return head
