@@ -15,7 +15,7 @@ from tfq_meta.meta.stabilisers import multi_step_loss_weights
 
 
 def scaled_hybrid_model(seed=0):
-    """A float64 circuit with an input scale ``s`` (rx(s·x)) and three angles, then a Dense head."""
+    """A float64 circuit with an input scale ``s`` (rx(s·x)), three angles, then a Dense head."""
     x, s, a, b, c = sympy.symbols("x s a b c")
     q0, q1 = cirq.LineQubit.range(2)
     circuit = cirq.Circuit(cirq.rx(s * x)(q0), cirq.rx(x)(q1), cirq.ry(a)(q0), cirq.ry(b)(q1),

@@ -15,10 +15,20 @@ def check_positive_int(value, argument, allow_none=False):
 
     With ``allow_none``, ``None`` is accepted and returned as is.
     """
+    return _check_int(value, argument, 1, "a positive int", allow_none)
+
+
+def check_non_negative_int(value, argument, allow_none=False, meaning=""):
+    """Returns ``value`` as an int if it is an integer >= 0 (not a bool), else raises; the error
+    adds ``meaning`` (e.g. " (a number of epochs)") to what is accepted."""
+    return _check_int(value, argument, 0, f"a non-negative int{meaning}", allow_none)
+
+
+def _check_int(value, argument, minimum, accepted, allow_none):
     if allow_none and value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        accepted = "None or a positive int" if allow_none else "a positive int"
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        accepted = f"None or {accepted}" if allow_none else accepted
         raise ValueError(f"`{argument}` must be {accepted}; got {value!r}.")
     return int(value)
 

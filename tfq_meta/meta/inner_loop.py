@@ -43,14 +43,15 @@ class InnerLoop:
         weights = self.initial_weights(tf.shape(support_x)[0])
         for step in range(min(steps, self.inner_steps)):
             _, gradients = self._support_gradients(weights, support_x, support_y, training)
-            weights = self._descend(weights, self._differentiated(gradients), self.rates(step))
+            weights = self._descend(weights, self._differentiated(gradients),
+                                    self.rates.for_step(step))
             yield weights
         if steps > self.inner_steps:
             yield from self._safeguarded_steps(weights, support_x, support_y,
                                                steps - self.inner_steps, training)
 
     def _safeguarded_steps(self, weights, support_x, support_y, steps, training):
-        rates = self.rates(self.inner_steps - 1)
+        rates = self.rates.for_step(self.inner_steps - 1)
         losses, gradients = self._support_gradients(weights, support_x, support_y, training)
         factors = tf.ones_like(losses)
         for _ in range(steps):

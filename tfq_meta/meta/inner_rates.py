@@ -47,7 +47,7 @@ class InnerRates(keras.layers.Layer):
             for v in variables] if kind == "per_parameter" else []
         self.built = True
 
-    def __call__(self, step):
+    def for_step(self, step):
         """The rates of inner step ``step`` (0-based): one per variable, each a float or a tensor
         broadcastable to ``[tasks, *variable.shape]``."""
         if self.kind == "fixed":

@@ -126,19 +126,18 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
                              "(or call it once on data) so that its weights exist.")
         self.model = model
         self.algorithm = check_choice(algorithm, ALGORITHMS, "algorithm")
-        self._algorithm = ALGORITHMS[algorithm]
-        spec = self._algorithm
+        self._algorithm = spec = ALGORITHMS[algorithm]
         self.inner_steps = check_positive_int(
             spec.inner_steps if inner_steps is None else inner_steps, "inner_steps")
         self.inner_lr = check_positive_float(spec.inner_lr if inner_lr is None else inner_lr,
                                              "inner_lr")
         self.stabilisers = Stabilisers.resolve(
-            algorithm, self._algorithm, learn_inner_lr, multi_step_loss, multi_step_loss_epochs,
+            algorithm, spec, learn_inner_lr, multi_step_loss, multi_step_loss_epochs,
             first_order_epochs, inner_clipnorm)
         self.head = head_layers(model, head, algorithm)
         self.adapted_variables = adapted_variables(model, self.head)
         check_second_order(model, algorithm)
-        kind = ("per_parameter" if self._algorithm.learned_rates else
+        kind = ("per_parameter" if spec.learned_rates else
                 "per_group_and_step" if self.stabilisers.learn_inner_lr else "fixed")
         self.inner_rates = InnerRates(model, self.adapted_variables, kind, self.inner_lr,
                                       self.inner_steps, name="inner_rates")
@@ -146,7 +145,7 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
                                      trainable=False, name="epoch")
         self._inner_loop = InnerLoop(model, self.adapted_variables, self.inner_rates,
                                      self.inner_steps, self.stabilisers,
-                                     self._algorithm.second_order, self.epoch, self._task_losses)
+                                     spec.second_order, self.epoch, self._task_losses)
         self._task_loss = None
         self._meta_metrics = ()
         self.built = True

@@ -6,7 +6,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfq_meta._validation import check_positive_float
+from tfq_meta._validation import check_non_negative_int, check_positive_float
+
+EPOCHS = " (a number of epochs)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,12 +41,13 @@ class Stabilisers:
         if multi_step_loss and spec.reptile:
             raise ValueError("`multi_step_loss=True` weighs query losses, which "
                              "algorithm='reptile' does not descend; leave it None or False.")
-        multi_step_loss_epochs = _epochs(multi_step_loss_epochs, "multi_step_loss_epochs",
-                                         allow_none=True)
+        multi_step_loss_epochs = check_non_negative_int(
+            multi_step_loss_epochs, "multi_step_loss_epochs", allow_none=True, meaning=EPOCHS)
         if multi_step_loss_epochs is not None and not multi_step_loss:
             raise ValueError("`multi_step_loss_epochs` anneals the multi-step loss, which is off; "
                              "set multi_step_loss=True or leave multi_step_loss_epochs None.")
-        first_order_epochs = _epochs(first_order_epochs, "first_order_epochs")
+        first_order_epochs = check_non_negative_int(first_order_epochs, "first_order_epochs",
+                                                    meaning=EPOCHS)
         if first_order_epochs and not spec.second_order:
             raise ValueError(f"`first_order_epochs` anneals second-order meta-gradients, which "
                              f"algorithm={algorithm!r} never takes; use 0, or maml, metasgd or "
@@ -134,12 +137,3 @@ def _flag(value, argument, default):
         raise ValueError(f"`{argument}` must be True, False or None (the algorithm's default); "
                          f"got {value!r}.")
     return bool(value)
-
-
-def _epochs(value, argument, allow_none=False):
-    if allow_none and value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        accepted = "None or a non-negative int" if allow_none else "a non-negative int"
-        raise ValueError(f"`{argument}` must be {accepted} (a number of epochs); got {value!r}.")
-    return int(value)
