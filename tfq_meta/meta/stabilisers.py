@@ -1,5 +1,5 @@
 """The options that make MAML trainable in practice ("How to train your MAML", Antoniou et al.,
-ICLR 2019), their defaults per algorithm, their checks and their epoch schedules."""
+ICLR 2019): their resolution against each algorithm, their checks and their epoch schedules."""
 import dataclasses
 
 import keras
