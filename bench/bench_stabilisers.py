@@ -9,7 +9,8 @@ is one ``train_on_batch`` (Keras' compiled train function):
   lslr          + learned rates per weight group and step
   multi-step    + the query loss after every step (all steps' queries in one batched call)
   clipping      + inner gradients clipped to norm 1
-  annealing     + derivative-order annealing (the value-identical first/second-order switch)
+  annealing     + derivative-order annealing, timed in its first-order epochs (only the branch
+                of the epoch runs, so this is what FOMAML costs)
   defaults      ``MetaLearner(student)``: learned rates, multi-step loss and clipping, as a user
                 gets it
 

@@ -19,17 +19,17 @@ class InnerLoop:
         variables: the adapted variables.
         rates: an :class:`~tfq_meta.meta.inner_rates.InnerRates`.
         inner_steps: the steps meta-training runs.
-        stabilisers: the learner's :class:`~tfq_meta.meta.stabilisers.Stabilisers`.
-        second_order: whether the outer loop differentiates through the inner gradients.
-        epoch: the learner's epoch variable, for derivative-order annealing.
+        clipnorm: the largest global norm of a task's inner gradient, or None.
+        second_order: whether the outer loop differentiates through the inner gradients (the
+            default of :meth:`trajectory`).
         task_losses: function ``(y, predictions) -> [tasks]`` mean loss of each task.
     """
 
-    def __init__(self, model, variables, rates, inner_steps, stabilisers, second_order, epoch,
+    def __init__(self, model, variables, rates, inner_steps, clipnorm, second_order,
                  task_losses):
         self.model, self.variables, self.rates = model, variables, rates
-        self.inner_steps, self.stabilisers = inner_steps, stabilisers
-        self.second_order, self.epoch, self.task_losses = second_order, epoch, task_losses
+        self.inner_steps, self.clipnorm = inner_steps, clipnorm
+        self.second_order, self.task_losses = second_order, task_losses
 
     def initial_weights(self, n_tasks):
         """The model's own values, one copy per task: ``[tasks, *shape]`` per variable."""
@@ -38,13 +38,16 @@ class InnerLoop:
     def predictions(self, task_weights, x, training=False):
         return task_batched_call(self.model, self.variables, task_weights, x, training)
 
-    def trajectory(self, support_x, support_y, steps, training=False):
-        """Yields every task's adapted weights after each of ``steps`` inner steps."""
+    def trajectory(self, support_x, support_y, steps, training=False, second_order=None):
+        """Yields every task's adapted weights after each of ``steps`` inner steps; with
+        ``second_order=False`` the inner gradients are constants to an outer tape."""
+        second_order = self.second_order if second_order is None else second_order
         weights = self.initial_weights(tf.shape(support_x)[0])
         for step in range(min(steps, self.inner_steps)):
             _, gradients = self._support_gradients(weights, support_x, support_y, training)
-            weights = self._descend(weights, self._differentiated(gradients),
-                                    self.rates.for_step(step))
+            if not second_order:
+                gradients = [tf.stop_gradient(g) for g in gradients]
+            weights = self._descend(weights, gradients, self.rates.for_step(step))
             yield weights
         if steps > self.inner_steps:
             yield from self._safeguarded_steps(weights, support_x, support_y,
@@ -76,21 +79,9 @@ class InnerLoop:
         return losses, tape.gradient(total, weights,
                                      unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
-    def _differentiated(self, gradients):
-        """The inner gradients as the outer loop differentiates them: constants for first-order
-        algorithms (and annealed epochs), else as they are."""
-        if not self.second_order:
-            return [tf.stop_gradient(g) for g in gradients]
-        if not self.stabilisers.first_order_epochs:
-            return gradients
-        # Value-identical either way; only the derivative of the second term depends on the epoch.
-        weight = self.stabilisers.second_order_weight(self.epoch)
-        return [tf.stop_gradient(g) + tf.cast(weight, g.dtype) * (g - tf.stop_gradient(g))
-                for g in gradients]
-
     def _descend(self, weights, gradients, rates, task_factors=None):
         """One clipped gradient step of every task; ``task_factors`` ``[tasks]`` scale its rates."""
-        gradients = clip_by_task_norm(gradients, self.stabilisers.inner_clipnorm)
+        gradients = clip_by_task_norm(gradients, self.clipnorm)
         if task_factors is not None:
             gradients = [g * per_task(task_factors, g) for g in gradients]
         return inner_update(weights, gradients, rates)

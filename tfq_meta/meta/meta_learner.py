@@ -144,8 +144,8 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
         self.epoch = self.add_weight(shape=(), dtype="int32", initializer="zeros",
                                      trainable=False, name="epoch")
         self._inner_loop = InnerLoop(model, self.adapted_variables, self.inner_rates,
-                                     self.inner_steps, self.stabilisers,
-                                     spec.second_order, self.epoch, self._task_losses)
+                                     self.inner_steps, self.stabilisers.inner_clipnorm,
+                                     spec.second_order, self._task_losses)
         self._task_loss = None
         self._meta_metrics = ()
         self.built = True
@@ -252,9 +252,19 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
         return gradients
 
     def _meta_gradients(self, episode, training):
+        first_order_epochs = self.stabilisers.first_order_epochs
+        if not first_order_epochs:
+            return self._meta_gradients_of_order(episode, training, self._algorithm.second_order)
+        # Only the branch taken runs: first-order epochs cost what FOMAML costs.
+        return tf.cond(self.epoch >= first_order_epochs,
+                       lambda: self._meta_gradients_of_order(episode, training, True),
+                       lambda: self._meta_gradients_of_order(episode, training, False))
+
+    def _meta_gradients_of_order(self, episode, training, second_order):
         with tf.GradientTape(watch_accessed_variables=not self._algorithm.reptile) as tape:
             trajectory = list(self._inner_loop.trajectory(
-                episode["support_x"], episode["support_y"], self.inner_steps, training))
+                episode["support_x"], episode["support_y"], self.inner_steps, training,
+                second_order))
             scored = trajectory if self.stabilisers.multi_step_loss else trajectory[-1:]
             step_losses, query_predictions = self._query_losses(
                 scored, episode["query_x"], episode["query_y"], training)

@@ -82,10 +82,6 @@ class Stabilisers:
                 f"fit(epochs={epochs}) ends before the multi-step loss is annealed. Train for at "
                 "least that many epochs, lower multi_step_loss_epochs, or leave it None.")
 
-    def second_order_weight(self, epoch):
-        """1.0 once exact second-order meta-gradients are on, else 0.0 (a scalar tensor)."""
-        return tf.cast(epoch >= self.first_order_epochs, tf.float32)
-
     def step_loss_weights(self, n_steps, epoch):
         """Weights of the query losses after inner steps 1 … ``n_steps`` (see
         :func:`multi_step_loss_weights`); only the last step's without the multi-step loss."""
