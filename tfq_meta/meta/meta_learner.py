@@ -68,7 +68,7 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
       every inner step, uniformly, or annealed toward the last step over
       ``multi_step_loss_epochs`` epochs. ``loss`` in the logs is always the last step's.
     - **derivative-order annealing** (``first_order_epochs``): first-order meta-gradients for the
-      first epochs, then exact second order.
+      first epochs, at first-order cost, then exact second order.
     - **inner-gradient clipping** (``inner_clipnorm``): each task's inner gradient is scaled to a
       global norm of at most ``inner_clipnorm``, so a task with large errors cannot take a huge
       step. Without it MAML learns nothing on the default student.
