@@ -36,7 +36,6 @@ class InnerRates(keras.layers.Layer):
         super().__init__(**kwargs)
         self.kind, self.inner_lr, self.inner_steps = kind, inner_lr, inner_steps
         self.group_names, self._group_index = _weight_groups(model, variables)
-        self._shapes = [tuple(v.shape) for v in variables]
         if kind == "per_group_and_step":
             self.log_rates = self.add_weight(
                 shape=(inner_steps, len(self.group_names)), name="log_inner_lr",
@@ -51,7 +50,7 @@ class InnerRates(keras.layers.Layer):
         """The rates of inner step ``step`` (0-based): one per variable, each a float or a tensor
         broadcastable to ``[tasks, *variable.shape]``."""
         if self.kind == "fixed":
-            return [self.inner_lr] * len(self._shapes)
+            return [self.inner_lr] * len(self._group_index)
         if self.kind == "per_parameter":
             return [tf.convert_to_tensor(rate) for rate in self.per_parameter]
         rates = tf.exp(self.log_rates[min(step, self.inner_steps - 1)])
