@@ -15,7 +15,9 @@ class Algorithm:
     learned_rates: bool   # per-parameter inner learning rates, meta-learned
     reptile: bool         # outer gradient θ − mean φ instead of the query-loss gradient
     inner_steps: int = 5
-    # Learned rates start here. Reptile cannot learn its rates and moves too little at 0.1.
+    # Learned rates start here. Reptile cannot learn its rates and moves too little at 0.1;
+    # Meta-SGD's one step needs rates near 1 for the readout, which it reaches sooner from 0.3
+    # (one-step MSE on the sinusoid example 0.354 from 0.1, 0.317 from 0.3, seed 0).
     inner_lr: float = 0.1
     # Meta-SGD's single step must scale with a task's error, which clipping would cap; its
     # learned per-weight rates keep that step stable.
@@ -28,7 +30,7 @@ ALGORITHMS = {
     "reptile": Algorithm(second_order=False, head_only=False, learned_rates=False, reptile=True,
                          inner_lr=0.3),
     "metasgd": Algorithm(second_order=True, head_only=False, learned_rates=True, reptile=False,
-                         inner_steps=1, inner_clipnorm=None),
+                         inner_steps=1, inner_lr=0.3, inner_clipnorm=None),
     "anil": Algorithm(second_order=True, head_only=True, learned_rates=False, reptile=False),
 }
 
