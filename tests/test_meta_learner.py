@@ -200,3 +200,21 @@ def test_adaptation_curves_with_the_default_stabilisers_equal_per_task_adapt(alg
             loss = np.mean((predictions - episode["query_y"][t]) ** 2)
             np.testing.assert_allclose(curves[steps, t], loss, rtol=2e-5)
     assert np.all(curves[-1] < curves[0])
+
+
+def test_fit_takes_keras_arguments_by_position_as_keras_does():
+    """x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle:
+    the MetaLearner adds its own callback and reads ``epochs`` wherever they are given."""
+    meta = sinusoid_meta()
+    family = tasks.Sinusoid(shots=5)
+    seen = []
+    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = meta.fit(family.episodes(4, seed=0, n_episodes=2), None, None, 3, 0, [record],
+                           0.0, None, False)
+    assert seen == [0, 1, 2] and len(history.history["loss"]) == 3
+    assert int(meta.epoch.numpy()) == 2  # the MetaLearner's own epoch counter ran too
+    assert not [w for w in caught if "shuffle" in str(w.message)]
+    with pytest.raises(TypeError, match="shuffel"):
+        meta.fit(family.episodes(4, seed=0, n_episodes=1), shuffel=False)

@@ -184,3 +184,5 @@ def test_schedules_longer_than_training_are_refused(options, epochs):
     name = next(iter(options))
     with pytest.raises(ValueError, match=f"`{name}=.*fit\\(epochs={epochs}\\)"):
         meta.fit(episodes, epochs=epochs, verbose=0)
+    with pytest.raises(ValueError, match=f"`{name}=.*fit\\(epochs={epochs}\\)"):
+        meta.fit(episodes, None, None, epochs, 0)  # the same, positionally

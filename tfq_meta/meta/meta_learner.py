@@ -17,7 +17,7 @@ from tfq_meta.meta.stabilisers import EpochCounter, Stabilisers
 from tfq_meta.meta.task_losses import (check_labels, flatten_tasks, fresh_metric,
                                        labels_like, per_example_loss)
 from tfq_meta.meta.updates import reptile_gradients
-from tfq_meta.tasks.episodes import EpisodicFit, check_episode
+from tfq_meta.tasks.episodes import EpisodicFit, check_episode, fit_arguments
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
@@ -200,16 +200,15 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
     def fit(self, x=None, *args, **kwargs):
         """``keras.Model.fit``; a schedule (``first_order_epochs``, ``multi_step_loss_epochs``)
         must end within ``epochs``."""
-        epochs = kwargs.get("epochs", args[2] if len(args) > 2 else 1)
+        arguments = fit_arguments(self, x, args, kwargs)
         if self.stabilisers.schedules:
-            self.stabilisers.check_training_length(epochs)
-        if len(args) > 4:
-            raise TypeError("MetaLearner.fit: pass `callbacks` and later arguments by keyword.")
-        kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), EpochCounter()]
-        check_replica_split(self, x, "x", kwargs.get("batch_size"))
-        check_replica_split(self, kwargs.get("validation_data"), "validation_data",
-                             kwargs.get("validation_batch_size") or kwargs.get("batch_size"))
-        return super().fit(x, *args, **kwargs)
+            self.stabilisers.check_training_length(arguments.get("epochs", 1))
+        arguments["callbacks"] = [*(arguments.get("callbacks") or []), EpochCounter()]
+        batch_size = arguments.get("batch_size")
+        check_replica_split(self, x, "x", batch_size)
+        check_replica_split(self, arguments.get("validation_data"), "validation_data",
+                            arguments.get("validation_batch_size") or batch_size)
+        return super().fit(**arguments)
 
     def evaluate(self, x=None, *args, **kwargs):
         check_replica_split(self, x, "x", kwargs.get("batch_size"))

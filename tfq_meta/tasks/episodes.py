@@ -1,4 +1,7 @@
 """The episode format, its checks, and fitting on episode datasets."""
+import inspect
+
+import keras
 import tensorflow as tf
 
 EPISODE_KEYS = ("support_x", "support_y", "query_x", "query_y")
@@ -70,10 +73,18 @@ class EpisodicFit:
 
     Keras never shuffles a ``tf.data.Dataset`` (episodes are drawn at random already) but warns
     about its default ``shuffle=True`` on every ``fit``; this passes ``shuffle=False`` for
-    datasets unless the caller chose. (``args[7]`` would be ``shuffle`` given positionally.)
+    datasets unless the caller chose.
     """
 
     def fit(self, x=None, *args, **kwargs):
-        if isinstance(x, tf.data.Dataset) and len(args) < 8:
-            kwargs.setdefault("shuffle", False)
-        return super().fit(x, *args, **kwargs)
+        arguments = fit_arguments(self, x, args, kwargs)
+        if isinstance(x, tf.data.Dataset):
+            arguments.setdefault("shuffle", False)
+        return super().fit(**arguments)
+
+
+def fit_arguments(model, x, args, kwargs):
+    """The arguments of a ``keras.Model.fit`` call, all by name (only those given), so that
+    overrides read and add arguments wherever the caller put them."""
+    bound = inspect.signature(keras.Model.fit).bind(model, x, *args, **kwargs)
+    return {name: value for name, value in bound.arguments.items() if name != "self"}
