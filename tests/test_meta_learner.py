@@ -77,9 +77,9 @@ def test_fit_logs_query_metrics_before_and_after_adaptation_and_runs_callbacks(t
                 keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))])
     # Keras' "shuffle=True ... will be ignored" warning for datasets is not shown to users.
     assert not [w for w in caught if "shuffle" in str(w.message)]
+    # Before adaptation only where it is free of an extra forward pass per training step.
     assert sorted(history.history) == sorted(
-        ["loss", "mae", "pre_adapt_loss", "pre_adapt_mae",
-         "val_loss", "val_mae", "val_pre_adapt_loss", "val_pre_adapt_mae"])
+        ["loss", "mae", "val_loss", "val_mae", "val_pre_adapt_loss", "val_pre_adapt_mae"])
     # min_delta=100 never counts as an improvement: stops after patience + 1 epochs.
     assert len(history.history["loss"]) == 2
     assert os.listdir(tmp_path / "logs" / "train")
@@ -218,3 +218,17 @@ def test_fit_takes_keras_arguments_by_position_as_keras_does():
     assert not [w for w in caught if "shuffle" in str(w.message)]
     with pytest.raises(TypeError, match="shuffel"):
         meta.fit(family.episodes(4, seed=0, n_episodes=1), shuffel=False)
+
+
+def test_pre_adapt_metrics_in_training_logs_on_request():
+    meta = sinusoid_meta()
+    meta.compile(loss="mse", metrics=["mae"], pre_adapt_metrics="always")
+    episode = tasks.Sinusoid(shots=5).sample(4, seed=3)
+    before = meta.predict(episode["query_x"].reshape(-1, 1), verbose=0)
+    logs = meta.train_on_batch(episode, return_dict=True)
+    assert sorted(logs) == ["loss", "mae", "pre_adapt_loss", "pre_adapt_mae"]
+    np.testing.assert_allclose(logs["pre_adapt_loss"],
+                               np.mean((before - episode["query_y"].reshape(-1, 1)) ** 2),
+                               rtol=1e-5)
+    with pytest.raises(ValueError, match="`pre_adapt_metrics`.*'evaluate', 'always'"):
+        meta.compile(loss="mse", pre_adapt_metrics=True)

@@ -19,6 +19,9 @@ from tfq_meta.meta.task_losses import (check_labels, flatten_tasks, fresh_metric
 from tfq_meta.meta.updates import reptile_gradients
 from tfq_meta.tasks.episodes import EpisodicFit, check_episode, fit_arguments
 
+# Where the MetaLearner logs the query loss and metrics before adaptation.
+PRE_ADAPT_METRICS = ("evaluate", "always")
+
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
 class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
@@ -47,7 +50,8 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
 
     The model may be any built Sequential or functional Keras model: PQC layers, classical layers,
     or both. ``fit``/``evaluate`` log the query loss and metrics after adaptation (``loss``, and
-    the compiled metrics by their names) and before it (``pre_adapt_loss``, ``pre_adapt_<name>``).
+    the compiled metrics by their names); ``evaluate`` and the validation logs also before it
+    (``pre_adapt_loss``, ``pre_adapt_<name>``; see ``compile``).
     Predictions (``meta(x)``, ``predict``) use the meta-learned initialization; :meth:`adapt` gives
     a plain Keras model adapted to a new task.
 
@@ -108,7 +112,7 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
     >>> episodes = tasks.Sinusoid(shots=5).episodes(meta_batch_size=4, seed=0)
     >>> history = meta.fit(episodes, epochs=1, steps_per_epoch=2, verbose=0)
     >>> sorted(history.history)
-    ['loss', 'pre_adapt_loss']
+    ['loss']
     >>> episode = tasks.Sinusoid(shots=5).sample(n_tasks=1, seed=1)
     >>> adapted = meta.adapt(episode["support_x"][0], episode["support_y"][0], steps=3)
     >>> adapted(episode["query_x"][0]).shape
@@ -147,7 +151,8 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
                                      self.inner_steps, self.stabilisers.inner_clipnorm,
                                      spec.second_order, self._task_losses)
         self._task_loss = None
-        self._meta_metrics = ()
+        self._query_metrics, self._pre_adapt_metrics = [], []
+        self.pre_adapt_metrics = "evaluate"
         self.built = True
 
     @property
@@ -157,7 +162,8 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
 
     # ----------------------------------------------------------------------------------- compile
 
-    def compile(self, optimizer=None, loss=None, metrics=None, **kwargs):
+    def compile(self, optimizer=None, loss=None, metrics=None, pre_adapt_metrics="evaluate",
+                **kwargs):
         """Configures the outer loop; ``loss`` (required) is used by both loops.
 
         Args:
@@ -171,6 +177,10 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
             loss: a Keras loss (name, function or ``keras.losses.Loss``). Losses on class logits
                 need ``from_logits=True``, e.g. ``SparseCategoricalCrossentropy(from_logits=True)``.
             metrics: Keras metrics of the query predictions, logged after and before adaptation.
+            pre_adapt_metrics: where the loss and metrics before adaptation are logged
+                (``pre_adapt_loss``, ``pre_adapt_<name>``): ``"evaluate"`` (default) in
+                ``evaluate`` and ``fit``'s validation logs; ``"always"`` in the training logs too,
+                which costs a forward pass of the initial model on every training step.
             **kwargs: other ``keras.Model.compile`` arguments (``jit_compile``, ``run_eagerly``,
                 ``steps_per_execution`` …), except ``loss_weights`` and ``weighted_metrics``.
         """
@@ -180,6 +190,8 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
         for unsupported in ("loss_weights", "weighted_metrics"):
             if kwargs.get(unsupported) is not None:
                 raise ValueError(f"MetaLearner.compile does not take `{unsupported}`.")
+        self.pre_adapt_metrics = check_choice(pre_adapt_metrics, PRE_ADAPT_METRICS,
+                                              "pre_adapt_metrics")
         if optimizer is None:
             optimizer = keras.optimizers.Adam(learning_rate=0.01, use_ema=True,
                                               ema_momentum=0.95)
@@ -188,14 +200,13 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
         # bad episode must not leave the next fit unable to create them.
         self.optimizer.build(self.trainable_variables)
         self._compile_arguments = dict(optimizer=self.optimizer, loss=loss, metrics=metrics,
-                                       **kwargs)
+                                       pre_adapt_metrics=pre_adapt_metrics, **kwargs)
         self._task_loss = per_example_loss(loss)
         metrics = [] if metrics is None else list(metrics) if isinstance(metrics, (list, tuple)) \
             else [metrics]
-        after = [fresh_metric(m, loss) for m in metrics]
-        before = [fresh_metric(m, loss, prefix="pre_adapt_") for m in metrics]
-        self._pre_adapt_loss = keras.metrics.Mean(name="pre_adapt_loss")
-        self._meta_metrics = (self._loss_tracker, *after, self._pre_adapt_loss, *before)
+        self._query_metrics = [self._loss_tracker, *(fresh_metric(m, loss) for m in metrics)]
+        self._pre_adapt_metrics = [keras.metrics.Mean(name="pre_adapt_loss"), *(
+            fresh_metric(m, loss, prefix="pre_adapt_") for m in metrics)]
 
     def fit(self, x=None, *args, **kwargs):
         """``keras.Model.fit``; a schedule (``first_order_epochs``, ``multi_step_loss_epochs``)
@@ -226,7 +237,7 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
 
     @property
     def metrics(self):
-        return list(self._meta_metrics)
+        return [*self._query_metrics, *self._pre_adapt_metrics]
 
     # ----------------------------------------------------------------------------- the two loops
 
@@ -242,8 +253,12 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
             # the optimizer sums the replicas' gradients: weigh each by its share of the tasks,
             # so the sum is the gradient of the mean over all tasks (also for uneven splits).
             gradients = [g * tf.cast(share, g.dtype) for g in gradients]
+        # Read before the update: "before adaptation" means the weights the inner loop started from.
+        pre_adapt_predictions = (self._pre_adapt_predictions(episode)
+                                 if self.pre_adapt_metrics == "always" else None)
         self.optimizer.apply(gradients, self.trainable_variables)
-        return self._update_metrics(episode, query_predictions, query_loss, share)
+        return self._update_metrics(episode, query_predictions, query_loss, share,
+                                    pre_adapt_predictions)
 
     def meta_gradients(self, episode):
         """The outer-loop gradients of one episode, one per ``trainable_variables`` entry.
@@ -304,7 +319,7 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
         query_predictions = self._inner_loop.predictions(adapted, episode["query_x"], False)
         query_loss = tf.reduce_mean(self._task_losses(episode["query_y"], query_predictions))
         return self._update_metrics(episode, query_predictions, query_loss,
-                                    replica_share(episode))
+                                    replica_share(episode), self._pre_adapt_predictions(episode))
 
     def adapt_task_weights(self, support_x, support_y, steps=None, training=False):
         """The inner loop: per-task adapted values of :attr:`adapted_variables`.
@@ -404,24 +419,28 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
             episode[key] = check_labels(episode[key], self.model, key)
         return episode
 
-    def _update_metrics(self, episode, query_predictions, query_loss, share=None):
+    def _pre_adapt_predictions(self, episode):
+        """The initial model's predictions of the query sets, ``[tasks * queries, ...]``."""
+        return self.model(flatten_tasks(episode["query_x"]), training=False)
+
+    def _update_metrics(self, episode, query_predictions, query_loss, share,
+                        pre_adapt_predictions=None):
+        """Logs of the query predictions after adaptation, and before it if given.
+
+        Across replicas, whose metric variables are summed when read, the replicas' shares of the
+        meta-batch add up to one step, as without a strategy.
+        """
         query_y = flatten_tasks(episode["query_y"])
-        query_x = flatten_tasks(episode["query_x"])
-        pre_adapt_predictions = self.model(query_x, training=False)
-        pre_adapt_loss = tf.reduce_mean(self._task_loss(labels_like(query_y, pre_adapt_predictions),
-                                                        pre_adapt_predictions))
-        # Across replicas, whose metric variables are summed when read, the replicas' shares of
-        # the meta-batch add up to one step, as without a strategy.
-        self._loss_tracker.update_state(query_loss, sample_weight=share)
-        self._pre_adapt_loss.update_state(pre_adapt_loss, sample_weight=share)
-        n_metrics = (len(self._meta_metrics) - 2) // 2
-        after = self._meta_metrics[1:1 + n_metrics]
-        before = self._meta_metrics[2 + n_metrics:]
-        for metric in after:
-            metric.update_state(query_y, flatten_tasks(query_predictions))
-        for metric in before:
-            metric.update_state(query_y, pre_adapt_predictions)
-        return step_logs({m.name: m.result() for m in self._meta_metrics})
+        logged = [(self._query_metrics, query_loss, flatten_tasks(query_predictions))]
+        if pre_adapt_predictions is not None:
+            loss = tf.reduce_mean(self._task_loss(labels_like(query_y, pre_adapt_predictions),
+                                                  pre_adapt_predictions))
+            logged.append((self._pre_adapt_metrics, loss, pre_adapt_predictions))
+        for (loss_tracker, *others), loss, predictions in logged:
+            loss_tracker.update_state(loss, sample_weight=share)
+            for metric in others:
+                metric.update_state(query_y, predictions)
+        return step_logs({m.name: m.result() for metrics, _, _ in logged for m in metrics})
 
     def _require_compiled(self):
         if self._task_loss is None:
