@@ -216,7 +216,7 @@ def test_export_methods_print_like_keras_and_take_its_arguments(tmp_path, capsys
                                          r"\(batch, 2\)"):
         meta.export(tmp_path / "wrong", input_signature=tf.TensorSpec((None, 3)))
     with pytest.raises(ValueError, match="`format` must be 'tf_saved_model'.*got 'onnx'.*"
-                                         r"meta.model.export\(filepath, format='onnx'\)"):
+                                         r"`meta.model.export\(filepath, format='onnx'\)`"):
         meta.export(tmp_path / "onnx", format="onnx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fixed_batch", "meta"]
 
@@ -226,6 +226,8 @@ def test_distiller_exports_its_student_alone(tmp_path, rng):
     student = models.student(2, 3, "classification", n_qubits=2, n_layers=1)
     distiller = Distiller(teacher, student, LogitsDistillation(2.0))
     distiller.export(tmp_path / "student", verbose=False)
+    with pytest.raises(ValueError, match=r"`distiller.student.export\(filepath, "):
+        distiller.export(tmp_path / "litert", format="litert")
     x = rng.uniform(0, np.pi, (5, 2)).astype(np.float32)
     np.testing.assert_allclose(load(tmp_path / "student").serve(x),
                                student.predict(x, verbose=0), atol=1e-6)

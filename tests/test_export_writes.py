@@ -89,7 +89,8 @@ def test_a_savedmodel_with_user_files_inside_is_not_replaced(tmp_path, students)
 
 
 @pytest.mark.parametrize("overwrite, error, message", [
-    (True, ValueError, r"`filepath` '.*model.keras' is a file, not a directory; overwrite=True "
+    (True, ValueError, r"`filepath` '.*model.keras' is a file or a link, not a directory; "
+                       "overwrite=True "
                        "replaces only a SavedModel"),
     (False, FileExistsError, r"`filepath` '.*model.keras' already exists; it is a file"),
 ])
@@ -163,3 +164,20 @@ def test_missing_parent_directories_are_created(tmp_path, students, x):
     export(students[0], tmp_path / "runs" / "1" / "model")
     np.testing.assert_allclose(load(tmp_path / "runs" / "1" / "model").serve(x),
                                students[0].predict(x, verbose=0), atol=1e-6)
+
+
+def test_files_that_appear_during_the_write_are_kept(tmp_path, students, monkeypatch):
+    """A user's file saved into the old SavedModel while the new one was written stops the
+    replacement: the check is repeated just before the rename."""
+    export(students[0], tmp_path / "model")
+    save = tf.saved_model.save
+
+    def save_while_user_writes(trackable, filepath, **kwargs):
+        save(trackable, filepath, **kwargs)
+        (tmp_path / "model" / "notes.txt").write_text("results")
+
+    monkeypatch.setattr(tf.saved_model, "save", save_while_user_writes)
+    with pytest.raises(ValueError, match=r"not part of a SavedModel \(notes.txt\)"):
+        export(students[1], tmp_path / "model", overwrite=True)
+    assert (tmp_path / "model" / "notes.txt").read_text() == "results"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]

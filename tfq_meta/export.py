@@ -82,10 +82,7 @@ def export(model, filepath, overwrite=False, adaptation_steps=None, format="tf_s
     >>> bool(np.allclose(served.serve(x), student.predict(x, verbose=0), atol=1e-6))
     True
     """
-    if format != "tf_saved_model":
-        raise ValueError(f"`format` must be 'tf_saved_model', the format with named signatures; "
-                         f"got {format!r}. For another format export the Keras model itself, "
-                         f"e.g. `meta.model.export(filepath, format={format!r})`.")
+    _check_format(format, model)
     path = Path(filepath)
     _check_target(path, overwrite)
     model = _exported_model(model)
@@ -94,7 +91,8 @@ def export(model, filepath, overwrite=False, adaptation_steps=None, format="tf_s
     archive.track(model)
     for name, (function, specs) in endpoints.items():
         archive.add_endpoint(name, function, input_signature=specs)
-    _write_atomically(lambda staging: archive.write_out(staging, verbose=False), path)
+    _write_atomically(lambda staging: archive.write_out(staging, verbose=False), path,
+                      overwrite)
     if verbose:
         print(f"Saved artifact at '{path}'. The following endpoints are available:\n\n" +
               "\n".join(_describe(name, specs) for name, (_, specs) in endpoints.items()))
@@ -157,6 +155,15 @@ class ServedModel:
 
 # ------------------------------------------------------------------------------------- helpers
 
+def _check_format(format, model):
+    if format != "tf_saved_model":
+        keras_model = ("meta.model" if isinstance(model, MetaLearner) else
+                       "distiller.student" if isinstance(model, Distiller) else "model")
+        raise ValueError(f"`format` must be 'tf_saved_model', the format with named signatures; "
+                         f"got {format!r}. For another format export the Keras model itself: "
+                         f"`{keras_model}.export(filepath, format={format!r})`.")
+
+
 def _check_target(path, overwrite):
     """Raises unless writing ``path`` loses nothing but, with ``overwrite``, an old SavedModel."""
     if not isinstance(overwrite, bool):
@@ -178,7 +185,7 @@ def _check_target(path, overwrite):
 def _replace_refusal(path):
     """Why ``path`` may not be replaced, or None for a SavedModel or an empty directory."""
     if path.is_symlink() or not path.is_dir():
-        return "is a file, not a directory"
+        return "is a file or a link, not a directory"
     foreign = sorted(entry.name for entry in path.iterdir()
                      if entry.name not in SAVED_MODEL_ENTRIES)
     if foreign:
@@ -189,7 +196,7 @@ def _replace_refusal(path):
     return None
 
 
-def _write_atomically(write, path):
+def _write_atomically(write, path, overwrite):
     """``write(directory)`` into a fresh sibling of ``path``, then renames it to ``path``.
 
     The sibling is on the same filesystem, so each rename is atomic: ``path`` always holds
@@ -199,6 +206,8 @@ def _write_atomically(write, path):
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.export-", dir=path.parent))
     try:
         write(str(staging))
+        # Checked again: files may have appeared at ``path`` while the SavedModel was written.
+        _check_target(path, overwrite)
         _rename_into_place(staging, path)
     finally:
         # Only the staging directory export created; already gone once renamed into place.
@@ -206,6 +215,9 @@ def _write_atomically(write, path):
 
 
 def _rename_into_place(staging, path):
+    """Renames ``staging`` to ``path``. A rename cannot replace a non-empty directory, so an old
+    SavedModel goes aside first, comes back if the new one cannot take its place, and is deleted
+    only once it has."""
     if not os.path.lexists(path):
         os.rename(staging, path)
         return
