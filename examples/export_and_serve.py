@@ -2,7 +2,7 @@
 
 1. Meta-train a 4-qubit re-uploading student on few-shot sinusoid regression with ANIL (the
    inner loop adapts the Dense readout), as examples/few_shot_sinusoid.py does, more briefly.
-2. Export it with ``tfq_meta.export.export``: a SavedModel with two signatures, ``serve(x)`` (the
+2. Export it with ``meta.export(path)``: a SavedModel with two signatures, ``serve(x)`` (the
    meta-learned initialization) and ``adapt_and_predict(support_x, support_y, query_x)``, whose
    inner loop (ADAPTATION_STEPS gradient steps) runs inside the graph.
 3. In a fresh Python process (as a server would), load it with ``tfq_meta.export.load`` and
@@ -32,7 +32,6 @@ def train_and_export():
     import keras
 
     from tfq_meta import MetaLearner, models, tasks
-    from tfq_meta.export import export
 
     keras.utils.set_random_seed(0)
     meta = MetaLearner(models.student(n_features=1, n_qubits=4, n_layers=2), algorithm="anil",
@@ -42,8 +41,9 @@ def train_and_export():
     print(f"meta-training anil ({META_STEPS} steps of {META_BATCH} tasks)")
     meta.fit(family.episodes(META_BATCH, seed=0), epochs=3, steps_per_epoch=META_STEPS // 3,
              verbose=2)
-    export(meta, SAVEDMODEL, overwrite=True, adaptation_steps=ADAPTATION_STEPS)
-    print(f"exported {SAVEDMODEL}")
+    # overwrite=True replaces the SavedModel of an earlier run, atomically; it refuses to
+    # replace a directory that holds anything else.
+    meta.export(SAVEDMODEL, overwrite=True, adaptation_steps=ADAPTATION_STEPS)
     return meta, new_tasks()
 
 

@@ -12,6 +12,7 @@ from conftest import run_fresh_python
 from tfq_meta import Distiller, MetaLearner, models, tasks
 from tfq_meta.distillation import LogitsDistillation
 from tfq_meta.export import export, load
+from tfq_meta.meta.task_losses import labels_are_class_indices
 
 CROSS_ENTROPY = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -60,7 +61,10 @@ def test_every_model_kind_serves_in_a_fresh_process(tmp_path, rng):
     }
     expected = {}
     for name, model in cases.items():
-        export(model, tmp_path / name)
+        if isinstance(model, (Distiller, MetaLearner)):
+            model.export(tmp_path / name, verbose=False)      # Keras' Model.export convention
+        else:
+            export(model, tmp_path / name)                     # the module's function
         network = model.student if isinstance(model, Distiller) else \
             model.model if isinstance(model, MetaLearner) else model
         n_features = network.inputs[0].shape[-1]
@@ -145,7 +149,7 @@ def test_unbuilt_model_and_wrong_arguments(tmp_path):
 def test_existing_path_needs_overwrite(tmp_path, rng):
     student = models.student(n_features=1, n_qubits=2, n_layers=1)
     (tmp_path / "taken").mkdir()
-    with pytest.raises(FileExistsError, match="`path` .*taken' already exists; pass "
+    with pytest.raises(FileExistsError, match="`filepath` .*taken' already exists; pass "
                                               "overwrite=True"):
         export(student, tmp_path / "taken")
     export(student, tmp_path / "taken", overwrite=True)
@@ -188,3 +192,75 @@ def test_serving_call_mistakes(served_learner):
         support_x[None].astype(np.float32), support_y[None].astype(np.int32),
         query_x[None].astype(np.float32))[0]
     np.testing.assert_allclose(predictions, expected, atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# Keras' Model.export convention
+# --------------------------------------------------------------------------------------------
+
+def test_export_methods_print_like_keras_and_take_its_arguments(tmp_path, capsys):
+    meta = classification_learner()
+    meta.export(tmp_path / "meta", adaptation_steps=2)
+    printed = capsys.readouterr().out
+    assert f"Saved artifact at '{tmp_path / 'meta'}'" in printed
+    assert "* adapt_and_predict(support_x: float32[n, 2], support_y: int32[n], query_x: " \
+           "float32[n, 2])" in printed
+    meta.export(tmp_path / "fixed_batch", verbose=False,
+                input_signature=[keras.InputSpec(shape=(4, 2), dtype="float32")])
+    assert capsys.readouterr().out == ""
+    served = load(tmp_path / "fixed_batch")
+    assert served.signature("serve")["x"].shape == (4, 2)
+    assert served.signature("adapt_and_predict")["query_x"].shape == (None, 2)
+    with pytest.raises(ValueError, match=r"`input_signature` must be one tf.TensorSpec or "
+                                         r"keras.InputSpec \(or a list of one\) of shape "
+                                         r"\(batch, 2\)"):
+        meta.export(tmp_path / "wrong", input_signature=tf.TensorSpec((None, 3)))
+    with pytest.raises(ValueError, match="`format` must be 'tf_saved_model'.*got 'onnx'.*"
+                                         r"`meta.model.export\(filepath, format='onnx'\)`"):
+        meta.export(tmp_path / "onnx", format="onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fixed_batch", "meta"]
+
+
+def test_distiller_exports_its_student_alone(tmp_path, rng):
+    teacher = models.teacher(2, 3, "classification", n_qubits=3, n_layers=1)
+    student = models.student(2, 3, "classification", n_qubits=2, n_layers=1)
+    distiller = Distiller(teacher, student, LogitsDistillation(2.0))
+    distiller.export(tmp_path / "student", verbose=False)
+    with pytest.raises(ValueError, match=r"`distiller.student.export\(filepath, "):
+        distiller.export(tmp_path / "litert", format="litert")
+    x = rng.uniform(0, np.pi, (5, 2)).astype(np.float32)
+    np.testing.assert_allclose(load(tmp_path / "student").serve(x),
+                               student.predict(x, verbose=0), atol=1e-6)
+    exported = tf.saved_model.load(str(tmp_path / "student"))
+    n_weights = sum(int(np.prod(v.shape)) for v in exported.variables)
+    assert n_weights == student.count_params(), "the teacher stays behind"
+
+
+def test_uncompiled_meta_learner_is_not_exported(tmp_path):
+    meta = MetaLearner(models.student(n_features=1, n_qubits=2, n_layers=1), "maml")
+    with pytest.raises(RuntimeError, match=r"Call `compile\(optimizer, loss\)` on the "
+                                           "MetaLearner before exporting"):
+        meta.export(tmp_path / "meta")
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("loss, class_indices", [
+    ("sparse_categorical_crossentropy", True),
+    (keras.losses.sparse_categorical_crossentropy, True),
+    (keras.losses.SparseCategoricalCrossentropy(from_logits=True, name="xent"), True),
+    ("categorical_crossentropy", False),
+    ("mse", False),
+    (keras.losses.MeanSquaredError(), False),
+])
+def test_one_rule_for_class_index_labels(tmp_path, loss, class_indices):
+    """The signature's label dtype and the accuracy metric follow the same rule."""
+    meta = MetaLearner(models.student(2, 2, "classification", n_qubits=2, n_layers=1), "anil",
+                       inner_steps=1)
+    meta.compile(loss=loss, metrics=["accuracy"])
+    assert labels_are_class_indices(loss) is class_indices
+    meta.export(tmp_path / "meta", verbose=False)
+    support_y = load(tmp_path / "meta").signature("adapt_and_predict")["support_y"]
+    assert (support_y.dtype, support_y.shape) == ((tf.int32, (None,)) if class_indices else
+                                                  (tf.float32, (None, 2)))
+    accuracy = next(m for m in meta.metrics if m.name == "accuracy")
+    assert isinstance(accuracy, keras.metrics.SparseCategoricalAccuracy) is class_indices

@@ -1,6 +1,7 @@
 """SavedModel export and serving for every tfq_meta model, with named signatures.
 
-``export(model, path)`` writes a SavedModel for:
+``meta.export(filepath)``, ``distiller.export(filepath)`` (Keras' ``Model.export`` convention) and
+``export(model, filepath)`` write a SavedModel for:
 
 * any built Keras model (PQC models, students, teachers, classical models): one signature,
   ``serve(x)``;
@@ -9,12 +10,18 @@
   initialization, and ``adapt_and_predict(support_x, support_y, query_x)``, which runs the inner
   loop inside the graph, so a deployed model adapts to a new task at serving time.
 
+Writes are atomic: the SavedModel is written next to ``filepath`` and renamed into place, so a
+failed export leaves an earlier one at ``filepath`` as it was. ``overwrite=True`` replaces only a
+SavedModel or an empty directory; export never deletes anything else.
+
 ``load(path)`` loads it in any process (registering TensorFlow Quantum's ops first) and checks
 inputs against the signatures, with errors that say what each input must be. The SavedModel is
 also a plain one: ``tf.saved_model.load(path).serve(x)`` or TF-Serving work too
 (``serving_default`` is ``serve``).
 """
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import keras
@@ -24,28 +31,45 @@ import tensorflow as tf
 from tfq_meta._validation import check_positive_int
 from tfq_meta.distillation import Distiller
 from tfq_meta.meta import MetaLearner
+from tfq_meta.meta.task_losses import task_label_spec
+
+# What tf.saved_model.save writes (keras_metadata.pb and assets.extra come from other writers):
+# a directory holding anything else is not a SavedModel that overwrite may replace.
+SAVED_MODEL_ENTRIES = frozenset({"saved_model.pb", "saved_model.pbtxt", "variables", "assets",
+                                 "assets.extra", "fingerprint.pb", "keras_metadata.pb"})
 
 
-def export(model, path, overwrite=False, adaptation_steps=None):
+def export(model, filepath, overwrite=False, adaptation_steps=None, format="tf_saved_model",
+           verbose=False, input_signature=None):
     """Writes ``model`` as a SavedModel with named serving signatures.
+
+    ``MetaLearner.export`` and ``Distiller.export`` call this; it also takes any other Keras model.
 
     Args:
         model: a built ``keras.Model``, a ``Distiller`` (its student is exported) or a
             ``MetaLearner``.
-        path: the SavedModel directory to create.
-        overwrite: replace ``path`` if it exists; by default an existing path is an error.
+        filepath: the SavedModel directory to create (``str`` or ``pathlib.Path``).
+        overwrite: replace an existing SavedModel (or empty directory) at ``filepath``. Without
+            it any existing ``filepath`` is a FileExistsError; with it, a file or a directory
+            holding anything but a SavedModel is a ValueError: export deletes nothing else.
         adaptation_steps: inner steps of a MetaLearner's ``adapt_and_predict`` signature;
             default its ``inner_steps``. Fixed at export: the loop is unrolled in the graph.
+        format: ``"tf_saved_model"``, the one format with named signatures.
+        verbose: print the endpoints once written.
+        input_signature: the ``serve`` input as one ``tf.TensorSpec`` or ``keras.InputSpec``
+            (or a list of one), e.g. to fix the batch size; default the model's input with any
+            batch size. A MetaLearner's ``support_x`` and ``query_x`` take its features.
 
     Returns:
-        ``path`` as a ``pathlib.Path``.
+        ``filepath`` as a ``pathlib.Path``.
 
     Signatures (``[batch, ...]`` is the model's input shape):
         ``serve(x)`` → the model's predictions.
         MetaLearner only: ``adapt_and_predict(support_x [shots, ...], support_y [shots, ...],
         query_x [queries, ...])`` → the predictions on ``query_x`` of the model adapted to the
         one task given by the support set. Labels are int32 ``[shots]`` when the MetaLearner's
-        loss is a sparse categorical one, float32 shaped like the model's output otherwise.
+        loss takes class indices (sparse categorical), float32 shaped like the model's output
+        otherwise.
 
     Example:
     >>> import tempfile, numpy as np, tfq_meta
@@ -58,29 +82,20 @@ def export(model, path, overwrite=False, adaptation_steps=None):
     >>> bool(np.allclose(served.serve(x), student.predict(x, verbose=0), atol=1e-6))
     True
     """
-    path = Path(path)
-    _check_path(path, overwrite)
-    if isinstance(model, Distiller):
-        model = model.student
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model, Distiller or MetaLearner; got "
-                        f"{type(model).__name__}.")
-    network = model.model if isinstance(model, MetaLearner) else model
-    _check_built(network)
+    _check_format(format, model)
+    path = Path(filepath)
+    _check_target(path, overwrite)
+    model = _exported_model(model)
+    endpoints = _endpoints(model, input_signature, adaptation_steps)
     archive = keras.export.ExportArchive()
     archive.track(model)
-    x_spec = _input_spec(network)
-    archive.add_endpoint("serve", lambda x: network(x, training=False), input_signature=[x_spec])
-    if isinstance(model, MetaLearner):
-        steps = check_positive_int(adaptation_steps, "adaptation_steps", allow_none=True)
-        archive.add_endpoint("adapt_and_predict", _adapt_and_predict(model, steps),
-                             input_signature=_adaptation_specs(model, x_spec))
-    elif adaptation_steps is not None:
-        raise ValueError("`adaptation_steps` applies to a MetaLearner only; got a "
-                         f"{type(model).__name__}.")
-    if path.exists():
-        shutil.rmtree(path)
-    archive.write_out(str(path), verbose=False)
+    for name, (function, specs) in endpoints.items():
+        archive.add_endpoint(name, function, input_signature=specs)
+    _write_atomically(lambda staging: archive.write_out(staging, verbose=False), path,
+                      overwrite)
+    if verbose:
+        print(f"Saved artifact at '{path}'. The following endpoints are available:\n\n" +
+              "\n".join(_describe(name, specs) for name, (_, specs) in endpoints.items()))
     return path
 
 
@@ -140,12 +155,106 @@ class ServedModel:
 
 # ------------------------------------------------------------------------------------- helpers
 
-def _check_path(path, overwrite):
+def _check_format(format, model):
+    if format != "tf_saved_model":
+        keras_model = ("meta.model" if isinstance(model, MetaLearner) else
+                       "distiller.student" if isinstance(model, Distiller) else "model")
+        raise ValueError(f"`format` must be 'tf_saved_model', the format with named signatures; "
+                         f"got {format!r}. For another format export the Keras model itself: "
+                         f"`{keras_model}.export(filepath, format={format!r})`.")
+
+
+def _check_target(path, overwrite):
+    """Raises unless writing ``path`` loses nothing but, with ``overwrite``, an old SavedModel."""
     if not isinstance(overwrite, bool):
         raise ValueError(f"`overwrite` must be True or False; got {overwrite!r}.")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"`path` {str(path)!r} already exists; pass overwrite=True to "
-                              "replace it, or choose another path.")
+    if not os.path.lexists(path):
+        return
+    refusal = _replace_refusal(path)
+    if not overwrite:
+        hint = ("pass overwrite=True to replace it, or choose another filepath" if refusal is None
+                else f"it {refusal}, so choose another filepath (overwrite=True replaces only a "
+                "SavedModel or an empty directory)")
+        raise FileExistsError(f"`filepath` {str(path)!r} already exists; {hint}.")
+    if refusal is not None:
+        raise ValueError(f"`filepath` {str(path)!r} {refusal}; overwrite=True replaces only a "
+                         "SavedModel or an empty directory, and export deletes nothing else. "
+                         "Choose another filepath.")
+
+
+def _replace_refusal(path):
+    """Why ``path`` may not be replaced, or None for a SavedModel or an empty directory."""
+    if path.is_symlink() or not path.is_dir():
+        return "is a file or a link, not a directory"
+    foreign = sorted(entry.name for entry in path.iterdir()
+                     if entry.name not in SAVED_MODEL_ENTRIES)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        return f"holds files that are not part of a SavedModel ({shown})"
+    if any(path.iterdir()) and not (path / "saved_model.pb").exists():
+        return "is not a SavedModel (no saved_model.pb)"
+    return None
+
+
+def _write_atomically(write, path, overwrite):
+    """``write(directory)`` into a fresh sibling of ``path``, then renames it to ``path``.
+
+    The sibling is on the same filesystem, so each rename is atomic: ``path`` always holds
+    either the old SavedModel or the new one, never a partial write.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.export-", dir=path.parent))
+    try:
+        write(str(staging))
+        # Checked again: files may have appeared at ``path`` while the SavedModel was written.
+        _check_target(path, overwrite)
+        _rename_into_place(staging, path)
+    finally:
+        # Only the staging directory export created; already gone once renamed into place.
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _rename_into_place(staging, path):
+    """Renames ``staging`` to ``path``. A rename cannot replace a non-empty directory, so an old
+    SavedModel goes aside first, comes back if the new one cannot take its place, and is deleted
+    only once it has."""
+    if not os.path.lexists(path):
+        os.rename(staging, path)
+        return
+    retired = staging.with_name(staging.name + ".old")
+    os.rename(path, retired)
+    try:
+        os.rename(staging, path)
+    except BaseException:
+        os.rename(retired, path)
+        raise
+    shutil.rmtree(retired)
+
+
+def _exported_model(model):
+    """What the SavedModel holds: a Distiller's student (no teacher), else ``model`` itself."""
+    if isinstance(model, Distiller):
+        return model.student
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model, Distiller or MetaLearner; got "
+                        f"{type(model).__name__}.")
+    return model
+
+
+def _endpoints(model, input_signature, adaptation_steps):
+    """``{name: (function, input specs)}`` of the signatures ``model`` is exported with."""
+    network = model.model if isinstance(model, MetaLearner) else model
+    _check_built(network)
+    x_spec = _input_spec(network, input_signature)
+    endpoints = {"serve": (lambda x: network(x, training=False), [x_spec])}
+    if isinstance(model, MetaLearner):
+        steps = check_positive_int(adaptation_steps, "adaptation_steps", allow_none=True)
+        endpoints["adapt_and_predict"] = (_adapt_and_predict(model, steps),
+                                          _adaptation_specs(model, x_spec))
+    elif adaptation_steps is not None:
+        raise ValueError("`adaptation_steps` applies to a MetaLearner only; got a "
+                         f"{type(model).__name__}.")
+    return endpoints
 
 
 def _check_built(model):
@@ -158,25 +267,37 @@ def _check_built(model):
                          "one input. Use keras.export.ExportArchive for several.")
 
 
-def _input_spec(model):
+def _input_spec(model, input_signature):
     tensor = model.inputs[0]
-    return tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name="x")
+    if input_signature is None:
+        return tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name="x")
+    specs = list(input_signature) if isinstance(input_signature, (list, tuple)) else \
+        [input_signature]
+    shape = getattr(specs[0], "shape", None) if len(specs) == 1 else None
+    if not _fits(shape, tensor.shape):
+        raise ValueError("`input_signature` must be one tf.TensorSpec or keras.InputSpec (or a "
+                         f"list of one) of shape (batch, {', '.join(map(str, tensor.shape[1:]))})"
+                         f", the model's input; got {input_signature!r}.")
+    return tf.TensorSpec(tuple(shape), getattr(specs[0], "dtype", None) or tensor.dtype,
+                         name="x")
+
+
+def _fits(shape, model_shape):
+    """Whether ``shape`` can feed a model input of ``model_shape`` (None matches any size)."""
+    return shape is not None and len(shape) == len(model_shape) and all(
+        d is None or n is None or d == n for d, n in zip(shape[1:], model_shape[1:]))
 
 
 def _adaptation_specs(meta, x_spec):
+    compile_config = meta.get_compile_config()
+    if "loss" not in compile_config:
+        raise RuntimeError("Call `compile(optimizer, loss)` on the MetaLearner before exporting "
+                           "it: the inner loop of `adapt_and_predict` descends its loss.")
+    features = (None, *x_spec.shape[1:])
     output_shape = tuple(meta.model.outputs[0].shape[1:])
-    if _sparse_labels(meta):
-        label_spec = tf.TensorSpec((None,), tf.int32, name="support_y")
-    else:
-        label_spec = tf.TensorSpec((None, *output_shape), tf.float32, name="support_y")
-    return [tf.TensorSpec(x_spec.shape, x_spec.dtype, name="support_x"), label_spec,
-            tf.TensorSpec(x_spec.shape, x_spec.dtype, name="query_x")]
-
-
-def _sparse_labels(meta):
-    loss = meta.get_compile_config().get("loss")
-    name = str(loss.get("class_name", loss) if isinstance(loss, dict) else loss)
-    return "sparse" in name.lower()
+    return [tf.TensorSpec(features, x_spec.dtype, name="support_x"),
+            task_label_spec(compile_config["loss"], output_shape, "support_y"),
+            tf.TensorSpec(features, x_spec.dtype, name="query_x")]
 
 
 def _adapt_and_predict(meta, steps):
@@ -200,7 +321,7 @@ def _checked(value, argument, spec, endpoint):
     """``value`` as a tensor of ``spec``'s dtype, or a ValueError saying what it must be."""
     array = np.asarray(value)
     kind = "floats" if spec.dtype.is_floating else "integers"
-    shape = "[" + ", ".join("n" if d is None else str(d) for d in spec.shape) + "]"
+    shape = _shape(spec)
     compatible = np.issubdtype(array.dtype, np.floating if spec.dtype.is_floating else np.integer)
     fits = array.ndim == len(spec.shape) and all(
         d is None or d == n for d, n in zip(spec.shape, array.shape))
@@ -209,3 +330,13 @@ def _checked(value, argument, spec, endpoint):
                          f"as {spec.dtype.name}); got {array.dtype} of shape "
                          f"{list(array.shape)}.")
     return tf.constant(array.astype(spec.dtype.as_numpy_dtype, copy=False))
+
+
+def _describe(name, specs):
+    """``serve(x: float32[n, 1])``: one endpoint as the verbose message lists it."""
+    arguments = ", ".join(f"{spec.name}: {spec.dtype.name}{_shape(spec)}" for spec in specs)
+    return f"* {name}({arguments})"
+
+
+def _shape(spec):
+    return "[" + ", ".join("n" if d is None else str(d) for d in spec.shape) + "]"

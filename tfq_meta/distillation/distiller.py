@@ -96,6 +96,30 @@ class Distiller(DistributedFit, keras.distillation.Distiller):
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
+               overwrite=False):
+        """Writes the student alone (no teacher) as a SavedModel: Keras' ``Model.export``.
+
+        Args:
+            filepath: the SavedModel directory to create.
+            format: ``"tf_saved_model"``; for others, ``distiller.student.export``.
+            verbose: print the endpoints; default True, as in Keras.
+            input_signature: the ``serve`` input spec; default the student's input.
+            overwrite: replace a SavedModel already at ``filepath`` (never other files).
+
+        Example:
+
+        ```python
+        distiller.export("student_savedmodel")
+        tfq_meta.export.load("student_savedmodel").serve(x)   # in any process
+        ```
+        """
+        # Imported here: tfq_meta.export imports this module.
+        from tfq_meta.export import export as export_saved_model
+        export_saved_model(self, filepath, overwrite=overwrite, format=format,
+                           verbose=True if verbose is None else verbose,
+                           input_signature=input_signature)
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if y_pred is None:
             y_pred = self(x, training=training)

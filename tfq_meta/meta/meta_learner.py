@@ -401,6 +401,33 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
             copy.weights[index[id(variable)]].assign(value[0])
         return copy
 
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
+               overwrite=False, adaptation_steps=None):
+        """Writes a SavedModel that serves and adapts: Keras' ``Model.export`` plus a signature
+        ``adapt_and_predict(support_x, support_y, query_x)`` running the inner loop in the graph.
+
+        Args:
+            filepath: the SavedModel directory to create.
+            format: ``"tf_saved_model"``.
+            verbose: print the endpoints; default True, as in Keras.
+            input_signature: the ``serve`` input spec; default the model's input.
+            overwrite: replace a SavedModel already at ``filepath`` (never other files).
+            adaptation_steps: inner steps of ``adapt_and_predict``; default ``inner_steps``.
+
+        Example:
+
+        ```python
+        meta.export("meta_savedmodel")
+        served = tfq_meta.export.load("meta_savedmodel")    # in any process
+        served.adapt_and_predict(support_x, support_y, query_x)
+        ```
+        """
+        # Imported here: tfq_meta.export imports this module.
+        from tfq_meta.export import export as export_saved_model
+        export_saved_model(self, filepath, overwrite=overwrite, adaptation_steps=adaptation_steps,
+                           format=format, verbose=True if verbose is None else verbose,
+                           input_signature=input_signature)
+
     # ------------------------------------------------------------------------------------ helpers
 
     def _task_losses(self, y, predictions):

@@ -22,11 +22,61 @@ def per_example_loss(loss):
     raise TypeError(f"`loss` must be a Keras loss name, function or Loss; got {loss!r}.")
 
 
+def labels_are_class_indices(loss):
+    """Whether ``loss`` takes labels as class indices rather than targets shaped like the outputs.
+
+    The one place that decides it, for the inner loop's metrics and for the label signature of an
+    exported MetaLearner. True for Keras' sparse categorical cross-entropy (its name, function or
+    ``Loss``, whatever the ``Loss`` is named) and for any loss whose name contains
+    ``sparse_categorical``, Keras' naming of losses on class indices.
+
+    Args:
+        loss: a Keras loss name, function, ``keras.losses.Loss``, or a serialized loss.
+
+    Example:
+    >>> labels_are_class_indices(keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    True
+    >>> labels_are_class_indices("mse")
+    False
+    """
+    if isinstance(loss, dict):
+        loss = keras.saving.deserialize_keras_object(loss)
+    if isinstance(loss, str):
+        loss = keras.losses.get(loss)
+    if getattr(loss, "fn", loss) is keras.losses.sparse_categorical_crossentropy:
+        return True
+    return "sparse_categorical" in _loss_name(loss)
+
+
+def task_label_spec(loss, output_shape, name):
+    """The ``tf.TensorSpec`` of one task's labels for a model trained with ``loss``.
+
+    Args:
+        loss: the MetaLearner's loss (see :func:`labels_are_class_indices`).
+        output_shape: the model's output shape without the batch axis, e.g. ``(1,)``.
+        name: the input's name in a signature, e.g. ``"support_y"``.
+
+    Returns:
+        int32 ``[shots]`` for class indices, else float32 ``[shots, *output_shape]``.
+
+    Example:
+    >>> task_label_spec("mse", (1,), "support_y")
+    TensorSpec(shape=(None, 1), dtype=tf.float32, name='support_y')
+    """
+    if labels_are_class_indices(loss):
+        return tf.TensorSpec((None,), tf.int32, name=name)
+    return tf.TensorSpec((None, *output_shape), tf.float32, name=name)
+
+
+def _loss_name(loss):
+    return str(getattr(loss, "name", None) or getattr(loss, "__name__", None) or loss)
+
+
 def fresh_metric(identifier, loss, prefix=""):
     """A fresh Metric for ``identifier``; "accuracy" follows the loss, as in Keras' compile."""
     if str(identifier).lower() in ("accuracy", "acc"):
-        name = getattr(loss, "name", None) or getattr(loss, "__name__", None) or str(loss)
-        if "sparse_categorical" in name:
+        name = _loss_name(loss)
+        if labels_are_class_indices(loss):
             metric = keras.metrics.SparseCategoricalAccuracy()
         elif "categorical" in name:
             metric = keras.metrics.CategoricalAccuracy()
