@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from tfq_meta._validation import check_positive_float
 from tfq_meta.kernels.base import KernelLayer
-from tfq_meta.tasks.episodes import EpisodicFit, check_episode
+from tfq_meta.tasks.episodes import EpisodicFit, unpack_episode
 
 
 def ridge_predictions(support_gram, support_y, query_gram, n_classes, ridge):
@@ -83,7 +83,7 @@ class KernelMetaLearner(EpisodicFit, keras.Model):
                                  query_gram, self.n_ways, self.ridge)
 
     def train_step(self, data):
-        episode = self._episode(data)
+        episode = unpack_episode(data)
         with tf.GradientTape() as tape:
             loss = self._query_loss(episode)
         variables = self.trainable_variables
@@ -91,7 +91,7 @@ class KernelMetaLearner(EpisodicFit, keras.Model):
         return self._log(loss)
 
     def test_step(self, data):
-        episode = self._episode(data)
+        episode = unpack_episode(data)
         return self._log(self._query_loss(episode))
 
     def _query_loss(self, episode):
@@ -108,12 +108,6 @@ class KernelMetaLearner(EpisodicFit, keras.Model):
     @property
     def metrics(self):
         return [self._loss_tracker, self.accuracy_tracker]
-
-    def _episode(self, data):
-        if isinstance(data, (tuple, list)) and data and all(d is None for d in data[1:]):
-            data = data[0]
-        check_episode(data, "episodes")
-        return data
 
     def get_config(self):
         return {**super().get_config(),

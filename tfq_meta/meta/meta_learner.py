@@ -12,15 +12,13 @@ from tfq_meta.meta.algorithms import (ALGORITHMS, adapted_variables, check_secon
                                       head_layers)
 from tfq_meta.meta.inner_loop import InnerLoop
 from tfq_meta.meta.inner_rates import InnerRates
-from tfq_meta.meta.replicas import check_replica_split, replica_share
+from tfq_meta.meta.outer_loop import OuterLoop
+from tfq_meta.meta.query_metrics import PRE_ADAPT_METRICS, QueryMetrics
+from tfq_meta.meta.replicas import check_replica_split, replica_share, weigh_by_share
 from tfq_meta.meta.stabilisers import EpochCounter, Stabilisers
-from tfq_meta.meta.task_losses import (check_labels, flatten_tasks, fresh_metric,
-                                       labels_like, per_example_loss)
-from tfq_meta.meta.updates import reptile_gradients
-from tfq_meta.tasks.episodes import EpisodicFit, check_episode, fit_arguments
-
-# Where the MetaLearner logs the query loss and metrics before adaptation.
-PRE_ADAPT_METRICS = ("evaluate", "always")
+from tfq_meta.meta.task_losses import (check_labels, flatten_tasks, labels_like,
+                                       per_example_loss)
+from tfq_meta.tasks.episodes import EpisodicFit, fit_arguments, unpack_episode
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
@@ -60,29 +58,15 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
     their numbers of tasks, which equals single-process training up to float rounding; see
     :mod:`tfq_meta.distribute`.
 
-    Stabilisers (Antoniou et al., "How to train your MAML", 2019), on by default where the
-    algorithm takes them:
-
-    - **learned per-step rates** (``learn_inner_lr``, LSLR): one positive inner rate per weight
-      group and inner step, learned by the outer loop from ``inner_lr``. A group is a variable,
-      except that a PQC's input scales (weights that multiply a feature) have a rate apart from
-      its rotation angles: their gradients are larger by the size of the features. Meta-SGD
-      learns one rate per weight instead.
-    - **multi-step loss** (``multi_step_loss``): the outer objective weighs the query loss after
-      every inner step, uniformly, or annealed toward the last step over
-      ``multi_step_loss_epochs`` epochs. ``loss`` in the logs is always the last step's.
-    - **derivative-order annealing** (``first_order_epochs``): first-order meta-gradients for the
-      first epochs, at first-order cost, then exact second order.
-    - **inner-gradient clipping** (``inner_clipnorm``): each task's inner gradient is scaled to a
-      global norm of at most ``inner_clipnorm``, so a task with large errors cannot take a huge
-      step. Without it MAML learns nothing on the default student.
+    Stabilisers (Antoniou et al., "How to train your MAML", 2019) are on by default where the
+    algorithm takes them: learned per-step inner rates, the multi-step loss, derivative-order
+    annealing and inner-gradient clipping (see :class:`~tfq_meta.meta.stabilisers.Stabilisers`).
 
     **Adapting for more steps than were trained.** ``adapt(steps=k)`` and its siblings run the
-    ``inner_steps`` trained steps as in training. Each further step reuses the last trained
-    step's rates, and is *safeguarded* per task: it is kept only if it does not raise the task's
-    support loss; otherwise the task's rates are halved and the step is retried from the kept
-    weights. The support loss never rises past the trained steps, whatever the rates, and each
-    such step is still one batched call for all tasks (plus one for the first).
+    ``inner_steps`` trained steps as in training; each further step reuses the last trained
+    step's rates and is kept for a task only if it does not raise its support loss (otherwise
+    the task's rates are halved and the step retried), so adaptation never diverges (see
+    :class:`~tfq_meta.meta.inner_loop.InnerLoop`).
 
     Args:
         model: a built ``keras.Model`` (Sequential or functional).
@@ -150,8 +134,10 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
         self._inner_loop = InnerLoop(model, self.adapted_variables, self.inner_rates,
                                      self.inner_steps, self.stabilisers.inner_clipnorm,
                                      spec.second_order, self._task_losses)
+        self._outer_loop = OuterLoop(self._inner_loop, spec, self.stabilisers, self.epoch,
+                                     self.inner_steps)
         self._task_loss = None
-        self._query_metrics, self._pre_adapt_metrics = [], []
+        self._query_metrics = None
         self.pre_adapt_metrics = "evaluate"
         self.built = True
 
@@ -160,20 +146,14 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
         """Meta-SGD's learned per-weight rates, one per adapted variable (else ``[]``)."""
         return self.inner_rates.per_parameter
 
-    # ----------------------------------------------------------------------------------- compile
-
     def compile(self, optimizer=None, loss=None, metrics=None, pre_adapt_metrics="evaluate",
                 **kwargs):
         """Configures the outer loop; ``loss`` (required) is used by both loops.
 
         Args:
-            optimizer: the outer-loop optimizer; default ``Adam(0.01)`` with an exponential
-                moving average of the weights (``use_ema=True, ema_momentum=0.95``), which
-                ``fit`` writes into the model when it ends. (Keras' ``"adam"`` steps by 0.001,
-                which moves rotation angles of order 1 too slowly: on the default student 300
-                meta-steps reached a query MSE of 1.7 against 0.06. The average smooths the
-                jitter that a constant step leaves in the meta-gradient's noise: Meta-SGD's
-                one-step MSE on the sinusoid example fell from 0.316 to 0.294, mean of 3 seeds.)
+            optimizer: the outer-loop optimizer; default ``Adam(0.01)`` with a moving average
+                of the weights (``use_ema=True, ema_momentum=0.95``), which ``fit`` writes into
+                the model when it ends.
             loss: a Keras loss (name, function or ``keras.losses.Loss``). Losses on class logits
                 need ``from_logits=True``, e.g. ``SparseCategoricalCrossentropy(from_logits=True)``.
             metrics: Keras metrics of the query predictions, logged after and before adaptation.
@@ -193,6 +173,9 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
         self.pre_adapt_metrics = check_choice(pre_adapt_metrics, PRE_ADAPT_METRICS,
                                               "pre_adapt_metrics")
         if optimizer is None:
+            # Keras' "adam" steps by 0.001, too slowly for angles of order 1 (default student, 300
+            # meta-steps: query MSE 1.7 against 0.06). The average smooths the jitter a constant
+            # step leaves (Meta-SGD's one-step MSE in the sinusoid example: 0.316 → 0.294).
             optimizer = keras.optimizers.Adam(learning_rate=0.01, use_ema=True,
                                               ema_momentum=0.95)
         super().compile(optimizer=optimizer, **kwargs)
@@ -204,9 +187,7 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
         self._task_loss = per_example_loss(loss)
         metrics = [] if metrics is None else list(metrics) if isinstance(metrics, (list, tuple)) \
             else [metrics]
-        self._query_metrics = [self._loss_tracker, *(fresh_metric(m, loss) for m in metrics)]
-        self._pre_adapt_metrics = [keras.metrics.Mean(name="pre_adapt_loss"), *(
-            fresh_metric(m, loss, prefix="pre_adapt_") for m in metrics)]
+        self._query_metrics = QueryMetrics(self._loss_tracker, metrics, loss, self._task_loss)
 
     def fit(self, x=None, *args, **kwargs):
         """``keras.Model.fit``; a schedule (``first_order_epochs``, ``multi_step_loss_epochs``)
@@ -237,22 +218,17 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
 
     @property
     def metrics(self):
-        return [*self._query_metrics, *self._pre_adapt_metrics]
-
-    # ----------------------------------------------------------------------------- the two loops
+        return [] if self._query_metrics is None else self._query_metrics.all
 
     def call(self, inputs, training=False):
         return self.model(inputs, training=training)
 
     def train_step(self, data):
         episode = self._episode(data)
-        gradients, query_predictions, query_loss = self._meta_gradients(episode, training=True)
+        gradients, query_predictions, query_loss = self._outer_loop.gradients(
+            episode, self.trainable_variables, training=True)
         share = replica_share(episode)
-        if share is not None:
-            # Under a tf.distribute strategy each replica holds some of the episode's tasks and
-            # the optimizer sums the replicas' gradients: weigh each by its share of the tasks,
-            # so the sum is the gradient of the mean over all tasks (also for uneven splits).
-            gradients = [g * tf.cast(share, g.dtype) for g in gradients]
+        gradients = weigh_by_share(gradients, share)
         # Read before the update: "before adaptation" means the weights the inner loop started from.
         pre_adapt_predictions = (self._pre_adapt_predictions(episode)
                                  if self.pre_adapt_metrics == "always" else None)
@@ -267,51 +243,9 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
         adaptation, or with the multi-step loss of the weighted query losses after every inner
         step (Reptile: θ − mean_t φ_t).
         """
-        gradients, _, _ = self._meta_gradients(self._episode(episode), training=False)
+        gradients, _, _ = self._outer_loop.gradients(self._episode(episode),
+                                                     self.trainable_variables, training=False)
         return gradients
-
-    def _meta_gradients(self, episode, training):
-        first_order_epochs = self.stabilisers.first_order_epochs
-        if not first_order_epochs:
-            return self._meta_gradients_of_order(episode, training, self._algorithm.second_order)
-        # Only the branch taken runs: first-order epochs cost what FOMAML costs.
-        return tf.cond(self.epoch >= first_order_epochs,
-                       lambda: self._meta_gradients_of_order(episode, training, True),
-                       lambda: self._meta_gradients_of_order(episode, training, False))
-
-    def _meta_gradients_of_order(self, episode, training, second_order):
-        with tf.GradientTape(watch_accessed_variables=not self._algorithm.reptile) as tape:
-            trajectory = list(self._inner_loop.trajectory(
-                episode["support_x"], episode["support_y"], self.inner_steps, training,
-                second_order))
-            scored = trajectory if self.stabilisers.multi_step_loss else trajectory[-1:]
-            step_losses, query_predictions = self._query_losses(
-                scored, episode["query_x"], episode["query_y"], training)
-            step_weights = self.stabilisers.step_loss_weights(len(scored), self.epoch)
-            objective = tf.reduce_sum(tf.cast(step_weights, step_losses.dtype) *
-                                      tf.reduce_mean(step_losses, axis=1))
-            objective += sum(self.model.losses)
-        query_loss = tf.reduce_mean(step_losses[-1])
-        if self._algorithm.reptile:
-            by_id = {id(v): g for v, g in zip(self.adapted_variables,
-                                              reptile_gradients(self.adapted_variables,
-                                                                trajectory[-1]))}
-            gradients = [by_id.get(id(v), tf.zeros_like(v)) for v in self.trainable_variables]
-        else:
-            gradients = tape.gradient(objective, self.trainable_variables,
-                                      unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return gradients, query_predictions, query_loss
-
-    def _query_losses(self, trajectory, query_x, query_y, training):
-        """Query losses ``[len(trajectory), tasks]`` of several adapted weights in one batched
-        call, and the last one's predictions ``[tasks, queries, ...]``."""
-        n_steps = len(trajectory)
-        stacked = [tf.concat(step_values, axis=0) for step_values in zip(*trajectory)]
-        predictions = self._inner_loop.predictions(stacked, tf.concat([query_x] * n_steps, 0),
-                                                   training)
-        losses = self._task_losses(tf.concat([query_y] * n_steps, 0), predictions)
-        n_tasks = tf.shape(query_x)[0]
-        return tf.reshape(losses, [n_steps, n_tasks]), predictions[(n_steps - 1) * n_tasks:]
 
     def test_step(self, data):
         episode = self._episode(data)
@@ -414,21 +348,13 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
             overwrite: replace a SavedModel already at ``filepath`` (never other files).
             adaptation_steps: inner steps of ``adapt_and_predict``; default ``inner_steps``.
 
-        Example:
-
-        ```python
-        meta.export("meta_savedmodel")
-        served = tfq_meta.export.load("meta_savedmodel")    # in any process
-        served.adapt_and_predict(support_x, support_y, query_x)
-        ```
+        ``tfq_meta.export.load(filepath)`` serves it in any process.
         """
         # Imported here: tfq_meta.export imports this module.
         from tfq_meta.export import export as export_saved_model
         export_saved_model(self, filepath, overwrite=overwrite, adaptation_steps=adaptation_steps,
                            format=format, verbose=True if verbose is None else verbose,
                            input_signature=input_signature)
-
-    # ------------------------------------------------------------------------------------ helpers
 
     def _task_losses(self, y, predictions):
         """Mean loss of each task, ``[tasks]``."""
@@ -437,11 +363,7 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
 
     def _episode(self, data, argument="episodes"):
         self._require_compiled()
-        if isinstance(data, (tuple, list)) and data and all(d is None for d in data[1:]):
-            data = data[0]  # train_on_batch(episode) and fit(dict of arrays) pack it as (x,)
-        check_episode(data, argument)
-        episode = {key: tf.convert_to_tensor(data[key]) for key in
-                   ("support_x", "support_y", "query_x", "query_y")}
+        episode = unpack_episode(data, argument)
         for key in ("support_y", "query_y"):
             episode[key] = check_labels(episode[key], self.model, key)
         return episode
@@ -452,22 +374,8 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
 
     def _update_metrics(self, episode, query_predictions, query_loss, share,
                         pre_adapt_predictions=None):
-        """Logs of the query predictions after adaptation, and before it if given.
-
-        Across replicas, whose metric variables are summed when read, the replicas' shares of the
-        meta-batch add up to one step, as without a strategy.
-        """
-        query_y = flatten_tasks(episode["query_y"])
-        logged = [(self._query_metrics, query_loss, flatten_tasks(query_predictions))]
-        if pre_adapt_predictions is not None:
-            loss = tf.reduce_mean(self._task_loss(labels_like(query_y, pre_adapt_predictions),
-                                                  pre_adapt_predictions))
-            logged.append((self._pre_adapt_metrics, loss, pre_adapt_predictions))
-        for (loss_tracker, *others), loss, predictions in logged:
-            loss_tracker.update_state(loss, sample_weight=share)
-            for metric in others:
-                metric.update_state(query_y, predictions)
-        return step_logs({m.name: m.result() for metrics, _, _ in logged for m in metrics})
+        return step_logs(self._query_metrics.update(episode["query_y"], query_predictions,
+                                                    query_loss, share, pre_adapt_predictions))
 
     def _require_compiled(self):
         if self._task_loss is None:

@@ -20,6 +20,15 @@ def replica_share(episode):
     return tasks_here / context.all_reduce(tf.distribute.ReduceOp.SUM, tasks_here)
 
 
+def weigh_by_share(gradients, share):
+    """Each replica holds some of the episode's tasks and the optimizer sums the replicas'
+    gradients: weighed by the replica's ``share`` of the tasks, the sum is the gradient of the mean
+    over all tasks (also for uneven splits). Unchanged without a strategy (``share`` None)."""
+    if share is None:
+        return gradients
+    return [g * tf.cast(share, g.dtype) for g in gradients]
+
+
 def check_replica_split(meta, data, argument, batch_size=None):
     """Under a tf.distribute strategy, which splits each episode's tasks among the replicas, every
     replica needs at least one task of every episode."""

@@ -13,7 +13,22 @@ EPOCHS = " (a number of epochs)"
 
 @dataclasses.dataclass(frozen=True)
 class Stabilisers:
-    """Resolved stabiliser options of a MetaLearner (see its docstring for their meaning)."""
+    """Resolved stabiliser options of a MetaLearner:
+
+    - **learned per-step rates** (``learn_inner_lr``, LSLR): one positive inner rate per weight
+      group and inner step, learned by the outer loop from ``inner_lr``. A group is a variable,
+      except that a PQC's input scales (weights that multiply a feature) have a rate apart from
+      its rotation angles: their gradients are larger by the size of the features. Meta-SGD
+      learns one rate per weight instead.
+    - **multi-step loss** (``multi_step_loss``): the outer objective weighs the query loss after
+      every inner step, uniformly, or annealed toward the last step over
+      ``multi_step_loss_epochs`` epochs. ``loss`` in the logs is always the last step's.
+    - **derivative-order annealing** (``first_order_epochs``): first-order meta-gradients for the
+      first epochs, at first-order cost, then exact second order.
+    - **inner-gradient clipping** (``inner_clipnorm``): each task's inner gradient is scaled to a
+      global norm of at most ``inner_clipnorm``, so a task with large errors cannot take a huge
+      step. Without it MAML learns nothing on the default student.
+    """
     learn_inner_lr: bool
     multi_step_loss: bool
     multi_step_loss_epochs: int | None

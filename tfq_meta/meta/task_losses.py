@@ -1,4 +1,4 @@
-"""Per-example losses and fresh metrics for the meta-learner's inner and outer loops."""
+"""Per-example losses and labels for the meta-learner's inner and outer loops."""
 import keras
 import tensorflow as tf
 
@@ -45,7 +45,7 @@ def labels_are_class_indices(loss):
         loss = keras.losses.get(loss)
     if getattr(loss, "fn", loss) is keras.losses.sparse_categorical_crossentropy:
         return True
-    return "sparse_categorical" in _loss_name(loss)
+    return "sparse_categorical" in loss_name(loss)
 
 
 def task_label_spec(loss, output_shape, name):
@@ -68,32 +68,8 @@ def task_label_spec(loss, output_shape, name):
     return tf.TensorSpec((None, *output_shape), tf.float32, name=name)
 
 
-def _loss_name(loss):
+def loss_name(loss):
     return str(getattr(loss, "name", None) or getattr(loss, "__name__", None) or loss)
-
-
-def fresh_metric(identifier, loss, prefix=""):
-    """A fresh Metric for ``identifier``; "accuracy" follows the loss, as in Keras' compile."""
-    if str(identifier).lower() in ("accuracy", "acc"):
-        name = _loss_name(loss)
-        if labels_are_class_indices(loss):
-            metric = keras.metrics.SparseCategoricalAccuracy()
-        elif "categorical" in name:
-            metric = keras.metrics.CategoricalAccuracy()
-        elif "binary" in name:
-            metric = keras.metrics.BinaryAccuracy()
-        else:
-            metric = keras.metrics.Accuracy()
-        base_name = str(identifier)
-    else:
-        metric = keras.metrics.get(identifier)
-        if isinstance(metric, keras.metrics.Metric):
-            metric = type(metric).from_config(metric.get_config())
-        elif callable(metric):
-            metric = keras.metrics.MeanMetricWrapper(metric)
-        base_name = identifier if isinstance(identifier, str) else metric.name
-    metric.name = prefix + base_name
-    return metric
 
 
 def check_labels(labels, model, key):

@@ -68,6 +68,14 @@ def _compatible(a, b):
     return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
 
 
+def unpack_episode(data, argument="episodes"):
+    """The episode of a train or test step's ``data``, checked, as a dict of tensors."""
+    if isinstance(data, (tuple, list)) and data and all(d is None for d in data[1:]):
+        data = data[0]  # train_on_batch(episode) and fit(dict of arrays) pack it as (x,)
+    check_episode(data, argument)
+    return {key: tf.convert_to_tensor(data[key]) for key in EPISODE_KEYS}
+
+
 class EpisodicFit:
     """Mixin for Keras models trained on episode datasets: ``fit`` without a spurious warning.
 
