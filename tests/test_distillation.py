@@ -67,15 +67,23 @@ def test_logits_distillation_is_temperature_squared_kl(rng, temperature):
                                rtol=1e-5)
 
 
-def test_logits_distillation_fixes_keras_default_loss():
-    """keras' LogitsDistillation() with its default string loss skips the softmax and T²."""
-    teacher = np.array([[1.0, 2.0, 0.5]], np.float32)
-    student = np.array([[0.3, -1.0, 2.0]], np.float32)
-    expected = kl_with_temperature(teacher, student, 2.0)
-    ours = float(LogitsDistillation(2.0).compute_loss(teacher, student))
-    keras_default = float(keras.distillation.LogitsDistillation(2.0).compute_loss(teacher, student))
-    np.testing.assert_allclose(ours, expected, rtol=1e-5)
-    assert abs(keras_default - expected) > 1.0
+@pytest.mark.parametrize("temperature", [0.5, 2.0])
+def test_logits_distillation_gradient_is_the_closed_form(rng, temperature):
+    """d/ds of T² · mean KL(softmax(t/T) ‖ softmax(s/T)) = T · (softmax(s/T) − softmax(t/T)) / N;
+    logits shifted per example by a constant give the same loss (softmax invariance)."""
+    teacher, student = rng.normal(0, 2, (2, 5, 3))
+    student_variable = tf.Variable(student.astype(np.float32))
+    with tf.GradientTape() as tape:
+        loss = LogitsDistillation(temperature).compute_loss(teacher.astype(np.float32),
+                                                            student_variable)
+    softmax = lambda z: np.exp(log_softmax(z / temperature))  # noqa: E731
+    expected = temperature * (softmax(student) - softmax(teacher)) / len(student)
+    np.testing.assert_allclose(tape.gradient(loss, student_variable).numpy(), expected,
+                               atol=1e-6)
+    shifts = rng.normal(0, 5, (5, 1))
+    shifted = LogitsDistillation(temperature).compute_loss(
+        (teacher + shifts).astype(np.float32), (student - shifts).astype(np.float32))
+    np.testing.assert_allclose(float(shifted), float(loss), rtol=1e-5)
 
 
 def test_expectation_distillation_is_mean_squared_norm(rng):

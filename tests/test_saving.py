@@ -10,7 +10,6 @@
 * ``import tfq_meta`` refuses a non-TensorFlow Keras backend with an ImportError naming the fix.
 """
 import base64
-import importlib.util
 import json
 
 import cirq
@@ -405,7 +404,7 @@ def test_quantum_data_model_reference_outputs_equal_cirq():
 # 4. A non-TensorFlow Keras backend is refused at import with the fix in the message
 # --------------------------------------------------------------------------------------------
 
-JAX_SCRIPT = """
+OTHER_BACKEND_SCRIPT = """
 import sys
 try:
     import tfq_meta
@@ -417,13 +416,13 @@ sys.exit(3)
 """
 
 
-def test_import_with_jax_backend_raises_import_error_naming_the_fix(tmp_path):
-    if importlib.util.find_spec("jax") is None:
-        pytest.skip("jax is not installed")
-    result = run_fresh_python(JAX_SCRIPT, cwd=tmp_path, KERAS_BACKEND="jax")
+def test_import_with_another_keras_backend_raises_import_error_naming_the_fix(tmp_path):
+    """Keras' numpy backend ships with Keras itself, so this runs wherever the suite runs."""
+    result = run_fresh_python(OTHER_BACKEND_SCRIPT, cwd=tmp_path, KERAS_BACKEND="numpy")
     assert result.returncode == 0, (
         f"expected an ImportError; exit code {result.returncode}\nstdout:\n{result.stdout}\n"
         f"stderr:\n{result.stderr[-5000:]}")
-    message = [l for l in result.stdout.splitlines() if l.startswith("IMPORT_ERROR ")][-1]
+    message = [line for line in result.stdout.splitlines()
+               if line.startswith("IMPORT_ERROR ")][-1]
     assert "KERAS_BACKEND=tensorflow" in message
-    assert "'jax'" in message
+    assert "'numpy'" in message
