@@ -4,7 +4,8 @@ import cirq
 import numpy as np
 import pytest
 import tensorflow as tf
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.svm import SVC
@@ -162,3 +163,19 @@ def test_qsvc_in_pipeline_and_grid_search_matches_manual_cross_validation(rng):
             manual.append(svc.score(angle_encoding_gram(b, a), y[test]))
         assert score == pytest.approx(np.mean(manual), abs=1e-9), c
     assert search.best_score_ > 0.9
+
+
+@pytest.mark.parametrize("kernel_class", [QuantumKernel, ProjectedQuantumKernel])
+def test_clones_of_an_unbuilt_trainable_kernel_give_identical_folds(rng, kernel_class):
+    """Cross-validation clones the QSVC per fold; a trainable kernel not yet built must not draw
+    new random weights in each clone: every fold's Gram matrix is the original kernel's."""
+    x, y = two_blobs(rng, n=12)
+    kernel = kernel_class(circuits.reuploading_circuit(2, 1, trainable_scaling=True))
+    qsvc = QSVC(kernel)
+    folds = [clone(qsvc).fit(x, y) for _ in range(3)]
+    for fold in folds:
+        assert fold.kernel_ is not kernel
+        np.testing.assert_array_equal(fold.kernel_.gram(x), kernel.gram(x))
+    scores = cross_val_score(qsvc, x, y, cv=StratifiedKFold(3))
+    again = cross_val_score(qsvc, x, y, cv=StratifiedKFold(3))
+    np.testing.assert_array_equal(scores, again)

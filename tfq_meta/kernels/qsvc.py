@@ -44,6 +44,13 @@ class QSVC(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
 
+    def __sklearn_clone__(self):
+        # A trainable kernel draws its weights when it is first built: build it before copying,
+        # so that every clone (one per cross-validation fold) has the same weights.
+        if isinstance(self.kernel, KernelLayer) and not self.kernel.built:
+            self.kernel.build()
+        return super().__sklearn_clone__()
+
     def fit(self, X, y):
         self.kernel_ = self._kernel(np.shape(X))
         self.X_fit_ = self.kernel_.check_features(X, "X").numpy()
