@@ -1,6 +1,9 @@
 """Training quantum kernels: kernel-target alignment against its formula, alignment training that
 raises alignment and accuracy, and a meta-learned embedding that beats the untrained one on
 held-out few-shot tasks."""
+import json
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -10,6 +13,7 @@ from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler
 
+from conftest import run_fresh_python
 from tfq_meta import circuits, tasks
 from tfq_meta.kernels import (QSVC, KernelAlignment, KernelMetaLearner, QuantumKernel,
                               kernel_target_alignment, ridge_predictions)
@@ -98,3 +102,71 @@ def test_meta_learned_embedding_beats_the_untrained_one_on_held_out_tasks(seed):
     learner.fit(family.episodes(8, seed=seed), epochs=1, steps_per_epoch=60, verbose=0)
     meta_learned = few_shot_accuracy(kernel, held_out)
     assert meta_learned > untrained + 0.1, (untrained, meta_learned)
+
+
+# One SGD step of each trainer under a MirroredStrategy of 2 logical CPUs, in a fresh process
+# (logical devices must be set before TensorFlow starts). Prints the kernel weights after it.
+MIRRORED_SCRIPT = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+sys.path.insert(0, {tests!r})
+import test_kernel_training as cases
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    print("WEIGHTS " + json.dumps({{name: case().tolist() for name, case in cases.REPLICA_CASES}}))
+"""
+
+
+def replica_kernel():
+    kernel = QuantumKernel(circuits.reuploading_circuit(2, 1, trainable_scaling=True))
+    kernel.build()
+    kernel.circuit_weights.assign(np.linspace(0.3, 2.0, kernel.circuit_weights.shape[0]))
+    return kernel
+
+
+def replica_data():
+    rng = np.random.default_rng(7)
+    return rng.uniform(0, np.pi, (8, 2)).astype(np.float32), np.array([0, 1] * 4, np.int32)
+
+
+def alignment_step():
+    aligner = KernelAlignment(replica_kernel())
+    aligner.compile(optimizer=keras.optimizers.SGD(0.5))
+    x, y = replica_data()
+    aligner.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    return aligner.kernel.circuit_weights.numpy()
+
+
+def meta_kernel_step():
+    learner = KernelMetaLearner(replica_kernel(), n_ways=2)
+    learner.compile(optimizer=keras.optimizers.SGD(0.5))
+    episodes = tasks.FewShotClassification(*replica_data(), n_ways=2, shots=1, query_shots=1).episodes(
+        4, seed=0)
+    learner.fit(episodes, epochs=1, steps_per_epoch=1, verbose=0)
+    return learner.kernel.circuit_weights.numpy()
+
+
+REPLICA_CASES = (("alignment", alignment_step), ("meta_kernel", meta_kernel_step))
+
+
+def test_trainers_average_the_replicas_gradients():
+    """Each replica gets half of the batch (alignment) or of the tasks (meta-learner). The
+    replicas' gradients are averaged, not summed: the step equals one process's step on the mean
+    of the halves' losses (alignment) or on the whole meta-batch (meta-learner)."""
+    result = run_fresh_python(MIRRORED_SCRIPT.format(tests=os.path.dirname(__file__)))
+    lines = [line for line in result.stdout.splitlines() if line.startswith("WEIGHTS ")]
+    assert lines, result.stderr[-5000:]
+    distributed = {name: np.array(value) for name, value in json.loads(lines[-1][8:]).items()}
+
+    kernel = replica_kernel()
+    x, y = replica_data()
+    with tf.GradientTape() as tape:
+        loss = tf.add_n([1.0 - kernel_target_alignment(kernel(x[half]), y[half])
+                         for half in (slice(0, 4), slice(4, 8))]) / 2
+    expected = kernel.circuit_weights.numpy() - 0.5 * tape.gradient(
+        loss, kernel.circuit_weights).numpy()
+    np.testing.assert_allclose(distributed["alignment"], expected, atol=2e-6)
+    np.testing.assert_allclose(distributed["meta_kernel"], meta_kernel_step(), atol=2e-6)

@@ -62,6 +62,10 @@ class KernelAlignment(keras.Model):
                             f"got {type(kernel).__name__}.")
         kernel.check_differentiable("KernelAlignment")
         self.kernel = kernel
+        if not kernel.built:
+            # Now, eagerly: built inside a traced train step it could not set its initial values.
+            kernel.build()
+        self.built = True  # its only weights are the kernel's
         self.alignment_tracker = keras.metrics.Mean(name="alignment")
 
     def call(self, x):
@@ -73,7 +77,10 @@ class KernelAlignment(keras.Model):
         gram = self(x) if y_pred is None else y_pred
         alignment = kernel_target_alignment(gram, tf.reshape(y, [-1]))
         self.alignment_tracker.update_state(alignment)
-        return 1.0 - alignment
+        # Under a tf.distribute strategy the optimizer sums the replicas' gradients: each
+        # replica's loss is its share of the mean, as Keras scales its own losses.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        return (1.0 - alignment) / replicas
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         return {m.name: m.result() for m in self.metrics}

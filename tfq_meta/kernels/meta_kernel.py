@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tfq_meta._validation import check_positive_float
 from tfq_meta.kernels.base import KernelLayer
+from tfq_meta.meta.replicas import replica_share, weigh_by_share
 from tfq_meta.tasks.episodes import EpisodicFit, unpack_episode
 
 
@@ -67,6 +68,10 @@ class KernelMetaLearner(EpisodicFit, keras.Model):
         if isinstance(n_ways, bool) or not isinstance(n_ways, int) or n_ways < 2:
             raise ValueError(f"`n_ways` must be an int >= 2 (classes per task); got {n_ways!r}.")
         self.kernel, self.n_ways = kernel, n_ways
+        if not kernel.built:
+            # Now, eagerly: built inside a traced train step it could not set its initial values.
+            kernel.build()
+        self.built = True  # its only weights are the kernel's
         self.ridge = check_positive_float(ridge, "ridge")
         self.temperature = check_positive_float(temperature, "temperature")
         self.accuracy_tracker = keras.metrics.Mean(name="accuracy")
@@ -87,12 +92,13 @@ class KernelMetaLearner(EpisodicFit, keras.Model):
         with tf.GradientTape() as tape:
             loss = self._query_loss(episode)
         variables = self.trainable_variables
-        self.optimizer.apply(tape.gradient(loss, variables), variables)
-        return self._log(loss)
+        share = replica_share(episode)
+        self.optimizer.apply(weigh_by_share(tape.gradient(loss, variables), share), variables)
+        return self._log(loss, share)
 
     def test_step(self, data):
         episode = unpack_episode(data)
-        return self._log(self._query_loss(episode))
+        return self._log(self._query_loss(episode), replica_share(episode))
 
     def _query_loss(self, episode):
         scores = self.query_scores(episode) / self.temperature
@@ -101,8 +107,9 @@ class KernelMetaLearner(EpisodicFit, keras.Model):
         self.accuracy_tracker.update_state(tf.cast(correct, tf.float32))
         return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, scores))
 
-    def _log(self, loss):
-        self._loss_tracker.update_state(loss)
+    def _log(self, loss, share):
+        # Under a strategy the replicas' metric variables are summed: their shares add up to one.
+        self._loss_tracker.update_state(loss, sample_weight=share)
         return {m.name: m.result() for m in self.metrics}
 
     @property
