@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from search_scripts import alive
 from tfq_meta.distributed import processes
 
@@ -37,6 +39,8 @@ def test_free_ports_are_distinct_and_bindable():
     for port in ports:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("127.0.0.1", port))
+    with pytest.raises(ValueError, match="`n` must be a positive int; got 0"):
+        processes.free_ports(0)
 
 
 def test_stopping_process_groups_ends_children_and_kills_what_ignores_sigterm():

@@ -254,3 +254,7 @@ def test_launch_checks_its_arguments_before_starting_anything(tmp_path):
         launch(tmp_path / "x.py", max_restarts=-1)
     with pytest.raises(FileNotFoundError, match="No search script at .*missing.py"):
         launch(tmp_path / "missing.py")
+    with pytest.raises(ValueError, match="`timeout` must be a positive finite number; got 0"):
+        launch(tmp_path / "x.py", timeout=0)
+    with pytest.raises(ValueError, match="`shutdown_grace` must be a positive finite number"):
+        launch(tmp_path / "x.py", shutdown_grace=-1)

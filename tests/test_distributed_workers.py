@@ -25,6 +25,8 @@ def test_local_tf_configs_describe_one_cluster_with_distinct_free_ports():
     assert set(hosts) == {"127.0.0.1"} and len(set(ports)) == 3
     with pytest.raises(ValueError, match="`n_workers` must be a positive int; got 0"):
         local_tf_configs(0)
+    with pytest.raises(ValueError, match="`timeout` must be a positive finite number"):
+        run_workers([sys.executable, "-c", "pass"], n_workers=1, timeout=None)
 
 
 def test_run_workers_kills_the_others_when_a_worker_fails_or_time_runs_out():

@@ -7,6 +7,7 @@ leads a process group of its own: a signal to the group also reaches whatever th
 
 Example:
 
+>>> import sys
 >>> from tfq_meta.distributed import processes
 >>> port, = processes.free_ports(1)
 >>> child = processes.start_process_group([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -18,6 +19,8 @@ import socket
 import subprocess
 import threading
 import time
+
+from tfq_meta._validation import check_positive_int
 
 _POSIX = os.name == "posix"
 
@@ -38,6 +41,7 @@ def free_ports(n, host="127.0.0.1"):
     >>> free_ports(2)
     [40123, 40125]
     """
+    check_positive_int(n, "n")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sockets = []
     try:

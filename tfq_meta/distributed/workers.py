@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 
-from tfq_meta._validation import check_positive_int
+from tfq_meta._validation import check_positive_float, check_positive_int
 from tfq_meta.distributed import processes
 
 _POLL_SECONDS = 0.1
@@ -71,6 +71,7 @@ def run_workers(command, n_workers, timeout, env=None, cwd=None, check=True):
 
     >>> run_workers([sys.executable, "train.py"], n_workers=2, timeout=600)
     """
+    check_positive_float(timeout, "timeout")
     configs = local_tf_configs(n_workers)
     environment = dict(os.environ if env is None else env)
     workers, outputs = [], []

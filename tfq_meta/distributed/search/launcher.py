@@ -37,7 +37,8 @@ import tempfile
 import time
 
 from tfq_meta import _compat
-from tfq_meta._validation import check_non_negative_int, check_positive_int
+from tfq_meta._validation import (check_non_negative_int, check_positive_float,
+                                  check_positive_int)
 from tfq_meta.distributed import processes
 from tfq_meta.distributed.processes import describe_exit
 from tfq_meta.distributed.search import bootstrap, environment
@@ -89,6 +90,9 @@ def launch(script, args=(), workers=2, module=False, host="127.0.0.1", port=None
     """
     check_positive_int(workers, "workers")
     check_non_negative_int(max_restarts, "max_restarts")
+    check_positive_float(shutdown_grace, "shutdown_grace")
+    if timeout is not None:
+        check_positive_float(timeout, "timeout")
     if not module:
         script = os.path.abspath(os.path.join(cwd or os.getcwd(), os.fspath(script)))
         if not os.path.isfile(script):
