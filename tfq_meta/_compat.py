@@ -39,8 +39,9 @@ class KerasTunerWorkaround:
 
     Example:
 
-    >>> if CHIEF_EXIT_POLL.applies():
-    ...     patch_chief_server(module, on_start, on_end)
+    >>> KerasTunerWorkaround("https://github.com/keras-team/keras-tuner/pull/967",
+    ...                      fixed_in="1.0.0").applies()   # fixed long before the installed one
+    False
     """
     issue: str
     fixed_in: str = None
@@ -73,9 +74,9 @@ def patch_chief_server(module, on_start, on_end):
         on_start: called with the oracle before the server starts.
         on_end: called with the oracle once the search has ended (the server returned).
 
-    Example:
+    Example::
 
-    >>> patch_chief_server(oracle_chief, lambda o: print("serving"), lambda o: print("done"))
+        patch_chief_server(oracle_chief, lambda o: print("serving"), lambda o: print("done"))
     """
     serve = module.start_server
     if CHIEF_EXIT_POLL.applies():
@@ -194,11 +195,11 @@ class OracleClient:
     Args:
         host, port: where the chief serves the oracle.
 
-    Example:
+    Example::
 
-    >>> with OracleClient("127.0.0.1", 8000) as client:
-    ...     trial = client.create_trial("tuner1")
-    ...     client.end_trial_as_invalid(trial)
+        with OracleClient("127.0.0.1", 8000) as client:
+            trial = client.create_trial("tuner1")
+            client.end_trial_as_invalid(trial)
     """
 
     def __init__(self, host, port, timeout=30):

@@ -13,12 +13,12 @@
 
 Everything loads on first use: ``import tfq_meta`` does not start any of the launchers.
 
-Example:
+Example::
 
->>> import tfq_meta
->>> result = tfq_meta.distributed.launch("examples/distributed_search.py", workers=2)
->>> result.best_hyperparameters
-{'n_layers': 2, 'learning_rate': 0.03}
+    import tfq_meta
+    result = tfq_meta.distributed.launch("examples/distributed_search.py", workers=2)
+    result.best_hyperparameters
+    # {'n_layers': 2, 'learning_rate': 0.03}
 """
 import importlib
 

@@ -12,6 +12,8 @@ Example:
 >>> port, = processes.free_ports(1)
 >>> child = processes.start_process_group([sys.executable, "-c", "import time; time.sleep(60)"])
 >>> processes.stop_process_groups([child], grace=5.0)
+>>> child.returncode   # -SIGTERM
+-15
 """
 import os
 import signal
@@ -38,8 +40,8 @@ def free_ports(n, host="127.0.0.1"):
 
     Example:
 
-    >>> free_ports(2)
-    [40123, 40125]
+    >>> len(set(free_ports(2)))
+    2
     """
     check_positive_int(n, "n")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -68,8 +70,11 @@ def start_process_group(command, **popen_arguments):
 
     Example:
 
+    >>> import sys
     >>> child = start_process_group([sys.executable, "-c", "print(1)"], text=True,
     ...                             stdout=subprocess.PIPE)
+    >>> child.communicate()[0].strip()
+    '1'
     """
     if _POSIX:
         popen_arguments["start_new_session"] = True
@@ -121,9 +126,9 @@ def stop_process_groups(processes, grace):
             entries are skipped).
         grace: seconds the processes get to exit after SIGTERM.
 
-    Example:
+    Example::
 
-    >>> stop_process_groups([chief, worker], grace=15.0)
+        stop_process_groups([chief, worker], grace=15.0)
     """
     processes = [p for p in processes if p is not None]
     running = [p for p in processes if p.poll() is None]
@@ -149,8 +154,10 @@ class PrefixedOutput:
 
     Example:
 
-    >>> output = PrefixedOutput(sys.stdout, log_dir="logs")
-    >>> output.write("chief", "serving the oracle")     # prints "[chief] serving the oracle"
+    >>> import sys
+    >>> output = PrefixedOutput(sys.stdout)   # and log_dir="logs" for logs/chief.log
+    >>> output.write("chief", "serving the oracle")
+    [chief] serving the oracle
     >>> output.close()
     """
 

@@ -4,12 +4,12 @@ Each worker gets its ``TF_CONFIG`` (the cluster's addresses and its own index), 
 creates ``tf.distribute.MultiWorkerMirroredStrategy()`` *before* ``import tfq_meta`` trains as one
 of the cluster's workers. Useful to try a multi-worker script before running it on a cluster.
 
-Example:
+Example::
 
->>> from tfq_meta.distributed.workers import run_workers
->>> results = run_workers([sys.executable, "train.py"], n_workers=2, timeout=600)
->>> [r.returncode for r in results]
-[0, 0]
+    from tfq_meta.distributed.workers import run_workers
+    results = run_workers([sys.executable, "train.py"], n_workers=2, timeout=600)
+    [r.returncode for r in results]
+    # [0, 0]
 """
 import json
 import os
@@ -67,9 +67,9 @@ def run_workers(command, n_workers, timeout, env=None, cwd=None, check=True):
         one ``subprocess.CompletedProcess`` per worker, in worker order (``returncode`` is
         negative for a worker killed by a signal).
 
-    Example:
+    Example::
 
-    >>> run_workers([sys.executable, "train.py"], n_workers=2, timeout=600)
+        run_workers([sys.executable, "train.py"], n_workers=2, timeout=600)
     """
     check_positive_float(timeout, "timeout")
     configs = local_tf_configs(n_workers)

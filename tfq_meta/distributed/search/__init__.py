@@ -6,10 +6,10 @@ Modules: ``launcher`` (:func:`launch`: start, supervise and stop the processes),
 :func:`is_chief`), ``cli`` (``python -m tfq_meta.distributed``) and ``bootstrap`` (what runs first
 in every process).
 
-Example:
+Example::
 
->>> from tfq_meta.distributed.search import launch
->>> print(launch("examples/distributed_search.py", workers=2).summary())
+    from tfq_meta.distributed.search import launch
+    print(launch("examples/distributed_search.py", workers=2).summary())
 """
 from tfq_meta.distributed.search.cli import main
 from tfq_meta.distributed.search.environment import is_chief

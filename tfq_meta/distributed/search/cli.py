@@ -63,10 +63,10 @@ def main(argv=None):
         the exit code: 0 if the search completed and the chief's script exited cleanly, 1 if
         not, 130 if interrupted (Ctrl-C or SIGTERM; every process is stopped).
 
-    Example:
+    Example::
 
-    >>> main(["--workers", "2", "examples/distributed_search.py"])
-    0
+        main(["--workers", "2", "examples/distributed_search.py"])
+        # 0
     """
     options = parser().parse_args(argv)
     try:

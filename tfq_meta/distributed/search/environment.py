@@ -7,12 +7,12 @@ one what it is:
   a worker;
 - ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT``: where the chief serves the oracle.
 
-Example:
+Example::
 
->>> from tfq_meta.distributed import is_chief
->>> tuner.search(x, y, validation_data=(x_val, y_val))
->>> if is_chief():
-...     best = tuner.get_best_models()[0]
+    from tfq_meta.distributed import is_chief
+    tuner.search(x, y, validation_data=(x_val, y_val))
+    if is_chief():
+        best = tuner.get_best_models()[0]
 """
 import os
 
@@ -30,11 +30,11 @@ def is_chief():
     reaches the oracle after the chief has exited waits for the chief (keras-tuner's gRPC timeout
     is one hour).
 
-    Example:
+    Example::
 
-    >>> os.environ.update(KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_TUNER_ID="tuner0")
-    >>> is_chief()
-    False
+        os.environ.update(KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_TUNER_ID="tuner0")
+        is_chief()
+        # False
     """
     if ORACLE_IP not in os.environ:
         return True

@@ -82,11 +82,11 @@ def launch(script, args=(), workers=2, module=False, host="127.0.0.1", port=None
     Returns:
         A :class:`SearchResult`. A KeyboardInterrupt stops every process and is raised again.
 
-    Example:
+    Example::
 
-    >>> result = tfq_meta.distributed.launch("examples/distributed_search.py", workers=2)
-    >>> result.status, result.best_hyperparameters
-    ('completed', {'n_layers': 2, 'learning_rate': 0.03})
+        result = tfq_meta.distributed.launch("examples/distributed_search.py", workers=2)
+        result.status, result.best_hyperparameters
+        # ('completed', {'n_layers': 2, 'learning_rate': 0.03})
     """
     check_positive_int(workers, "workers")
     check_non_negative_int(max_restarts, "max_restarts")

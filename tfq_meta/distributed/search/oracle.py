@@ -6,12 +6,12 @@ worker's unfinished trial is ended, and the dead worker signed off, by speaking 
 gRPC as that worker. Everything that touches keras-tuner's private files or messages goes through
 ``tfq_meta._compat``.
 
-Example:
+Example::
 
->>> view = OracleView("127.0.0.1", 8000, "/tmp/tfq_meta_search_x/chief.json")
->>> view.refresh()
->>> view.unfinished_trial("tuner1")
-'3'
+    view = OracleView("127.0.0.1", 8000, "/tmp/tfq_meta_search_x/chief.json")
+    view.refresh()
+    view.unfinished_trial("tuner1")
+    # '3'
 """
 from tfq_meta import _compat
 

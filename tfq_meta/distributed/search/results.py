@@ -1,15 +1,15 @@
 """What a distributed search did: its processes' runs, its trials and the best one.
 
-Example:
+Example::
 
->>> result = tfq_meta.distributed.launch("search.py", workers=2)
->>> print(result.summary())
-search completed in 41 s: 4 trials (4 COMPLETED) in /home/me/search/student
-best trial 2: val_loss = 0.0311
-  learning_rate = 0.1
-chief: exited 0
-tuner0: exited 0
-tuner1: exited 0
+    result = tfq_meta.distributed.launch("search.py", workers=2)
+    print(result.summary())
+    # search completed in 41 s: 4 trials (4 COMPLETED) in /home/me/search/student
+    # best trial 2: val_loss = 0.0311
+    #   learning_rate = 0.1
+    # chief: exited 0
+    # tuner0: exited 0
+    # tuner1: exited 0
 """
 import collections
 import dataclasses

@@ -1,10 +1,10 @@
 """One chief or worker process of a search: its runs, its output and its state.
 
-Example:
+Example::
 
->>> worker = TunerProcess("tuner0", command, environment, cwd=None, output=output)
->>> worker.start()
->>> worker.poll()        # None while it runs; its exit code once, when it has exited
+    worker = TunerProcess("tuner0", command, environment, cwd=None, output=output)
+    worker.start()
+    worker.poll()        # None while it runs; its exit code once, when it has exited
 """
 import subprocess
 
