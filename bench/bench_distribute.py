@@ -115,7 +115,7 @@ def worker_main(kind):
     def communication():
         """A training step's communication without its computation: the gradient all-reduce,
         then Keras' reduction of the 4 logs (loss, mae, pre_adapt_loss, pre_adapt_mae) shaped
-        as tfq_meta.distribute.step_logs shapes them."""
+        as tfq_meta.distributed.training.step_logs shapes them."""
         def one_replica():
             reduced = tf.distribute.get_replica_context().all_reduce(
                 tf.distribute.ReduceOp.SUM, [tf.identity(g) for g in gradients])
@@ -178,7 +178,8 @@ class Configuration:
     """The processes of one configuration, driven by JSON lines on their stdin/stdout."""
 
     def __init__(self, name, kind, n_processes, timeout):
-        from tfq_meta.distribute import local_tf_configs
+        from tfq_meta.distributed import processes
+        from tfq_meta.distributed.workers import local_tf_configs
 
         self.name, self.timeout = name, timeout
         env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
@@ -186,11 +187,11 @@ class Configuration:
         self.processes, self.errors = [], []
         for config in configs:
             self.errors.append(tempfile.TemporaryFile("w+"))
-            self.processes.append(subprocess.Popen(
+            self.processes.append(processes.start_process_group(
                 [sys.executable, __file__, "--worker", kind],
                 env=env if config is None else {**env, "TF_CONFIG": config},
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors[-1],
-                text=True, start_new_session=True))
+                text=True))
         try:
             self.replicas = self._answers(STARTUP_SECONDS)[0]["replicas"]
             if self.replicas != n_processes * (2 if kind == "mirrored" else 1):
@@ -230,6 +231,8 @@ class Configuration:
         return self._answers(self.timeout)
 
     def close(self):
+        from tfq_meta.distributed.processes import kill_process_group
+
         for process in self.processes:
             try:
                 process.stdin.close()
@@ -240,7 +243,7 @@ class Configuration:
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, 9)
+                kill_process_group(process)
                 process.wait()
         for error in self.errors:
             error.close()

@@ -15,7 +15,8 @@ import signal
 import pytest
 
 import tfq_meta
-from tfq_meta.distributed import SearchResult, is_chief, launch, main
+from search_scripts import PLAIN_SCRIPT, alive, records
+from tfq_meta.distributed import launch
 
 # The children import the tfq_meta under test, wherever the installed one is.
 SOURCE_ROOT = str(pathlib.Path(tfq_meta.__file__).resolve().parents[1])
@@ -81,21 +82,6 @@ tuner.search(x[:16], y[:16], validation_data=(x[16:], y[16:]), epochs=2, batch_s
 if is_chief():
     print("BEST", json.dumps(tuner.get_best_hyperparameters()[0].values))
 """ % {"learning_rates": LEARNING_RATES}
-
-
-def alive(pid):
-    """Whether ``pid`` is a live process (a zombie waiting for its reaper is not)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-            return True
-        except ProcessLookupError:
-            return False
 
 
 def pids(result):
@@ -225,32 +211,6 @@ def test_killed_worker_gets_its_trial_back_then_another_worker_runs_it(tmp_path)
 # Processes are always cleaned up; failures are reported (scripts without TensorFlow)
 # --------------------------------------------------------------------------------------------
 
-PLAIN_SCRIPT = """
-import json, os, signal, subprocess, sys, time
-
-role = os.environ["KERASTUNER_TUNER_ID"]
-mode = os.environ["MODE"]
-record = {"argv": sys.argv, "pid": os.getpid(), "ip": os.environ["KERASTUNER_ORACLE_IP"],
-          "port": os.environ["KERASTUNER_ORACLE_PORT"], "children": []}
-if mode == "hang":
-    if role != "chief":
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)   # must be killed with SIGKILL
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    record["children"].append(child.pid)
-with open(f"{role}-{os.getpid()}.json", "w") as file:
-    json.dump(record, file)
-if mode == "hang" or (mode == "workers_fail" and role == "chief"):
-    time.sleep(600)
-if mode == "workers_fail":
-    sys.exit(3)
-"""
-
-
-def records(directory):
-    return {path.name.split("-")[0]: json.loads(path.read_text())
-            for path in pathlib.Path(directory).glob("*-*.json")}
-
-
 @pytest.mark.timeout(60)
 def test_timeout_stops_every_process_and_what_it_started(tmp_path):
     script = tmp_path / "plain.py"
@@ -287,33 +247,6 @@ def test_every_worker_dying_stops_the_chief(tmp_path):
     assert not [pid for pid in pids(result) if alive(pid)]
 
 
-@pytest.mark.timeout(60)
-def test_command_line_runs_scripts_and_modules_with_their_arguments(tmp_path, monkeypatch,
-                                                                    capsys):
-    (tmp_path / "plain.py").write_text(PLAIN_SCRIPT)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MODE", "exit")
-    # Every process exits at once: the chief never serves an oracle, which is a failure.
-    assert main(["--workers", "1", "--timeout", "30", "--quiet", "--json", "result.json",
-                 "plain.py", "--epochs", "3"]) == 1
-    started = records(tmp_path)
-    assert started["chief"]["argv"] == started["tuner0"]["argv"] == \
-        [str(tmp_path / "plain.py"), "--epochs", "3"]
-    report = json.loads((tmp_path / "result.json").read_text())
-    assert report["status"] == "failed"
-    assert report["processes"]["chief"][0]["returncode"] == 0
-    printed = capsys.readouterr().out
-    assert "[launcher] the chief exited without serving the oracle" in printed
-    assert "[chief]" not in printed                              # --quiet
-
-    for path in tmp_path.glob("*-*.json"):
-        path.unlink()
-    assert main(["--workers", "2", "--timeout", "30", "--quiet", "-m", "plain", "-x"]) == 1
-    started = records(tmp_path)
-    assert sorted(started) == ["chief", "tuner0", "tuner1"]
-    assert all(r["argv"] == [str(tmp_path / "plain.py"), "-x"] for r in started.values())
-
-
 def test_launch_checks_its_arguments_before_starting_anything(tmp_path):
     with pytest.raises(ValueError, match="`workers` must be a positive int; got 0"):
         launch(tmp_path / "x.py", workers=0)
@@ -321,25 +254,7 @@ def test_launch_checks_its_arguments_before_starting_anything(tmp_path):
         launch(tmp_path / "x.py", max_restarts=-1)
     with pytest.raises(FileNotFoundError, match="No search script at .*missing.py"):
         launch(tmp_path / "missing.py")
-
-
-def test_is_chief_follows_keras_tuner_environment(monkeypatch):
-    for name in ("KERASTUNER_ORACLE_IP", "KERASTUNER_TUNER_ID"):
-        monkeypatch.delenv(name, raising=False)
-    assert is_chief()                                          # not distributed
-    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
-    monkeypatch.setenv("KERASTUNER_TUNER_ID", "chief")
-    assert is_chief()
-    monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner3")
-    assert not is_chief()
-
-
-def test_summary_names_the_best_trial():
-    best = {"trial_id": "2", "status": "COMPLETED", "score": 0.125, "best_step": 1,
-            "hyperparameters": {"learning_rate": 0.1}}
-    result = SearchResult("completed", "127.0.0.1:1", "/tmp/p", "val_loss", "min",
-                          trials=[dict(best, trial_id="1", score=0.5), best], best_trial=best,
-                          duration=12.3)
-    assert result.summary().splitlines() == [
-        "search completed in 12 s: 2 trials (2 COMPLETED) in /tmp/p",
-        "best trial 2: val_loss = 0.125", "  learning_rate = 0.1"]
+    with pytest.raises(ValueError, match="`timeout` must be a positive finite number; got 0"):
+        launch(tmp_path / "x.py", timeout=0)
+    with pytest.raises(ValueError, match="`shutdown_grace` must be a positive finite number"):
+        launch(tmp_path / "x.py", shutdown_grace=-1)

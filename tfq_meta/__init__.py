@@ -1,16 +1,19 @@
 """tfq_meta: quantum meta-learning and knowledge distillation as Keras 3 workflows.
 
 Importing the package checks that Keras runs on the TensorFlow backend and registers TensorFlow
-Quantum's ops, so any SavedModel that tfq_meta exported loads in a fresh process.
+Quantum's ops, so any SavedModel that tfq_meta exported loads in a fresh process. ``tuning``
+(keras-tuner) and ``distributed`` (the launchers) load when first used, like ``kernels.QSVC``
+(scikit-learn).
 """
+import importlib
+
 from tfq_meta import _runtime
 
 _runtime.check_keras_backend()
 _runtime.load_tfq_op_libraries()
 
 from tfq_meta import (  # noqa: E402
-    circuits, distillation, distributed, export, kernels, layers, meta, models, observables, ops,
-    tasks, tuning)
+    circuits, distillation, export, kernels, layers, meta, models, observables, ops, tasks)
 from tfq_meta.circuits import CircuitSpec  # noqa: E402
 from tfq_meta.distillation import Distiller  # noqa: E402
 from tfq_meta.layers import PQC  # noqa: E402
@@ -21,3 +24,16 @@ __version__ = "0.1.0"
 __all__ = ["CircuitSpec", "Distiller", "MetaLearner", "PQC", "circuits", "distillation",
            "distributed", "export", "kernels", "layers", "meta", "models", "observables", "ops",
            "tasks", "tuning"]
+
+# Submodules whose imports are heavy or start nothing the rest needs: loaded on first use (PEP 562).
+_LAZY_SUBMODULES = ("distributed", "tuning")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

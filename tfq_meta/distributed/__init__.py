@@ -1,16 +1,47 @@
-"""Distributed hyperparameter search with keras-tuner's chief/worker mode.
+"""Running tfq_meta on several processes: ``tf.distribute`` training and keras-tuner search.
 
-keras-tuner runs one search in several processes, on one machine or many: a *chief* serves the
-oracle (which trials to run, and their results) over gRPC, and *workers* train the trials. Every
-process runs the same search script; the environment gives it its role:
+- ``training``: :class:`DistributedFit` and :func:`step_logs`, which let ``MetaLearner`` and
+  ``Distiller`` ``fit`` under ``tf.distribute`` strategies (create the strategy *before*
+  ``import tfq_meta``);
+- ``workers``: :func:`run_workers` runs a script as a local ``MultiWorkerMirroredStrategy``
+  cluster (``TF_CONFIG`` per worker);
+- ``search``: :func:`launch` (or ``python -m tfq_meta.distributed --workers N script.py``) runs a
+  keras-tuner script as a chief oracle and N workers, restarts workers that die and reports the
+  best trial; :func:`is_chief` guards code that follows ``tuner.search()``. The gRPC packages
+  come with ``pip install "tfq_meta[distributed]"``;
+- ``processes``: free ports, process groups, stopping them, prefixed logs (shared by the above).
 
-- ``KERASTUNER_TUNER_ID``: ``chief`` for the oracle, a unique id for each worker (``tuner0`` …);
-- ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT``: where the chief serves the oracle.
+Everything loads on first use: ``import tfq_meta`` does not start any of the launchers.
 
-:func:`launch` (or ``python -m tfq_meta.distributed --workers N script.py``) starts a chief and N
-workers on this machine, restarts workers that die, and reports the best trial. The gRPC packages
-come with ``pip install "tfq_meta[distributed]"``.
+Example::
+
+    import tfq_meta
+    result = tfq_meta.distributed.launch("examples/distributed_search.py", workers=2)
+    result.best_hyperparameters
+    # {'n_layers': 2, 'learning_rate': 0.03}
 """
-from tfq_meta.distributed.search import ProcessRun, SearchResult, is_chief, launch, main
+import importlib
 
-__all__ = ["ProcessRun", "SearchResult", "is_chief", "launch", "main"]
+# name → the submodule that defines it, imported when the name is first used (PEP 562).
+_EXPORTS = {
+    "DistributedFit": "training", "step_logs": "training",
+    "local_tf_configs": "workers", "run_workers": "workers",
+    "free_ports": "processes",
+    "ProcessRun": "search.results", "SearchResult": "search.results",
+    "is_chief": "search.environment", "launch": "search.launcher", "main": "search.cli",
+}
+_SUBMODULES = ("processes", "search", "training", "workers")
+
+__all__ = sorted(_EXPORTS) + list(_SUBMODULES)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

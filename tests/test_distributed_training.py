@@ -23,7 +23,6 @@ import os
 import shutil
 import signal
 import sys
-import time
 
 import keras
 import numpy as np
@@ -32,7 +31,7 @@ import pytest
 from conftest import run_fresh_python
 from tfq_meta import Distiller, MetaLearner, models, tasks
 from tfq_meta.distillation import LogitsDistillation
-from tfq_meta.distribute import run_workers
+from tfq_meta.distributed.workers import run_workers
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
@@ -139,8 +138,8 @@ else:
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
 sys.path.insert(0, {tests!r})
-import test_distribute
-np.savez({out!r}.format(index), **test_distribute.run_cases(strategy))
+import test_distributed_training
+np.savez({out!r}.format(index), **test_distributed_training.run_cases(strategy))
 """
 
 
@@ -216,8 +215,8 @@ def test_a_killed_run_restarted_with_backup_and_restore_ends_with_the_uninterrup
     killed = run_fresh_python(f"""
     import sys
     sys.path.insert(0, {TESTS!r})
-    import test_distribute
-    test_distribute.resumable_training({backup!r}, kill_at_epoch=2)
+    import test_distributed_training
+    test_distributed_training.resumable_training({backup!r}, kill_at_epoch=2)
     """, PYTHONPATH=ROOT)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     shutil.copytree(backup, tmp_path / "backup_copy")  # a finished fit deletes its backup
@@ -247,24 +246,3 @@ def test_episodes_start_at_a_given_or_computed_index():
     np.testing.assert_array_equal(next(iter(computed))["query_y"], first[0]["query_y"])
     with pytest.raises(ValueError, match="`start` must be a non-negative int"):
         FAMILY.episodes(2, start=-1)
-
-
-# ------------------------------------------------------------------------ local worker processes
-
-def test_run_workers_kills_the_others_when_a_worker_fails_or_time_runs_out():
-    worker = ("import json, os, sys, time\n"
-              "index = json.loads(os.environ['TF_CONFIG'])['task']['index']\n"
-              "print(os.getpid(), flush=True)\n"
-              "time.sleep(float(sys.argv[index + 1]))\n"
-              "sys.exit(3)\n")
-    start = time.monotonic()
-    failed, waiting = run_workers([sys.executable, "-c", worker, "1", "600"], n_workers=2,
-                                  timeout=60, check=False)
-    assert time.monotonic() - start < 20
-    assert failed.returncode == 3 and waiting.returncode == -signal.SIGKILL
-    assert not os.path.exists(f"/proc/{int(waiting.stdout)}")
-
-    start = time.monotonic()
-    with pytest.raises(RuntimeError, match="timed out after 2 s"):
-        run_workers([sys.executable, "-c", worker, "600", "600"], n_workers=2, timeout=2)
-    assert time.monotonic() - start < 15
