@@ -66,7 +66,7 @@ SHOTS = 10
 ESTIMATE_WORKERS = (1, 2, 8, 64)
 COLLECTIVE_WORKERS = (2, 3, 4)
 GRADIENT_SHAPES = ((32,), (4, 1), (1,))  # the student's trainable variables, 37 parameters
-N_LOGS = 4  # loss, mae, pre_adapt_loss, pre_adapt_mae
+N_LOGS = 2  # loss, mae (the training logs; pre-adaptation metrics are validation-only)
 STRONG_BATCH, WEAK_TASKS_PER_WORKER = 64, 16
 STARTUP_SECONDS = 300  # building processes, per configuration
 CONFIGURATIONS = {  # name: (worker kind, processes)
@@ -114,7 +114,7 @@ def worker_main(kind):
     @tf.function
     def communication():
         """A training step's communication without its computation: the gradient all-reduce,
-        then Keras' reduction of the 4 logs (loss, mae, pre_adapt_loss, pre_adapt_mae) shaped
+        then Keras' reduction of the training logs (loss, mae) shaped
         as tfq_meta.distributed.training.step_logs shapes them."""
         def one_replica():
             reduced = tf.distribute.get_replica_context().all_reduce(

@@ -5,7 +5,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfq_meta.distillation.observable_matching import ObservableDistillation
-from tfq_meta.distribute import DistributedFit, step_logs
+from tfq_meta.distributed.training import DistributedFit, step_logs
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")

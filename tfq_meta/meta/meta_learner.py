@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from tfq_meta._validation import (check_choice, check_positive_float,
                                   check_positive_int)
-from tfq_meta.distribute import DistributedFit, step_logs
+from tfq_meta.distributed.training import DistributedFit, step_logs
 from tfq_meta.meta.algorithms import (ALGORITHMS, adapted_variables, check_second_order,
                                       head_layers)
 from tfq_meta.meta.inner_loop import InnerLoop
@@ -56,7 +56,7 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
     Under a ``tf.distribute`` strategy (build and compile inside ``strategy.scope()``), ``fit``
     splits each episode's tasks among the replicas and averages their meta-gradients weighted by
     their numbers of tasks, which equals single-process training up to float rounding; see
-    :mod:`tfq_meta.distribute`.
+    :mod:`tfq_meta.distributed.training`.
 
     Stabilisers (Antoniou et al., "How to train your MAML", 2019) are on by default where the
     algorithm takes them: learned per-step inner rates, the multi-step loss, derivative-order
