@@ -134,7 +134,7 @@ def test_metasgd_uses_and_learns_per_parameter_rates(rng):
     meta = compiled(model, "metasgd", inner_steps=1, inner_lr=0.1)
     variables = model.trainable_variables
     rates = [rng.uniform(0.05, 0.3, size=v.shape) for v in variables]
-    for rate_variable, rate in zip(meta.inner_learning_rates, rates):
+    for rate_variable, rate in zip(meta.inner_rates.per_parameter, rates):
         rate_variable.assign(rate)
     episode = regression_episode(rng)
 
@@ -145,7 +145,7 @@ def test_metasgd_uses_and_learns_per_parameter_rates(rng):
 
     gradients = dict(zip([id(v) for v in meta.trainable_variables], meta.meta_gradients(episode)))
     n_tasks = len(episode["support_x"])
-    for k, rate_variable in enumerate(meta.inner_learning_rates):
+    for k, rate_variable in enumerate(meta.inner_rates.per_parameter):
         closed_form = 0.0
         for t in range(n_tasks):
             task = {key: value[t:t + 1] for key, value in episode.items()}

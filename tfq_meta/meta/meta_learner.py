@@ -14,7 +14,8 @@ from tfq_meta.meta.inner_loop import InnerLoop
 from tfq_meta.meta.inner_rates import InnerRates
 from tfq_meta.meta.outer_loop import OuterLoop
 from tfq_meta.meta.query_metrics import PRE_ADAPT_METRICS, QueryMetrics
-from tfq_meta.meta.replicas import check_replica_split, replica_share, weigh_by_share
+from tfq_meta.meta.replicas import (check_fit_split, check_replica_split, replica_share,
+                                    weigh_by_share)
 from tfq_meta.meta.stabilisers import EpochCounter, Stabilisers
 from tfq_meta.meta.task_losses import (check_labels, flatten_tasks, labels_like,
                                        per_example_loss)
@@ -139,12 +140,8 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
         self._task_loss = None
         self._query_metrics = None
         self.pre_adapt_metrics = "evaluate"
+        self._evaluating = False
         self.built = True
-
-    @property
-    def inner_learning_rates(self):
-        """Meta-SGD's learned per-weight rates, one per adapted variable (else ``[]``)."""
-        return self.inner_rates.per_parameter
 
     def compile(self, optimizer=None, loss=None, metrics=None, pre_adapt_metrics="evaluate",
                 **kwargs):
@@ -187,7 +184,8 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
         self._task_loss = per_example_loss(loss)
         metrics = [] if metrics is None else list(metrics) if isinstance(metrics, (list, tuple)) \
             else [metrics]
-        self._query_metrics = QueryMetrics(self._loss_tracker, metrics, loss, self._task_loss)
+        self._query_metrics = QueryMetrics(self._loss_tracker, metrics, loss, self._task_loss,
+                                           self.pre_adapt_metrics == "always")
 
     def fit(self, x=None, *args, **kwargs):
         """``keras.Model.fit``; a schedule (``first_order_epochs``, ``multi_step_loss_epochs``)
@@ -196,15 +194,19 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
         if self.stabilisers.schedules:
             self.stabilisers.check_training_length(arguments.get("epochs", 1))
         arguments["callbacks"] = [*(arguments.get("callbacks") or []), EpochCounter()]
-        batch_size = arguments.get("batch_size")
-        check_replica_split(self, x, "x", batch_size)
-        check_replica_split(self, arguments.get("validation_data"), "validation_data",
-                            arguments.get("validation_batch_size") or batch_size)
+        check_fit_split(self, arguments)
         return super().fit(**arguments)
 
     def evaluate(self, x=None, *args, **kwargs):
         check_replica_split(self, x, "x", kwargs.get("batch_size"))
-        return super().evaluate(x, *args, **kwargs)
+        self._evaluating = True  # also for fit's validation, which calls evaluate
+        try:
+            return super().evaluate(x, *args, **kwargs)
+        finally:
+            self._evaluating = False
+
+    def get_metrics_result(self):
+        return self._query_metrics.logged(super().get_metrics_result(), self._evaluating)
 
     def get_compile_config(self):
         if self._task_loss is None:
@@ -231,7 +233,7 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
         gradients = weigh_by_share(gradients, share)
         # Read before the update: "before adaptation" means the weights the inner loop started from.
         pre_adapt_predictions = (self._pre_adapt_predictions(episode)
-                                 if self.pre_adapt_metrics == "always" else None)
+                                 if self._query_metrics.pre_adapt_in_training else None)
         self.optimizer.apply(gradients, self.trainable_variables)
         return self._update_metrics(episode, query_predictions, query_loss, share,
                                     pre_adapt_predictions)

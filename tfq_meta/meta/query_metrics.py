@@ -21,13 +21,23 @@ class QueryMetrics:
         metrics: the compiled metrics (names, functions or ``keras.metrics.Metric``).
         loss: the compiled loss; ``"accuracy"`` follows it, as in Keras' ``compile``.
         per_example_loss: function ``(y, predictions) -> [examples]`` of that loss.
+        pre_adapt_in_training: whether training steps log ``before`` too (evaluation always
+            does).
     """
 
-    def __init__(self, loss_tracker, metrics, loss, per_example_loss):
+    def __init__(self, loss_tracker, metrics, loss, per_example_loss, pre_adapt_in_training):
         self.after = [loss_tracker, *(fresh_metric(m, loss) for m in metrics)]
         self.before = [keras.metrics.Mean(name="pre_adapt_loss"),
                        *(fresh_metric(m, loss, prefix="pre_adapt_") for m in metrics)]
         self._per_example_loss = per_example_loss
+        self.pre_adapt_in_training = pre_adapt_in_training
+
+    def logged(self, results, evaluating):
+        """Of the metrics' ``results`` by name, those this phase logs. Keras reads the metrics
+        (summed across replicas) instead of the last step's logs only when the names match."""
+        if evaluating or self.pre_adapt_in_training:
+            return results
+        return {m.name: results[m.name] for m in self.after}
 
     @property
     def all(self):

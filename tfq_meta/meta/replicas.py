@@ -29,6 +29,15 @@ def weigh_by_share(gradients, share):
     return [g * tf.cast(share, g.dtype) for g in gradients]
 
 
+def check_fit_split(meta, arguments):
+    """:func:`check_replica_split` of ``fit``'s episodes and validation episodes, given the
+    call's ``arguments`` by name."""
+    batch_size = arguments.get("batch_size")
+    check_replica_split(meta, arguments.get("x"), "x", batch_size)
+    check_replica_split(meta, arguments.get("validation_data"), "validation_data",
+                        arguments.get("validation_batch_size") or batch_size)
+
+
 def check_replica_split(meta, data, argument, batch_size=None):
     """Under a tf.distribute strategy, which splits each episode's tasks among the replicas, every
     replica needs at least one task of every episode."""
