@@ -43,7 +43,8 @@ PARAMETERIZED_GATES = [
 def monomial_unitary(dimension, rng):
     """A random permutation matrix times random phases: a constant gate the compiler turns into
     a permutation step."""
-    return np.eye(dimension)[rng.permutation(dimension)] * np.exp(2j * np.pi * rng.random(dimension))
+    phases = np.exp(2j * np.pi * rng.random(dimension))
+    return np.eye(dimension)[rng.permutation(dimension)] * phases
 
 
 def constant_gates(rng):
@@ -124,8 +125,9 @@ def test_program_state_is_cirq_final_state(seed):
     # A leading constant layer (folded into the initial state) and a trailing CNOT ring (left
     # to the observables as `final`) exercise both ends of the program.
     circuit, names = random_circuit(seed + 10, n_operations=20)
-    circuit = (cirq.Circuit(cirq.H.on_each(*QUBITS), cirq.CZ(*QUBITS[:2]), cirq.T(QUBITS[3]))
-               + circuit + cirq.Circuit(cirq.CNOT(QUBITS[i], QUBITS[(i + 1) % 4]) for i in range(4)))
+    prefix = cirq.Circuit(cirq.H.on_each(*QUBITS), cirq.CZ(*QUBITS[:2]), cirq.T(QUBITS[3]))
+    ring = cirq.Circuit(cirq.CNOT(QUBITS[i], QUBITS[(i + 1) % 4]) for i in range(4))
+    circuit = prefix + circuit + ring
     values = np.random.default_rng(seed).uniform(-2, 2, len(names))
     program = compiler.compile_circuit(circuit, QUBITS, names)
     assert program.final is not None
