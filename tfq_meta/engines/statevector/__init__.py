@@ -2,7 +2,7 @@
 
 Nothing here is TFQ: TensorFlow differentiates it to any order and XLA compiles it. For small
 circuits this beats TFQ's qsim ops by a wide margin, because qsim spends most of its time on
-per-circuit setup (DESIGN fact 10); see bench/bench_engines.py for the crossover.
+per-circuit setup; bench/bench_engines.py measures the crossover.
 
 A lowered circuit (:class:`tfq_meta.lowering.LoweredCircuit`) becomes expectations in four
 stages, one module each:

@@ -9,9 +9,8 @@ matrix size gives every polynomial of every example, as complex ``[batch, 2 (out
 form a grid ``[position, run]`` (shorter runs padded with identities): one batched 2x2 product
 per position multiplies them out.
 
-Each contraction has two formulations. TensorFlow's executor runs few, large ops best: einsums.
-Under XLA they are broadcast products and sums, which XLA fuses into loops; it runs small
-batched complex dots 3-7x slower (measured on CPU).
+Each contraction has the two formulations :mod:`.runtime` explains: einsums for TensorFlow's
+executor, broadcast products and sums under XLA.
 """
 import numpy as np
 import tensorflow as tf
@@ -36,17 +35,8 @@ class BatchedMatrices:
     """
 
     def __init__(self, steps, n_columns):
-        runs, gates, placed = [], {}, []
-        for step in steps:
-            if isinstance(step, PolynomialStep):
-                group = runs if len(step.axes) == 1 else gates.setdefault(len(step.axes), [])
-                placed.append((len(step.axes), len(group)))
-                group.append(step.factors)
-        # Where evaluate() computes the matrix of each step, in program order.
-        first = {1: 0}
-        for k in sorted(gates):
-            first[k] = len(runs) + sum(len(gates[j]) for j in gates if j < k)
-        self.order = [first[k] + position for k, position in placed]
+        runs, gates, self.order = _by_size(
+            [step for step in steps if isinstance(step, PolynomialStep)])
         self.n_runs = len(runs)
         self.length = max((len(run) for run in runs), default=0)
         identity = Polynomial.constant(np.eye(2))
@@ -54,18 +44,15 @@ class BatchedMatrices:
                 for position in range(self.length) for run in runs]
         self.groups = [group for group in [grid] + [[factors[0] for factors in gates[k]]
                                                      for k in sorted(gates)] if group]
-        self.split, self.matrices, columns, offsets = [], [], [], []
-        for group in self.groups:
-            matrices, group_columns, group_offsets = _term_table(group)
-            self.split.append(matrices.shape[0] * matrices.shape[1])
-            self.matrices.append(matrices)
-            columns += group_columns
-            offsets += group_offsets
-        self.frequencies = np.zeros((n_columns, len(columns)))
-        for term, frequencies in enumerate(columns):
+        tables = [_term_table(group) for group in self.groups]
+        self.matrices = [matrices for matrices, _, _ in tables]
+        self.split = [matrices.shape[0] * matrices.shape[1] for matrices in self.matrices]
+        self.offsets = np.array([offset for _, _, offsets in tables for offset in offsets])
+        self.frequencies = np.zeros((n_columns, len(self.offsets)))
+        terms = (frequencies for _, columns, _ in tables for frequencies in columns)
+        for term, frequencies in enumerate(terms):
             for c, frequency in frequencies.items():
                 self.frequencies[c, term] = frequency
-        self.offsets = np.array(offsets)
 
     def evaluate(self, gate_values, dtype, xla):
         """The batched matrices ``[batch, 2 (out), …, 2 (in), …]`` (complex ``dtype``) of the
@@ -98,6 +85,22 @@ class BatchedMatrices:
             else:
                 product = tf.einsum("brij,brjk->brik", factor, product)
         return product
+
+
+def _by_size(steps):
+    """The polynomial ``steps``' factors by size: (single-qubit runs, ``{k: k-qubit gates}``,
+    the position of each step's matrix in the list evaluate() builds, which holds the runs
+    first, then the gates by size)."""
+    runs, gates, placed = [], {}, []
+    for step in steps:
+        k = len(step.axes)
+        group = runs if k == 1 else gates.setdefault(k, [])
+        placed.append((k, len(group)))
+        group.append(step.factors)
+    first = {1: 0}
+    for k in sorted(gates):
+        first[k] = len(runs) + sum(len(gates[j]) for j in gates if j < k)
+    return runs, gates, [first[k] + position for k, position in placed]
 
 
 def _term_table(group):

@@ -82,7 +82,7 @@ class StatevectorEngine:
         xla = GraphOrParentsInXlaContext is not None and GraphOrParentsInXlaContext(
             tf.compat.v1.get_default_graph())
         batched = iter(self._matrices.evaluate(gate_values, self.dtype, xla))
-        state = State(self.program.initial_state, self.n_qubits, self.dtype, xla)
+        state = BatchedState(self.program.initial_state, self.n_qubits, self.dtype, xla)
         for step in self.program.steps:
             if isinstance(step, PermutationStep):
                 state.permute(step.permutation)
@@ -92,7 +92,7 @@ class StatevectorEngine:
         return state
 
 
-class State:
+class BatchedState:
     """The simulated state during one call: a NumPy constant ``[2^n]`` until the first batched
     step, then a tensor ``[batch, *view]``, reshaped only when a step needs another view."""
 
