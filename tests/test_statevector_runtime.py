@@ -145,3 +145,18 @@ def test_too_many_qubits_are_refused():
     qubits = cirq.LineQubit.range(MAX_QUBITS + 1)
     with pytest.raises(ValueError, match=f"at most {MAX_QUBITS} qubits.*engine='qsim'"):
         StatevectorEngine(cirq.Circuit(cirq.H.on_each(*qubits)), [], [], qubits)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_one_qubit_closed_form(jit_compile):
+    # One qubit is the edge case of the state's views. ry(a) takes the Bloch vector to
+    # (sin a, 0, cos a); rx(b) turns it about X to (sin a, -cos a sin b, cos a cos b).
+    qubit = cirq.LineQubit(0)
+    circuit = cirq.Circuit(cirq.ry(A)(qubit), cirq.rx(B)(qubit))
+    observables = ["Z0", "X0", "Y0"]
+    expectation = ops.CircuitExpectation(circuit, [A, B], observables, engine="statevector")
+    values = np.random.default_rng(4).uniform(-2, 2, (5, 2)).astype(np.float32)
+    result = tf.function(expectation, jit_compile=jit_compile)(tf.constant(values)).numpy()
+    a, b = values.T
+    np.testing.assert_allclose(result, np.stack([np.cos(a) * np.cos(b), np.sin(a),
+                                                 -np.cos(a) * np.sin(b)], axis=1), atol=1e-6)

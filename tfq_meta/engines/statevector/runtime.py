@@ -126,12 +126,12 @@ class BatchedState:
         ``[2^k, 2^k]``, to qubits ``axes`` (in the matrix's qubit order)."""
         layout = EinsumLayout.of(axes, self.n)
         if self.xla:
-            self.value = self._broadcast_product(matrix, axes, layout)
+            self.value, self.view = self._broadcast_product(matrix, axes, layout), layout.view
         elif len(axes) == 1 and axes[0] in (0, self.n - 1):
-            self.value = self._matmul(matrix, axes[0] == 0)
+            self.value, self.view = self._matmul(matrix, axes[0] == 0)
         else:
-            self.value = self._einsum(matrix, axes, layout)
-        self.view, self.batched = layout.view, True
+            self.value, self.view = self._einsum(matrix, axes, layout), layout.view
+        self.batched = True
 
     def _broadcast_product(self, matrix, axes, layout):
         """The XLA formulation: the matrix ``[(batch,) …, out, in, …]`` at its qubits' view dims
@@ -161,8 +161,9 @@ class BatchedState:
         return tf.reduce_sum(matrix * state, axis=sums)
 
     def _matmul(self, matrix, first):
-        """One batched matmul with no transposes, on the first or the last qubit: TensorFlow
-        runs it several times faster than an einsum, which transposes the state."""
+        """(the state, its view) after one batched matmul with no transposes, on the first or
+        the last qubit: TensorFlow runs it several times faster than an einsum, which transposes
+        the state. The view keeps both dimensions, even of size 1 for one qubit."""
         view = (2, 2 ** (self.n - 1)) if first else (2 ** (self.n - 1), 2)
         state = self._as(view) if self.batched else tf.constant(self.value.reshape(view),
                                                                 self.dtype)
@@ -170,7 +171,7 @@ class BatchedState:
             matrix = tf.constant(matrix if first else matrix.T, self.dtype)
         elif not first:
             matrix = tf.linalg.matrix_transpose(matrix)
-        return tf.matmul(matrix, state) if first else tf.matmul(state, matrix)
+        return (tf.matmul(matrix, state) if first else tf.matmul(state, matrix)), view
 
     def _einsum(self, matrix, axes, layout):
         state = self._as(layout.view) if self.batched else tf.constant(
