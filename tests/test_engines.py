@@ -1,6 +1,6 @@
-"""Both engines against Cirq, each other, and finite differences to second order."""
+"""Both engines against Cirq, each other, and finite differences to second order; the engine
+choice. The statevector engine alone: tests/test_statevector_*.py."""
 import cirq
-import keras
 import numpy as np
 import pytest
 import sympy
@@ -163,33 +163,6 @@ def test_statevector_memory_estimate():
         ops.statevector_max_batch(12, 100, available_bytes=per_example)
 
 
-def test_complex128_precision():
-    circuit = random_circuit(5)
-    values = np.random.default_rng(5).uniform(-2, 2, (3, 5))
-    expectation = ops.CircuitExpectation(circuit, SYMBOLS, OBSERVABLES, engine="statevector",
-                                         state_dtype="complex128")
-    result = expectation(tf.constant(values, tf.float64))
-    assert result.dtype == tf.float64
-    np.testing.assert_allclose(result.numpy(), cirq_values(circuit, values, OBSERVABLES),
-                               atol=1e-12)
-
-
-def test_statevector_model_compiles_with_xla():
-    spec = circuits.reuploading_circuit(3, n_layers=2, trainable_scaling=True)
-    inputs = keras.Input((3,))
-    layer = PQC(spec, ["Z0", "X1*Z2"], engine="statevector")
-    model = keras.Model(inputs, layer(inputs))
-    model.compile(optimizer="sgd", loss="mse", jit_compile=True)
-    assert model.jit_compile is True
-    x = np.random.default_rng(0).uniform(-1, 1, (6, 3)).astype(np.float32)
-    compiled = tf.function(lambda v: model(v), jit_compile=True)
-    np.testing.assert_allclose(compiled(x).numpy(), model(x).numpy(), atol=1e-6)
-    qsim_layer = PQC(spec, ["Z0", "X1*Z2"], engine="qsim")
-    qsim_layer.build((None, 3))
-    qsim_layer.set_weights(layer.get_weights())
-    np.testing.assert_allclose(model.predict(x, verbose=0), qsim_layer(x).numpy(), atol=1e-5)
-
-
 @pytest.mark.parametrize("n_qubits, options, engine", [
     (1, {}, "statevector"),
     (ops.AUTO_STATEVECTOR_MAX_QUBITS, {}, "statevector"),
@@ -226,72 +199,3 @@ def test_quantum_data_on_auto_runs_on_qsim_and_forced_statevector_refuses():
     np.testing.assert_allclose(auto([data, x]).numpy(), [[-np.cos(0.4), np.cos(0.9)]], atol=1e-6)
     with pytest.raises(ValueError, match="`data_circuits` \\(quantum data\\) need the qsim engine"):
         PQC(spec, ["Z0"], engine="statevector")([data, x])
-
-
-def test_statevector_runs_any_constant_unitary_qsim_cannot():
-    rng = np.random.default_rng(7)
-    circuit = random_circuit(7, n_operations=8) + cirq.Circuit(
-        cirq.CCZ(*QUBITS), cirq.MatrixGate(cirq.testing.random_unitary(4, random_state=7)).on(
-            QUBITS[2], QUBITS[0]), cirq.CCX(QUBITS[1], QUBITS[2], QUBITS[0]), cirq.rx(A)(QUBITS[1]))
-    values = rng.uniform(-2, 2, (3, 5)).astype(np.float32)
-    result = ops.CircuitExpectation(circuit, SYMBOLS, OBSERVABLES)(values)
-    np.testing.assert_allclose(result.numpy(), cirq_values(circuit, values, OBSERVABLES), atol=1e-5)
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_statevector_xla_formulation_matches_to_second_order(seed):
-    # Under XLA the engine builds its contractions as broadcast products and sums instead of
-    # einsums and matmuls: both must agree with Cirq and with each other, derivatives included.
-    # Six rotations in a row make a run longer than one polynomial (MAX_TERMS).
-    circuit = random_circuit(seed, n_operations=20) + cirq.Circuit(
-        cirq.MatrixGate(cirq.testing.random_unitary(4, random_state=seed)).on(QUBITS[2], QUBITS[0]),
-        cirq.CCX(*QUBITS), cirq.ISwapPowGate(exponent=A).on(QUBITS[1], QUBITS[0]),
-        cirq.ry(X)(QUBITS[2]), cirq.S(QUBITS[1]),
-        [rotation(symbol)(QUBITS[1]) for rotation, symbol in zip(
-            [cirq.rx, cirq.ry, cirq.rz] * 2, [X, Y, A, B, C, A * X])])
-    rng = np.random.default_rng(seed)
-    values = tf.constant(rng.uniform(-2, 2, (4, len(SYMBOLS))), tf.float32)
-    cotangent = tf.constant(rng.normal(size=(4, len(OBSERVABLES))), tf.float32)
-    expectation = ops.CircuitExpectation(circuit, SYMBOLS, OBSERVABLES, engine="statevector")
-
-    def derivatives(v):
-        with tf.GradientTape() as outer:
-            outer.watch(v)
-            with tf.GradientTape() as inner:
-                inner.watch(v)
-                result = expectation(v)
-                loss = tf.reduce_sum(cotangent * result)
-            gradient = inner.gradient(loss, v)
-            curvature = tf.reduce_sum(gradient ** 2)
-        return result, gradient, outer.gradient(curvature, v)
-
-    graph = [t.numpy() for t in tf.function(derivatives)(values)]
-    xla = [t.numpy() for t in tf.function(derivatives, jit_compile=True)(values)]
-    np.testing.assert_allclose(graph[0], cirq_values(circuit, values.numpy(), OBSERVABLES),
-                               atol=1e-5)
-    for a, b in zip(xla, graph):
-        np.testing.assert_allclose(a, b, atol=1e-4 * max(1.0, np.max(np.abs(b))))
-
-
-def test_statevector_graphs_stay_small():
-    # Meta-learning traces second derivatives of the engine, so its graph size is a feature:
-    # the per-gate engine this one replaced built 1376 nodes forward and 19259 for the second
-    # order of this 4-qubit, 41-gate circuit (now about 90 and 1200).
-    spec = circuits.reuploading_circuit(4, n_layers=2)
-    expectation = ops.CircuitExpectation(spec.circuit, spec.data_symbols + spec.weight_symbols,
-                                         ["Z0", "X1*Y2"], engine="statevector")
-    engine = expectation._engine("statevector")
-
-    def second_order(values):
-        with tf.GradientTape() as outer:
-            outer.watch(values)
-            with tf.GradientTape() as inner:
-                inner.watch(values)
-                result = tf.reduce_sum(engine(values))
-            curvature = tf.reduce_sum(inner.gradient(result, values) ** 2)
-        return outer.gradient(curvature, values)
-
-    spec_values = tf.TensorSpec([None, len(expectation._lowered.gate_symbols)])
-    for function, limit in ((engine, 200), (second_order, 2500)):
-        graph = tf.function(function).get_concrete_function(spec_values).graph
-        assert len(graph.as_graph_def().node) < limit

@@ -1,0 +1,187 @@
+"""The engine: a compiled program run on a batched state vector in TensorFlow ops.
+
+The state of a batch is one complex tensor ``[batch, 2^n]`` (qubit 0 the most significant bit
+of an amplitude's index), viewed between steps with as few dimensions as each step needs
+(:mod:`.layout`). A matrix on ``k`` qubits is one contraction with the state; a permutation is
+one gather (:mod:`.gather`).
+
+Each contraction has two formulations, picked while tracing. TensorFlow's executor runs few,
+large ops best: einsums and batched matmuls. Under XLA (``tf.function(jit_compile=True)``,
+Keras' ``jit_compile``) they are broadcast products and sums, which XLA fuses into loops; it
+runs small batched complex dots 3-7x slower (measured on CPU).
+"""
+import numpy as np
+import tensorflow as tf
+
+from .compiler import ConstantStep, PermutationStep, compile_circuit
+from .gather import permute
+from .layout import EinsumLayout
+from .matrices import BatchedMatrices
+from .observables import Observables
+
+try:  # How TensorFlow's own ops tell that they are being compiled by XLA.
+    from tensorflow.python.ops.control_flow_util import GraphOrParentsInXlaContext
+except ImportError:  # pragma: no cover
+    GraphOrParentsInXlaContext = None
+
+# A state of 2^30 amplitudes per example is beyond any machine's memory for a batch.
+MAX_QUBITS = 30
+
+
+class StatevectorEngine:
+    """Expectation values of a lowered circuit by batched state-vector simulation in TensorFlow.
+
+    Args:
+        circuit: a lowered ``cirq.Circuit`` (:class:`tfq_meta.lowering.LoweredCircuit`): every
+            symbolic parameter is the exponent of an EigenGate, equal to one gate symbol.
+        gate_symbols: names of those symbols, in the column order of ``gate_values``.
+        observables: list of ``cirq.PauliSum``.
+        qubits: the qubits, in the order of the state's axes.
+        dtype: ``tf.complex64`` (default) or ``tf.complex128``.
+
+    Raises:
+        ValueError: for more than ``MAX_QUBITS`` qubits, or a gate without a unitary
+            (measurement, noise channel), naming it and suggesting ``engine="qsim"``.
+    """
+
+    def __init__(self, circuit, gate_symbols, observables, qubits, dtype=tf.complex64):
+        self.dtype = tf.as_dtype(dtype)
+        self.real_dtype = self.dtype.real_dtype
+        self.qubits = list(qubits)
+        self.n_qubits = n = len(self.qubits)
+        if n > MAX_QUBITS:
+            raise ValueError(f"The statevector engine simulates at most {MAX_QUBITS} qubits; the "
+                             f"circuit has {n}. Use engine='qsim'.")
+        self.program = compile_circuit(circuit, self.qubits, gate_symbols)
+        self._matrices = BatchedMatrices(self.program.steps, len(gate_symbols))
+        axis = {q: i for i, q in enumerate(self.qubits)}
+        self._observables = Observables(observables, axis, n, self.program.final)
+
+    def __call__(self, gate_values):
+        """Expectations ``[batch, n_observables]`` (the real dtype) of ``gate_values``
+        ``[batch, n_gate_symbols]``."""
+        state = self._simulate(gate_values)
+        expectations = self._observables(state.flat(), self.dtype)
+        if not state.batched:  # a circuit without parameters
+            expectations = tf.broadcast_to(
+                expectations, [tf.shape(gate_values)[0], self._observables.n_observables])
+        return expectations
+
+    def states(self, gate_values):
+        """Final states ``[batch, 2^n]`` of ``gate_values``, up to a global phase per example
+        (eigenvalues are shifted, see :mod:`.polynomials`); differentiable to any order."""
+        state = self._simulate(gate_values)
+        if self.program.final is not None:
+            state.permute(self.program.final)
+        if not state.batched:
+            return tf.broadcast_to(state.flat(), [tf.shape(gate_values)[0], 2 ** self.n_qubits])
+        return state.flat()
+
+    def _simulate(self, gate_values):
+        gate_values = tf.cast(gate_values, self.real_dtype)
+        xla = GraphOrParentsInXlaContext is not None and GraphOrParentsInXlaContext(
+            tf.compat.v1.get_default_graph())
+        batched = iter(self._matrices.evaluate(gate_values, self.dtype, xla))
+        state = BatchedState(self.program.initial_state, self.n_qubits, self.dtype, xla)
+        for step in self.program.steps:
+            if isinstance(step, PermutationStep):
+                state.permute(step.permutation)
+            else:
+                state.apply(step.matrix if isinstance(step, ConstantStep) else next(batched),
+                            step.axes)
+        return state
+
+
+class BatchedState:
+    """The simulated state during one call: a NumPy constant ``[2^n]`` until the first batched
+    step, then a tensor ``[batch, *view]``, reshaped only when a step needs another view."""
+
+    def __init__(self, initial, n, dtype, xla):
+        self.n, self.dtype, self.xla = n, dtype, xla
+        self.value, self.view, self.batched = initial, (2 ** n,), False
+        self._shapes = {}
+
+    def _as(self, view):
+        """The state as ``[batch, *view]`` (``[1, *view]`` while it is a constant)."""
+        if not self.batched:
+            return tf.constant(np.reshape(self.value, (1,) + view), self.dtype)
+        if view != self.view:
+            self.value, self.view = tf.reshape(self.value, self._shape(view)), view
+        return self.value
+
+    def _shape(self, dims):
+        """``[-1, *dims]`` as a tensor, one constant per shape and call."""
+        if dims not in self._shapes:
+            self._shapes[dims] = tf.constant((-1,) + dims)
+        return self._shapes[dims]
+
+    def flat(self):
+        return self._as((2 ** self.n,))
+
+    def permute(self, permutation):
+        self.value = permute(self.flat(), permutation, self.dtype)
+
+    def apply(self, matrix, axes):
+        """Applies ``matrix``, ``[batch, 2 (out), …, 2 (in), …]`` or a NumPy constant
+        ``[2^k, 2^k]``, to qubits ``axes`` (in the matrix's qubit order)."""
+        layout = EinsumLayout.of(axes, self.n)
+        if self.xla:
+            self.value, self.view = self._broadcast_product(matrix, axes, layout), layout.view
+        elif len(axes) == 1 and axes[0] in (0, self.n - 1):
+            self.value, self.view = self._matmul(matrix, axes[0] == 0)
+        else:
+            self.value, self.view = self._einsum(matrix, axes, layout), layout.view
+        self.batched = True
+
+    def _broadcast_product(self, matrix, axes, layout):
+        """The XLA formulation: the matrix ``[(batch,) …, out, in, …]`` at its qubits' view dims
+        times the state ``[batch, …, 1, in, …]``, summed over the in dims."""
+        qubits = [layout.state_labels.index(label) for label in layout.matrix_labels[len(axes):]]
+        transpose = [p for q in np.argsort(qubits) for p in (q, q + len(axes))]
+        shape, expanded, sums = [], [], []
+        for position, size in enumerate(layout.view):
+            if position in qubits:
+                shape += [2, 2]
+                expanded += [1, 2]
+                sums.append(len(expanded))  # the in dim, counting the batch dim
+            else:
+                shape.append(1)
+                expanded.append(size)
+        if isinstance(matrix, np.ndarray):
+            matrix = tf.constant(np.transpose(matrix.reshape([2] * (2 * len(axes))),
+                                              transpose).reshape(shape), self.dtype)
+        else:
+            if transpose != sorted(transpose):
+                matrix = tf.transpose(matrix, [0] + [p + 1 for p in transpose])
+            matrix = tf.reshape(matrix, self._shape(tuple(shape)))
+        if self.batched:  # any view reshapes to this one: row-major order is kept
+            state = tf.reshape(self.value, self._shape(tuple(expanded)))
+        else:
+            state = tf.constant(np.reshape(self.value, [1] + expanded), self.dtype)
+        return tf.reduce_sum(matrix * state, axis=sums)
+
+    def _matmul(self, matrix, first):
+        """(the state, its view) after one batched matmul with no transposes, on the first or
+        the last qubit: TensorFlow runs it several times faster than an einsum, which transposes
+        the state. The view keeps both dimensions, even of size 1 for one qubit."""
+        view = (2, 2 ** (self.n - 1)) if first else (2 ** (self.n - 1), 2)
+        state = self._as(view) if self.batched else tf.constant(self.value.reshape(view),
+                                                                self.dtype)
+        if isinstance(matrix, np.ndarray):
+            matrix = tf.constant(matrix if first else matrix.T, self.dtype)
+        elif not first:
+            matrix = tf.linalg.matrix_transpose(matrix)
+        return (tf.matmul(matrix, state) if first else tf.matmul(state, matrix)), view
+
+    def _einsum(self, matrix, axes, layout):
+        state = self._as(layout.view) if self.batched else tf.constant(
+            self.value.reshape(layout.view), self.dtype)
+        if isinstance(matrix, np.ndarray):
+            matrix = tf.constant(matrix.reshape([2] * (2 * len(axes))), self.dtype)
+            batch = ""
+        else:
+            batch = "b"
+        state_batch = "b" if self.batched else ""
+        equation = (f"{batch}{layout.matrix_labels},{state_batch}{layout.state_labels}"
+                    f"->b{layout.output_labels}")
+        return tf.einsum(equation, matrix, state)
