@@ -115,7 +115,7 @@ def worker_main(kind):
     def communication():
         """A training step's communication without its computation: the gradient all-reduce,
         then Keras' reduction of the training logs (loss, mae) shaped
-        as tfq_meta.distributed.training.step_logs shapes them."""
+        as tfq_meta._compat.keras.step_logs shapes them."""
         def one_replica():
             reduced = tf.distribute.get_replica_context().all_reduce(
                 tf.distribute.ReduceOp.SUM, [tf.identity(g) for g in gradients])

@@ -13,6 +13,7 @@ amplitudes up to 5) and class logits; classification models output **logits** (u
 """
 import keras
 
+from tfq_meta._compat.keras import flatten_layers
 from tfq_meta._validation import check_choice
 from tfq_meta.circuits import reuploading_circuit
 from tfq_meta.layers import PQC
@@ -70,7 +71,7 @@ def circuit_summary(model):
         dict with ``qubits`` (largest circuit), ``circuit_depth`` (moments of the deepest
         circuit), ``circuit_parameters``, ``classical_parameters`` and ``total_parameters``.
     """
-    circuits = [layer for layer in model._flatten_layers() if isinstance(layer, PQC)]
+    circuits = [layer for layer in flatten_layers(model) if isinstance(layer, PQC)]
     circuit_parameters = sum(layer.n_weights for layer in circuits)
     return {
         "qubits": max((len(layer.circuit.all_qubits()) for layer in circuits), default=0),

@@ -4,8 +4,17 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from tfq_meta._compat.keras import (
+    DistributedFit,
+    compiled_loss,
+    compiled_metrics,
+    distillation_features,
+    loss_features,
+    loss_tracker,
+    step_logs,
+    tracked_metrics,
+)
 from tfq_meta.distillation.observable_matching import ObservableDistillation
-from tfq_meta.distributed.training import DistributedFit, step_logs
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
@@ -125,10 +134,10 @@ class Distiller(DistributedFit, keras.distillation.Distiller):
             y_pred = self(x, training=training)
         student_weight = self._student_weight(y)
         student_loss = 0.0
-        if y is not None and self._compile_loss is not None:
+        if y is not None and compiled_loss(self) is not None:
             # Keras' compiled loss comes divided by the number of replicas of a tf.distribute
             # strategy (their gradients are summed); undone here, redone on the total.
-            student_loss = _per_replica_scaled(self._compile_loss(y, y_pred, sample_weight),
+            student_loss = _per_replica_scaled(compiled_loss(self)(y, y_pred, sample_weight),
                                                undo=True)
         distillation_loss = 0.0
         if student_weight < 1.0:
@@ -144,14 +153,15 @@ class Distiller(DistributedFit, keras.distillation.Distiller):
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         if y is None:  # Unlabeled transfer data: only the losses have something to log.
             return step_logs(dict(_results(m for m in self.metrics
-                                           if m is self._loss_tracker or m in self._metrics)))
+                                           if m is loss_tracker(self) or m in tracked_metrics(self))))
         return step_logs(super().compute_metrics(x, y, y_pred, sample_weight))
 
     def get_metrics_result(self):
         # Compiled metrics are built by the first labeled batch: before it they have no result.
-        unbuilt = self._compile_metrics is not None and not self._compile_metrics.built
+        compiled = compiled_metrics(self)
+        unbuilt = compiled is not None and not compiled.built
         return {name: value for name, value in _results(
-            m for m in self.metrics if not (unbuilt and m is self._compile_metrics))}
+            m for m in self.metrics if not (unbuilt and m is compiled))}
 
     def _student_weight(self, y):
         """``w`` of this batch: the configured weight with labels, 0 without them."""
@@ -161,7 +171,7 @@ class Distiller(DistributedFit, keras.distillation.Distiller):
                                  "distillation loss no weight: there is nothing to train on. "
                                  "Lower student_loss_weight or pass labels.")
             return 0.0
-        if self._compile_loss is None and self.student_loss_weight > 0.0:
+        if compiled_loss(self) is None and self.student_loss_weight > 0.0:
             raise ValueError(
                 f"The data has labels and student_loss_weight={self.student_loss_weight}, but "
                 "compile() got no `loss` for them: pass one (e.g. "
@@ -170,18 +180,15 @@ class Distiller(DistributedFit, keras.distillation.Distiller):
         return self.student_loss_weight
 
     def _distillation_loss(self, x, y_pred, training):
-        teacher_features = self._extract_all_teacher_features(x)
-        student_features = self._extract_all_student_features(x, y_pred)
+        teacher_features, student_features = distillation_features(self, x, y_pred)
         total = 0.0
         for loss, weight in zip(self.distillation_losses, self.distillation_loss_weights):
             if isinstance(loss, ObservableDistillation):
                 teacher_outputs, student_outputs = loss.measure(x, training=training)
             elif getattr(loss, "teacher_layer_name", None) or \
                     getattr(loss, "student_layer_name", None):
-                teacher_outputs = self._get_distillation_loss_features(
-                    loss, teacher_features, is_teacher=True)
-                student_outputs = self._get_distillation_loss_features(
-                    loss, student_features, is_teacher=False)
+                teacher_outputs = loss_features(self, loss, teacher_features, is_teacher=True)
+                student_outputs = loss_features(self, loss, student_features, is_teacher=False)
             else:
                 teacher_outputs, student_outputs = teacher_features["final_output"], y_pred
             loss.validate_outputs(teacher_outputs, student_outputs)

@@ -1,8 +1,12 @@
 """Running tfq_meta on several processes: ``tf.distribute`` training and keras-tuner search.
 
-- ``training``: :class:`DistributedFit` and :func:`step_logs`, which let ``MetaLearner`` and
-  ``Distiller`` ``fit`` under ``tf.distribute`` strategies (create the strategy *before*
-  ``import tfq_meta``);
+- ``tf.distribute`` training: ``MetaLearner``, ``Distiller`` and the kernel trainers ``fit`` under
+  ``MirroredStrategy`` and ``MultiWorkerMirroredStrategy`` like any Keras model (build and compile
+  inside ``strategy.scope()``): each replica's share of the tasks or examples weighs its
+  gradient, so training equals one process up to float rounding. ``import tfq_meta`` starts
+  TensorFlow's runtime (through ``import tensorflow_quantum``), after which logical devices and
+  ``MultiWorkerMirroredStrategy()`` can no longer be set up: create the strategy *before*
+  ``import tfq_meta``;
 - ``workers``: :func:`run_workers` runs a script as a local ``MultiWorkerMirroredStrategy``
   cluster (``TF_CONFIG`` per worker);
 - ``search``: :func:`launch` (or ``python -m tfq_meta.distributed --workers N script.py``) runs a
@@ -24,13 +28,12 @@ import importlib
 
 # name → the submodule that defines it, imported when the name is first used (PEP 562).
 _EXPORTS = {
-    "DistributedFit": "training", "step_logs": "training",
     "local_tf_configs": "workers", "run_workers": "workers",
     "free_ports": "processes",
     "ProcessRun": "search.results", "SearchResult": "search.results",
     "is_chief": "search.environment", "launch": "search.launcher", "main": "search.cli",
 }
-_SUBMODULES = ("processes", "search", "training", "workers")
+_SUBMODULES = ("processes", "search", "workers")
 
 __all__ = sorted(_EXPORTS) + list(_SUBMODULES)
 

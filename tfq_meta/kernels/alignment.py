@@ -2,6 +2,7 @@
 import keras
 import tensorflow as tf
 
+from tfq_meta._compat.keras import loss_tracker
 from tfq_meta.kernels.base import KernelLayer
 
 
@@ -87,7 +88,7 @@ class KernelAlignment(keras.Model):
 
     @property
     def metrics(self):
-        return [self._loss_tracker, self.alignment_tracker]
+        return [loss_tracker(self), self.alignment_tracker]
 
     def get_config(self):
         return {**super().get_config(), "kernel": keras.saving.serialize_keras_object(self.kernel)}

@@ -2,6 +2,7 @@
 import keras
 import tensorflow as tf
 
+from tfq_meta._compat.keras import loss_tracker
 from tfq_meta._validation import check_positive_float
 from tfq_meta.kernels.base import KernelLayer
 from tfq_meta.meta.replicas import replica_share, weigh_by_share
@@ -109,12 +110,12 @@ class KernelMetaLearner(EpisodicFit, keras.Model):
 
     def _log(self, loss, share):
         # Under a strategy the replicas' metric variables are summed: their shares add up to one.
-        self._loss_tracker.update_state(loss, sample_weight=share)
+        loss_tracker(self).update_state(loss, sample_weight=share)
         return {m.name: m.result() for m in self.metrics}
 
     @property
     def metrics(self):
-        return [self._loss_tracker, self.accuracy_tracker]
+        return [loss_tracker(self), self.accuracy_tracker]
 
     def get_config(self):
         return {**super().get_config(),

@@ -2,6 +2,7 @@
 adapts."""
 import dataclasses
 
+from tfq_meta._compat.keras import flatten_layers
 from tfq_meta.layers import PQC
 
 
@@ -48,7 +49,7 @@ def check_second_order(model, algorithm):
     """Raises if a second-order algorithm meets a circuit whose engine has no second derivatives."""
     if not ALGORITHMS[algorithm].second_order:
         return
-    for layer in model._flatten_layers():
+    for layer in flatten_layers(model):
         if isinstance(layer, PQC) and layer.second_order_blocker is not None:
             raise ValueError(
                 f"algorithm={algorithm!r} needs second derivatives of layer {layer.name!r}, which "

@@ -17,6 +17,7 @@ models (also nested) are walked layer by layer.
 import keras
 import tensorflow as tf
 
+from tfq_meta._compat.keras import is_functional, run_through_graph
 from tfq_meta.layers import PQC
 
 
@@ -49,13 +50,12 @@ def _call(layer, by_id, inputs, n_tasks, training):
         for sublayer in layer.layers:
             inputs = _call(sublayer, by_id, inputs, n_tasks, training)
         return inputs
-    if isinstance(layer, keras.Model) and hasattr(layer, "_run_through_graph"):
+    if isinstance(layer, keras.Model) and is_functional(layer):
         # Keras' own functional call, with each node's layer replaced by its task-batched call.
         # Single-input functional models only, as meta-learning episodes carry one `x`.
         def operation_fn(operation):
             return lambda x, **kwargs: _call(operation, by_id, x, n_tasks, training)
-        outputs = layer._run_through_graph([inputs], operation_fn=operation_fn)
-        return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+        return run_through_graph(layer, inputs, operation_fn)
     if isinstance(layer, keras.Model):
         raise TypeError(
             f"Meta-learning adapts weights inside model {layer.name!r}, a subclassed "

@@ -3,6 +3,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfq_meta._compat.keras import flatten_layers
 from tfq_meta.layers import PQC
 
 KINDS = ("fixed", "per_group_and_step", "per_parameter")
@@ -68,7 +69,7 @@ class InnerRates(keras.layers.Layer):
 def _weight_groups(model, variables):
     """Group names, and for each variable an int array of its shape holding group indices."""
     scale_masks = {id(layer.circuit_weights): layer.input_scale_mask
-                   for layer in model._flatten_layers() if isinstance(layer, PQC)}
+                   for layer in flatten_layers(model) if isinstance(layer, PQC)}
     names, indices = [], []
     for variable in variables:
         path = variable.path.rsplit("/", 1)[0] if id(variable) in scale_masks else variable.path

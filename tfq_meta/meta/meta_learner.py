@@ -5,20 +5,21 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfq_meta._validation import (check_choice, check_positive_float,
-                                  check_positive_int)
-from tfq_meta.distributed.training import DistributedFit, step_logs
-from tfq_meta.meta.algorithms import (ALGORITHMS, adapted_variables, check_second_order,
-                                      head_layers)
+from tfq_meta._compat.keras import DistributedFit, loss_tracker, step_logs
+from tfq_meta._validation import check_choice, check_positive_float, check_positive_int
+from tfq_meta.meta.algorithms import ALGORITHMS, adapted_variables, check_second_order, head_layers
 from tfq_meta.meta.inner_loop import InnerLoop
 from tfq_meta.meta.inner_rates import InnerRates
 from tfq_meta.meta.outer_loop import OuterLoop
 from tfq_meta.meta.query_metrics import PRE_ADAPT_METRICS, QueryMetrics
-from tfq_meta.meta.replicas import (check_fit_split, check_replica_split, replica_share,
-                                    weigh_by_share)
+from tfq_meta.meta.replicas import (
+    check_fit_split,
+    check_replica_split,
+    replica_share,
+    weigh_by_share,
+)
 from tfq_meta.meta.stabilisers import EpochCounter, Stabilisers
-from tfq_meta.meta.task_losses import (check_labels, flatten_tasks, labels_like,
-                                       per_example_loss)
+from tfq_meta.meta.task_losses import check_labels, flatten_tasks, labels_like, per_example_loss
 from tfq_meta.tasks.episodes import EpisodicFit, fit_arguments, unpack_episode
 
 
@@ -57,7 +58,7 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
     Under a ``tf.distribute`` strategy (build and compile inside ``strategy.scope()``), ``fit``
     splits each episode's tasks among the replicas and averages their meta-gradients weighted by
     their numbers of tasks, which equals single-process training up to float rounding; see
-    :mod:`tfq_meta.distributed.training`.
+    :mod:`tfq_meta.distributed`.
 
     Stabilisers (Antoniou et al., "How to train your MAML", 2019) are on by default where the
     algorithm takes them: learned per-step inner rates, the multi-step loss, derivative-order
@@ -184,7 +185,7 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
         self._task_loss = per_example_loss(loss)
         metrics = [] if metrics is None else list(metrics) if isinstance(metrics, (list, tuple)) \
             else [metrics]
-        self._query_metrics = QueryMetrics(self._loss_tracker, metrics, loss, self._task_loss,
+        self._query_metrics = QueryMetrics(loss_tracker(self), metrics, loss, self._task_loss,
                                            self.pre_adapt_metrics == "always")
 
     def fit(self, x=None, *args, **kwargs):

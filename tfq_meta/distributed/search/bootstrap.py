@@ -9,7 +9,7 @@ over to the script, it
 - stops this process, and everything it started, if the launcher is killed without cleaning up;
 - in the chief: patches keras-tuner's oracle server when the search imports it, to record the
   oracle's project directory for the launcher's report and to notice quickly that the search has
-  ended (see ``tfq_meta._compat.patch_chief_server``);
+  ended (see ``tfq_meta._compat.keras_tuner.patch_chief_server``);
 - runs the script (or module) as ``python script.py args`` (``python -m module args``) would.
 
 Example (what the launcher runs; the environment variables below are set by it)::
@@ -47,10 +47,11 @@ def watch_launcher(pid):
 
 def write_report(info_path, oracle, ended):
     """Writes what the launcher needs to know about the chief's ``oracle`` to ``info_path``."""
-    from tfq_meta import _compat  # the chief is in `tuner.search()`: keras-tuner is loaded
+    # The chief is in `tuner.search()`: keras-tuner is loaded.
+    from tfq_meta._compat import keras_tuner as tuner_compat
 
     objective = oracle.objective
-    info = {"project_dir": _compat.oracle_project_dir(oracle),
+    info = {"project_dir": tuner_compat.oracle_project_dir(oracle),
             "objective": getattr(objective, "name", None),
             "direction": getattr(objective, "direction", "min"),
             "max_trials": oracle.max_trials, "ended": ended}
@@ -61,9 +62,9 @@ def write_report(info_path, oracle, ended):
 
 def patch_chief_server(module, info_path):
     """Patches keras-tuner's chief server ``module`` to report the oracle to ``info_path``."""
-    from tfq_meta import _compat
+    from tfq_meta._compat import keras_tuner as tuner_compat
 
-    _compat.patch_chief_server(
+    tuner_compat.patch_chief_server(
         module, on_start=lambda oracle: write_report(info_path, oracle, ended=False),
         on_end=lambda oracle: write_report(info_path, oracle, ended=True))
 

@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 
-from tfq_meta import _compat
+from tfq_meta._compat import keras_tuner as tuner_compat
 from tfq_meta._validation import (check_non_negative_int, check_positive_float,
                                   check_positive_int)
 from tfq_meta.distributed import processes
@@ -129,7 +129,7 @@ class _Launcher:
                      bootstrap.LAUNCHER_PID: str(os.getpid()), "PYTHONUNBUFFERED": "1"}
         if name == environment.CHIEF:
             variables[bootstrap.SEARCH_INFO] = self.oracle.info_path
-            variables[bootstrap.CHIEF_SERVER_MODULE] = _compat.CHIEF_SERVER_MODULE
+            variables[bootstrap.CHIEF_SERVER_MODULE] = tuner_compat.CHIEF_SERVER_MODULE
         return variables
 
     def note(self, message):
@@ -248,7 +248,7 @@ class _Launcher:
             worker.start()
             return
         self.note(f"{worker.name} {describe_exit(returncode)} and is not restarted")
-        if any(w.running for w in self.workers) and _compat.DEAD_WORKER_TRIAL.applies():
+        if any(w.running for w in self.workers) and tuner_compat.DEAD_WORKER_TRIAL.applies():
             self._release(worker)
 
     def _note_unfinished_trials(self):
@@ -280,7 +280,7 @@ class _Launcher:
         """Tells the chief that dead workers want no more trials, so it can end the search.
         Returns False if the oracle still has work for a dead worker."""
         dead = [w.name for w in self.workers if w.state == "dead"]
-        if not dead or not _compat.DEAD_WORKER_TRIAL.applies():
+        if not dead or not tuner_compat.DEAD_WORKER_TRIAL.applies():
             return True
         if any(self.oracle.unfinished_trial(name) is not None for name in dead):
             return False

@@ -4,7 +4,7 @@ The chief reports its project directory and whether the search has ended in a sm
 (written by the bootstrap); the oracle's own state is read from that directory; and a dead
 worker's unfinished trial is ended, and the dead worker signed off, by speaking to the oracle over
 gRPC as that worker. Everything that touches keras-tuner's private files or messages goes through
-``tfq_meta._compat``.
+``tfq_meta._compat.keras_tuner``.
 
 Example::
 
@@ -13,7 +13,7 @@ Example::
     view.unfinished_trial("tuner1")
     # '3'
 """
-from tfq_meta import _compat
+from tfq_meta._compat import keras_tuner as tuner_compat
 
 
 class OracleView:
@@ -31,7 +31,7 @@ class OracleView:
     def refresh(self):
         """Reads the chief's report again, until it says the search has ended."""
         if not self.search_ended():
-            self.info = _compat.read_json(self.info_path) or self.info
+            self.info = tuner_compat.read_json(self.info_path) or self.info
 
     def search_ended(self):
         return self.info is not None and self.info["ended"]
@@ -40,7 +40,7 @@ class OracleView:
         """The id of the trial the oracle has running on ``tuner_id``, or None."""
         if self.info is None:
             return None
-        return _compat.unfinished_trial_id(self.info["project_dir"], tuner_id)
+        return tuner_compat.unfinished_trial_id(self.info["project_dir"], tuner_id)
 
     def end_running_trial(self, tuner_id):
         """Ends the dead ``tuner_id``'s running trial as INVALID, so the oracle retries or fails
@@ -49,7 +49,7 @@ class OracleView:
         Raises:
             grpc.RpcError: e.g. the oracle's failure limit was reached.
         """
-        with _compat.OracleClient(self.host, self.port) as client:
+        with tuner_compat.OracleClient(self.host, self.port) as client:
             trial = client.create_trial(tuner_id)  # its running trial, as the oracle has it
             client.end_trial_as_invalid(trial)
         return trial.trial_id
@@ -66,7 +66,7 @@ class OracleView:
         Raises:
             grpc.RpcError: the oracle did not answer.
         """
-        with _compat.OracleClient(self.host, self.port) as client:
+        with tuner_compat.OracleClient(self.host, self.port) as client:
             for tuner_id in tuner_ids:
                 trial = client.create_trial(tuner_id)
                 if not client.is_stopped(trial):
@@ -74,5 +74,6 @@ class OracleView:
         return None
 
     def trials(self):
-        """Every trial in the chief's project directory (see ``_compat.read_trial_files``)."""
-        return [] if self.info is None else _compat.read_trial_files(self.info["project_dir"])
+        """Every trial in the chief's project directory (see
+        ``tfq_meta._compat.keras_tuner.read_trial_files``)."""
+        return [] if self.info is None else tuner_compat.read_trial_files(self.info["project_dir"])

@@ -1,55 +1,14 @@
-"""Every use of a private API of keras-tuner (Keras and TFQ sections to come), fenced in one place.
+"""keras-tuner's private APIs behind the distributed search (checked up to keras-tuner 1.4.8).
 
-Each entry says what it works around, the upstream issue, and on which versions it applies.
-``tests/test_compat.py`` asserts, for each one, that upstream still misbehaves (or still lacks the
-public API): when such a test fails, upstream has changed; set the entry's ``fixed_in`` (or use
-the new public API) and remove the workaround once the oldest supported version has the fix.
-
-This module imports nothing heavy at import time: the launcher reads it in processes that have
-not imported TensorFlow or keras-tuner.
+Imports nothing heavy: the launcher and the chief's bootstrap read it before keras-tuner loads.
 """
-import dataclasses
 import importlib
-import importlib.metadata
 import importlib.util
 import json
 import os
-import re
 import time
 
-
-def _version_tuple(text):
-    """``"1.4.8"`` → ``(1, 4, 8)``; a pre-release (``"1.5.0rc1"``) counts as its release."""
-    return tuple(int(number) for number in re.findall(r"\d+", text)[:3])
-
-
-def keras_tuner_version():
-    """The installed keras-tuner version as a tuple, read without importing keras-tuner."""
-    return _version_tuple(importlib.metadata.version("keras-tuner"))
-
-
-@dataclasses.dataclass(frozen=True)
-class KerasTunerWorkaround:
-    """A keras-tuner misbehaviour that tfq_meta works around.
-
-    Attributes:
-        issue: URL of the upstream issue or pull request.
-        fixed_in: the first keras-tuner release that behaves, or None while none does (checked
-            up to 1.4.8).
-
-    Example:
-
-    >>> KerasTunerWorkaround("https://github.com/keras-team/keras-tuner/pull/967",
-    ...                      fixed_in="1.0.0").applies()   # fixed long before the installed one
-    False
-    """
-    issue: str
-    fixed_in: str = None
-
-    def applies(self):
-        """Whether the installed keras-tuner needs the workaround."""
-        return self.fixed_in is None or keras_tuner_version() < _version_tuple(self.fixed_in)
-
+from tfq_meta._compat import Workaround
 
 # ------------------------------------------------------------------------ keras-tuner: the chief
 
@@ -62,7 +21,7 @@ CHIEF_SERVER_MODULE = "keras_tuner.src.distribute.oracle_chief"
 # https://github.com/keras-team/keras-tuner/pull/967; still so in 1.4.8, and
 # https://github.com/keras-team/keras-tuner/pull/983, open, would sleep longer). A local search
 # then ends up to 20 s after its last trial: the patched module polls every 0.25 s instead.
-CHIEF_EXIT_POLL = KerasTunerWorkaround("https://github.com/keras-team/keras-tuner/pull/967")
+CHIEF_EXIT_POLL = Workaround("keras-tuner", "https://github.com/keras-team/keras-tuner/pull/967")
 CHIEF_POLL_SECONDS = 0.25
 
 
@@ -117,7 +76,8 @@ def oracle_project_dir(oracle):
 # in `ongoing_trials` forever and waits for it; `max_retries_per_trial` only covers trials a worker
 # reports as failed (https://github.com/keras-team/keras-tuner/issues/915, open). The launcher
 # finds a dead worker's trial in the chief's oracle.json and ends it as INVALID over gRPC.
-DEAD_WORKER_TRIAL = KerasTunerWorkaround("https://github.com/keras-team/keras-tuner/issues/915")
+DEAD_WORKER_TRIAL = Workaround("keras-tuner",
+                               "https://github.com/keras-team/keras-tuner/issues/915")
 
 
 def read_json(path, attempts=20):

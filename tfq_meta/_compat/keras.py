@@ -1,0 +1,111 @@
+"""Keras 3 internals that tfq_meta uses (checked on Keras 3.12 to 3.15, TensorFlow backend)."""
+import tensorflow as tf
+
+from tfq_meta._compat import Workaround
+
+# ------------------------------------------------------------------ models and their metrics
+
+# Keras has no public way to list the layers nested in a model (layers of layers, a model in a
+# model): `model.layers` is one level deep, and the request for one
+# (https://github.com/keras-team/keras/issues/4398) was closed unresolved. Keras itself uses
+# `Layer._flatten_layers`.
+def flatten_layers(model):
+    """Every layer in ``model``, recursively, ``model`` first."""
+    return list(model._flatten_layers())
+
+
+# A functional model runs its graph through `Functional._run_through_graph(inputs,
+# operation_fn)`; there is no public way to call it with each layer's call replaced, which the
+# MetaLearner's task-batched call needs.
+def is_functional(model):
+    """Whether ``model`` is a functional Keras model (or a Sequential built on one)."""
+    return hasattr(model, "_run_through_graph")
+
+
+def run_through_graph(model, inputs, operation_fn):
+    """``model(inputs)`` with each layer ``op`` called as ``operation_fn(op)(x, **kwargs)``."""
+    outputs = model._run_through_graph([inputs], operation_fn=operation_fn)
+    return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+
+
+# `compile` gives every model a `loss` Mean metric, the compiled loss and the compiled metrics as
+# private attributes; a model with its own train step updates and reports them (Keras' own
+# Distiller does so too), and has no public handle on them.
+def loss_tracker(model):
+    """The ``loss`` Mean metric that ``compile`` gives ``model``."""
+    return model._loss_tracker
+
+
+def compiled_loss(model):
+    """The loss ``compile`` was given, as Keras' ``CompileLoss``, or None."""
+    return model._compile_loss
+
+
+def compiled_metrics(model):
+    """The metrics ``compile`` was given, as Keras' ``CompileMetrics``, or None."""
+    return model._compile_metrics
+
+
+def tracked_metrics(model):
+    """The metrics ``model`` created itself (its attributes), which Keras lists in ``metrics``."""
+    return model._metrics
+
+
+# ----------------------------------------------------------------------------- distillation
+
+# keras.distillation.Distiller computes the outputs its losses compare (the final output, or
+# named intermediate layers) in private methods.
+def distillation_features(distiller, x, y_pred):
+    """The teacher's and the student's features of a batch: ``{"final_output": …, layer: …}``."""
+    return (distiller._extract_all_teacher_features(x),
+            distiller._extract_all_student_features(x, y_pred))
+
+
+def loss_features(distiller, loss, features, is_teacher):
+    """The features that ``loss`` compares, out of :func:`distillation_features`' dicts."""
+    return distiller._get_distillation_loss_features(loss, features, is_teacher=is_teacher)
+
+
+# ------------------------------------------------------------- fit under tf.distribute
+
+# Keras 3 fails under MultiWorkerMirroredStrategy twice, for any model
+# (https://github.com/keras-team/keras/issues/20585, https://github.com/keras-team/keras/issues/20329;
+# https://github.com/tensorflow/tensorflow/issues/72388):
+# - before the first step it builds the model from `strategy.reduce("MEAN", first_batch)`, which
+#   under that strategy takes no nested batches (a dict of episode arrays, `(x, y)`) and under any
+#   strategy needs the replicas' parts of the batch to have equal shapes. The build only reads
+#   shapes and dtypes, so it is given this worker's first replica's part;
+# - it averages each step's logs over the workers with `strategy.reduce("MEAN", log, axis=0)`,
+#   which fails on scalars: `step_logs` gives the logs an axis of length 1 there.
+MULTI_WORKER_FIT = Workaround("keras", "https://github.com/keras-team/keras/issues/20585")
+
+
+class DistributedFit:
+    """Mixin of tfq_meta's ``keras.Model`` subclasses: ``fit``/``evaluate`` under
+    ``MultiWorkerMirroredStrategy`` (see :data:`MULTI_WORKER_FIT`). Without a strategy nothing
+    changes."""
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        strategy = getattr(self, "_distribute_strategy", None)
+        if (MULTI_WORKER_FIT.applies() and strategy is not None and iterator is not None
+                and data_batch is None):
+            for _, _, batches in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda value: strategy.experimental_local_results(value)[0], next(batches))
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+
+def step_logs(logs):
+    """A train or test step's logs, shaped for Keras' reduction across workers: scalars get an
+    axis of length 1 under a multi-worker ``MultiWorkerMirroredStrategy``; otherwise ``logs``."""
+    strategy = tf.distribute.get_strategy()
+    multi_worker = (MULTI_WORKER_FIT.applies()
+                    and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+                    and getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)())
+    if not multi_worker:
+        return logs
+    return tf.nest.map_structure(
+        lambda value: tf.reshape(value, [1]) if tf.convert_to_tensor(value).shape.rank == 0
+        else value, logs)
