@@ -29,6 +29,7 @@ Two engines sit behind it (DESIGN fact 10):
 measures) and qsim otherwise. Nothing outside this module needs to know how circuits are simulated.
 """
 import cirq
+import sympy
 import tensorflow as tf
 
 from tfq_meta._validation import check_choice, check_positive_int
@@ -90,7 +91,7 @@ class CompiledCircuit:
         if not isinstance(circuit, cirq.Circuit):
             raise TypeError(f"`circuit` must be a cirq.Circuit; got {type(circuit).__name__}.")
         self.qubits = sorted(circuit.all_qubits())
-        self.symbols = [cirq.to_sympy_symbol(s) if isinstance(s, str) else s for s in symbols]
+        self.symbols = [sympy.Symbol(s) if isinstance(s, str) else s for s in symbols]
         self.repetitions = check_positive_int(repetitions, "repetitions", allow_none=True)
         self.trajectories = check_positive_int(trajectories, "trajectories", allow_none=True)
         self.noise = noise_model(noise)
