@@ -77,6 +77,9 @@ def split_batch(function, values, max_batch, output_dtype):
     Returns:
         ``[batch, ...]``, equal to ``function(values)`` row by row, and differentiable like it.
     """
+    static_batch = values.shape[0]
+    if static_batch is not None and static_batch <= max_batch:
+        return function(values)
     batch = tf.shape(values)[0]
 
     def chunked():
@@ -89,9 +92,8 @@ def split_batch(function, values, max_batch, output_dtype):
         rows = tf.reshape(results, tf.concat([[-1], tf.shape(results)[2:]], axis=0))
         return tf.ensure_shape(rows[:batch], [None, *results.shape[2:]])
 
-    static_batch = values.shape[0]
     if static_batch is not None:
-        return function(values) if static_batch <= max_batch else chunked()
+        return chunked()
     if max_batch < ALWAYS_SPLITTABLE:
         return tf.cond(batch <= max_batch, lambda: function(values), chunked)
     # Small circuits: a batch this large is out of reach, and tracing the split branch (and its

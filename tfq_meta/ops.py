@@ -150,7 +150,7 @@ class CompiledCircuit:
 
         Args:
             symbol_values: float tensor ``[batch, len(symbols)]``.
-            observables: as for :meth:`prepare` (its result avoids parsing them again).
+            observables: as for :meth:`prepare`; each distinct set gets its engine once.
             data_circuits: optional string tensor ``[batch]`` of circuits
                 (``tfq.convert_to_tensor``) prepended to the model circuit, one per example.
                 They run on qsim (with ``engine="auto"``), and appending circuits is TFQ work
