@@ -56,6 +56,7 @@ class PQC(keras.layers.Layer):
         regularizer, constraint: Keras regularizer and constraint of the weights.
 
     Example:
+    >>> import sympy
     >>> x0, x1, a, b = sympy.symbols("x0 x1 a b")
     >>> q0, q1 = cirq.LineQubit.range(2)
     >>> circuit = cirq.Circuit(cirq.rx(x0)(q0), cirq.rx(x1)(q1), cirq.ry(a)(q0),
