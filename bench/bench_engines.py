@@ -39,7 +39,7 @@ repeat, which cancels most of the drift a shared machine adds.
 
 Run:  pip install -e ".[bench]" && python bench/bench_engines.py     (about 5 minutes on 2
       cores; --quick for a smoke run). Prints a table, the statevector/qsim crossover against
-      ``tfq_meta.ops.AUTO_STATEVECTOR_MAX_QUBITS``, the goals, and writes
+      ``tfq_meta.ops.EXPECTATION_STATEVECTOR_MAX_QUBITS``, the goals, and writes
       bench/output/bench_engines.json.
 
 Goals (issue 3):
@@ -70,7 +70,8 @@ import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
 
 import tfq_meta  # noqa: E402  (checks the Keras backend, loads TFQ's ops)
-from tfq_meta.ops import AUTO_STATEVECTOR_MAX_QUBITS, CircuitExpectation  # noqa: E402
+from tfq_meta.ops import (EXPECTATION_STATEVECTOR_MAX_QUBITS,  # noqa: E402
+                          CircuitExpectation)
 
 # bench/ is on sys.path when run as a script.
 import machine_state  # noqa: E402
@@ -265,11 +266,12 @@ def crossover(rows):
     """
     faster_sv = {row["qubits"]: row["median_ms"][SV] < row["median_ms"][QSIM] for row in rows}
     largest = max((n for n, sv in faster_sv.items() if sv), default=None)
-    wrong = [n for n, sv in faster_sv.items() if sv != (n <= AUTO_STATEVECTOR_MAX_QUBITS)]
+    wrong = [n for n, sv in faster_sv.items()
+             if sv != (n <= EXPECTATION_STATEVECTOR_MAX_QUBITS)]
     above = [n for n in faster_sv if largest is not None and n > largest]
     return {"largest_statevector_faster": largest,
             "next_measured": min(above, default=None),
-            "auto_statevector_max_qubits": AUTO_STATEVECTOR_MAX_QUBITS,
+            "auto_statevector_max_qubits": EXPECTATION_STATEVECTOR_MAX_QUBITS,
             "auto_matches": not wrong, "auto_wrong_at": wrong}
 
 
@@ -314,7 +316,7 @@ def print_crossover(result):
     span = (f"qsim faster from {following}" if following is not None
             else "qsim never faster in the measured range")
     print(f"\ncrossover: statevector faster than qsim up to {largest} qubits ({span}); "
-          f"AUTO_STATEVECTOR_MAX_QUBITS = {result['auto_statevector_max_qubits']}: auto "
+          f"EXPECTATION_STATEVECTOR_MAX_QUBITS = {result['auto_statevector_max_qubits']}: auto "
           + ("matches (it picks the faster engine at every measured qubit count)"
              if result["auto_matches"] else
              f"DOES NOT match (picks the slower engine at {result['auto_wrong_at']} qubits)"))

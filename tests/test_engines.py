@@ -136,40 +136,15 @@ def test_qsim_second_order_needs_the_shift_rule():
     np.testing.assert_allclose(hess[0, 2], expected, atol=1e-4)
 
 
-def test_statevector_splits_batches_that_would_not_fit():
-    circuit = random_circuit(3)
-    values = tf.constant(np.random.default_rng(3).uniform(-2, 2, (11, 5)), tf.float32)
-    whole = ops.CircuitExpectation(circuit, SYMBOLS, OBSERVABLES, engine="statevector")
-    split = ops.CircuitExpectation(circuit, SYMBOLS, OBSERVABLES, engine="statevector")
-    split._max_batch = 4  # as if only 4 examples fit in memory: 3 chunks, the last padded
-    results = []
-    for expectation in (whole, split):
-        with tf.GradientTape() as tape:
-            tape.watch(values)
-            result = expectation(values)
-        results.append((result.numpy(), tape.gradient(result, values).numpy()))
-    np.testing.assert_allclose(results[1][0], results[0][0], atol=1e-6)
-    np.testing.assert_allclose(results[1][1], results[0][1], atol=1e-5)
-    np.testing.assert_allclose(results[0][0], cirq_values(circuit, values.numpy(), OBSERVABLES),
-                               atol=1e-5)
-
-
-def test_statevector_memory_estimate():
-    # 12 qubits, 100 operations: 8 B * 4096 * 102 = 3.19 MiB per example.
-    per_example = 8 * 4096 * 102
-    assert ops.statevector_max_batch(12, 100, available_bytes=100 * per_example) == 50
-    assert ops.statevector_max_batch(12, 100, "complex128", available_bytes=100 * per_example) == 25
-    with pytest.raises(ValueError, match="needs about 3.2 MiB per example.*engine='qsim'"):
-        ops.statevector_max_batch(12, 100, available_bytes=per_example)
 
 
 @pytest.mark.parametrize("n_qubits, options, engine", [
     (1, {}, "statevector"),
-    (ops.AUTO_STATEVECTOR_MAX_QUBITS, {}, "statevector"),
-    (ops.AUTO_STATEVECTOR_MAX_QUBITS + 1, {}, "qsim"),
+    (ops.EXPECTATION_STATEVECTOR_MAX_QUBITS, {}, "statevector"),
+    (ops.EXPECTATION_STATEVECTOR_MAX_QUBITS + 1, {}, "qsim"),
     (2, {"repetitions": 100}, "qsim"),
     (2, {"noise": 0.01}, "qsim"),
-    (ops.AUTO_STATEVECTOR_MAX_QUBITS + 1, {"state_dtype": "complex128"}, "statevector"),
+    (ops.EXPECTATION_STATEVECTOR_MAX_QUBITS + 1, {"state_dtype": "complex128"}, "statevector"),
 ])
 def test_auto_engine_choice(n_qubits, options, engine):
     layer = PQC(circuits.angle_encoding(n_qubits), "Z0", **options)

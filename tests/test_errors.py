@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import sympy
 
-from tfq_meta import PQC, circuits, models, ops
+from tfq_meta import PQC, circuits, models
 
 X0, X1, A, B = sympy.symbols("x0 x1 a b")
 Q = cirq.LineQubit.range(3)
@@ -98,12 +98,6 @@ def test_circuit_too_large_for_memory_says_how_much():
     with pytest.raises(ValueError, match=r"40 qubits: one state vector takes 8\.0 TiB.*needs "
                                          r"about .* but only .* available"):
         PQC(circuit, "Z0", data_symbols=[X0])
-
-
-def test_memory_estimate_closed_form():
-    ops.check_memory(20, available_bytes=8 * 2 ** 20 * 3 * 64)  # fits even on 64 threads
-    with pytest.raises(ValueError, match="20 qubits: one state vector takes 8.0 MiB"):
-        ops.check_memory(20, available_bytes=8 * 2 ** 20)
 
 
 @pytest.mark.parametrize("options, error, match", [

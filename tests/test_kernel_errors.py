@@ -36,8 +36,8 @@ def test_second_argument_is_checked_too(kernel):
     ("pairwise", r"30 qubits: one state vector takes 8.0 GiB"),
 ])
 def test_too_many_qubits_says_how_much_memory(method, message, monkeypatch):
-    import tfq_meta.ops as ops
-    monkeypatch.setattr(ops, "available_memory_bytes", lambda: 4 * 2 ** 30)  # a 4 GiB machine
+    import tfq_meta.memory as memory
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 4 * 2 ** 30)  # a 4 GiB machine
     with pytest.raises(ValueError, match=message):
         QuantumKernel(circuits.angle_encoding(30), method=method)
 

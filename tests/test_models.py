@@ -54,5 +54,5 @@ def test_classification_projects_features_and_outputs_logits(rng):
 def test_layer_options_reach_the_circuit():
     model = models.student(2, differentiator="parameter_shift", entangler="cz", n_layers=1)
     layer = model.get_layer("circuit")
-    assert layer._expectation.differentiator == "parameter_shift"
+    assert layer.compiled_circuit.differentiator == "parameter_shift"
     assert any(str(op.gate) == "CZ" for op in layer.circuit.all_operations())

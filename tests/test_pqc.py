@@ -64,7 +64,7 @@ def test_angle_encoding_closed_form(engine):
 def test_data_circuits_are_prepended(rng):
     layer = entangling_layer()
     randomize(layer, rng)
-    qubits = layer._expectation.qubits
+    qubits = layer.compiled_circuit.qubits
     data = [cirq.Circuit(cirq.X(qubits[0])), cirq.Circuit(cirq.H(qubits[1]), cirq.T(qubits[2])),
             cirq.Circuit()]
     features = rng.uniform(-2, 2, (3, 3)).astype(np.float32)
@@ -128,7 +128,7 @@ def test_gradients_equal_finite_differences(engine, differentiator, atol, rng):
 def test_sampled_expectations_and_gradients_within_shot_noise(rng):
     shots = 4000
     layer = entangling_layer(repetitions=shots)
-    assert layer._expectation.differentiator == "parameter_shift"
+    assert layer.compiled_circuit.differentiator == "parameter_shift"
     weights = randomize(layer, rng)
     features = rng.uniform(-2, 2, (4, 3)).astype(np.float32)
     exact = cirq_expectations(layer, features)
@@ -155,7 +155,7 @@ def test_sampled_expectations_and_gradients_within_shot_noise(rng):
 def test_noisy_expectations_equal_density_matrix_simulator(rng):
     trajectories = 20000
     layer = entangling_layer(noise=0.03, trajectories=trajectories)
-    assert layer._expectation.noisy
+    assert layer.compiled_circuit.noisy
     randomize(layer, rng)
     features = rng.uniform(-2, 2, (3, 3)).astype(np.float32)
     noisy = layer(features).numpy()

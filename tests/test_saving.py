@@ -165,7 +165,7 @@ def test_config_round_trip_with_parameter_shift_keeps_outputs_and_gradients(rng)
 
     rebuilt, config = round_trip(layer)
     assert config["differentiator"] == "parameter_shift"
-    assert rebuilt._expectation.differentiator == "parameter_shift"
+    assert rebuilt.compiled_circuit.differentiator == "parameter_shift"
     copy_weights(layer, rebuilt, (None, 3))
 
     features = tf.constant(rng.uniform(-2, 2, (4, 3)), tf.float32)
@@ -189,9 +189,9 @@ def test_config_round_trip_with_repetitions():
     rebuilt, config = round_trip(layer)
     assert config["repetitions"] == 250
     assert config["differentiator"] == "parameter_shift"
-    assert rebuilt._expectation.repetitions == 250
-    assert rebuilt._expectation.differentiator == "parameter_shift"
-    assert rebuilt._expectation.noisy is False
+    assert rebuilt.compiled_circuit.repetitions == 250
+    assert rebuilt.compiled_circuit.differentiator == "parameter_shift"
+    assert rebuilt.compiled_circuit.noisy is False
 
 
 @pytest.mark.parametrize("noise, trajectories", [
@@ -201,20 +201,21 @@ def test_config_round_trip_with_repetitions():
 def test_config_round_trip_with_noise(noise, trajectories):
     spec = circuits.reuploading_circuit(2, n_layers=1)
     layer = PQC(spec, ["Z0", "Z1"], noise=noise, trajectories=trajectories)
-    assert layer._expectation.noisy
+    assert layer.compiled_circuit.noisy
     rebuilt, config = round_trip(layer)
     assert config["noise"] is not None
     assert config["trajectories"] == trajectories
     assert config["differentiator"] == "parameter_shift"
-    assert rebuilt._expectation.noise == layer._expectation.noise
+    assert rebuilt.compiled_circuit.noise == layer.compiled_circuit.noise
     if isinstance(noise, cirq.NoiseModel):
-        assert rebuilt._expectation.noise == noise
+        assert rebuilt.compiled_circuit.noise == noise
     else:
-        assert rebuilt._expectation.noise == cirq.ConstantQubitNoiseModel(cirq.depolarize(noise))
-    assert rebuilt._expectation.noisy
-    assert rebuilt._expectation.trajectories == trajectories
+        assert rebuilt.compiled_circuit.noise == cirq.ConstantQubitNoiseModel(
+            cirq.depolarize(noise))
+    assert rebuilt.compiled_circuit.noisy
+    assert rebuilt.compiled_circuit.trajectories == trajectories
     # The simulated circuit carries the same channels.
-    assert rebuilt._expectation._lowered.circuit == layer._expectation._lowered.circuit
+    assert rebuilt.compiled_circuit.lowered.circuit == layer.compiled_circuit.lowered.circuit
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,11 +1,19 @@
-"""The one circuit-evaluation call of tfq_meta, and the choice of simulation engine.
+"""The one compiled-circuit core of tfq_meta: expectations and states, and the engine choice.
 
-Every layer evaluates circuits through :class:`CircuitExpectation`: a parameterized circuit, the
-ordered symbols its ``symbol_values`` columns refer to, and a list of observables. A call maps
-``symbol_values`` of shape ``[batch, n_symbols]`` to expectation values ``[batch, n_observables]``
-in one batched simulation, whatever differs between the examples of the batch (features, and even
-per-example weights, are all just symbol values; DESIGN fact 3). It is differentiable to any order
-on every engine, so meta-learning code nests ``GradientTape``s without asking what runs below.
+:class:`CompiledCircuit` holds a parameterized circuit and the ordered symbols the columns of its
+``symbol_values`` refer to. It lowers the circuit once (:mod:`tfq_meta.lowering`), picks the
+engine once, knows how many examples fit in memory (:mod:`tfq_meta.memory`), and offers
+
+* ``expectations(symbol_values, observables)``: ``[batch, n_symbols]`` → ``[batch,
+  n_observables]``, one batched simulation whatever differs between the examples (features, and
+  even per-example weights, are all just symbol values; DESIGN fact 3), differentiable to any
+  order on every engine; one engine per observable set, built on first use and kept, so a layer
+  measured on other observables reuses the same compiled circuit;
+* ``states(symbol_values)``: ``[batch, 2^n]`` final states (statevector engine).
+
+Every circuit evaluation of the package goes through it: the PQC layer and its measurements,
+the distillation losses (through PQC), the kernels and :mod:`tfq_meta.fidelity`.
+:class:`CircuitExpectation` is a compiled circuit bound to one observable set.
 
 Two engines sit behind it (DESIGN fact 10):
 
@@ -17,37 +25,33 @@ Two engines sit behind it (DESIGN fact 10):
     second order through an in-graph parameter-shift rule.
 
 ``engine="auto"`` picks statevector for exact, noise-free expectations on at most
-:data:`AUTO_STATEVECTOR_MAX_QUBITS` qubits (the crossover ``bench/bench_engines.py`` measures) and
-qsim otherwise. Nothing outside this module needs to know how circuits are simulated.
+:data:`EXPECTATION_STATEVECTOR_MAX_QUBITS` qubits (the crossover ``bench/bench_engines.py``
+measures) and qsim otherwise. Nothing outside this module needs to know how circuits are simulated.
 """
-import os
-
 import cirq
+import sympy
 import tensorflow as tf
 
 from tfq_meta._validation import check_choice, check_positive_int
 from tfq_meta.engines import qsim, statevector
 from tfq_meta.lowering import LoweredCircuit
+from tfq_meta.memory import check_qsim_memory, split_batch, statevector_max_batch
 from tfq_meta.observables import parse_observables
 
 ENGINES = ("auto", "statevector", "qsim")
 DIFFERENTIATORS = tuple(qsim.DIFFERENTIATORS)
 STATE_DTYPES = ("complex64", "complex128")
-# Above this many qubits qsim beats the TensorFlow state vector (bench_engines.py: statevector
-# 1.5x faster at 12 qubits, qsim 1.2x faster at 13 and 1.4x at 14; batch 160, XLA).
-AUTO_STATEVECTOR_MAX_QUBITS = 12
-# Fraction of available memory one statevector evaluation may use before the batch is split.
-_MEMORY_BUDGET = 0.5
-# Circuits that fit this many examples at once are never split inside a traced graph.
-_ALWAYS_SPLITTABLE = 2 ** 16
-# Bytes of one complex64 amplitude, and state vectors qsim keeps per worker thread at once
-# (the adjoint gradient holds the state, its adjoint and a scratch copy).
-_AMPLITUDE_BYTES = 8
-_STATES_PER_THREAD = 3
+# Above this many qubits qsim computes expectations and their gradients faster than the TensorFlow
+# state vector (bench_engines.py: statevector 1.5x faster at 12 qubits, qsim 1.2x faster at 13 and
+# 1.4x at 14; batch 160, XLA).
+EXPECTATION_STATEVECTOR_MAX_QUBITS = 12
 
 
-class CircuitExpectation:
-    """Batched expectation values of a parameterized circuit, differentiable to any order.
+class CompiledCircuit:
+    """A parameterized circuit lowered once, with its engine: batched expectations and states.
+
+    The circuit is a ``cirq.Circuit`` parameterized by sympy symbols; ``symbols`` orders them as
+    the columns of every ``symbol_values`` tensor ``[batch, len(symbols)]`` this object takes.
 
     Args:
         circuit: a ``cirq.Circuit`` with sympy symbols. Symbolic gate exponents may be any sympy
@@ -55,9 +59,8 @@ class CircuitExpectation:
             TensorFlow, so gradients flow through them exactly.
         symbols: ordered list of ``sympy.Symbol`` (or names) matching the columns of
             ``symbol_values``; must cover every symbol of ``circuit``.
-        observables: observable(s) as accepted by :func:`tfq_meta.observables.parse_observables`
-            (``"Z0"``, ``"Z0*Z1"``, ``cirq.PauliSum`` …), indices into ``sorted(circuit qubits)``.
-        engine: ``"auto"`` (default), ``"statevector"`` or ``"qsim"`` (see the module docstring).
+        engine: ``"auto"`` (default), ``"statevector"`` or ``"qsim"`` for expectations (see the
+            module docstring). States always come from the statevector engine.
         differentiator: first-order gradient method of the qsim engine: ``"adjoint"`` (exact,
             fastest; analytic only), ``"parameter_shift"`` (exact; shots and noise) or
             ``"finite_difference"`` (central, step 1e-3); ``None`` picks adjoint when analytic and
@@ -75,31 +78,33 @@ class CircuitExpectation:
     >>> import sympy
     >>> x, w = sympy.symbols("x w")
     >>> q = cirq.LineQubit(0)
-    >>> expectation = CircuitExpectation(cirq.Circuit(cirq.rx(w * x)(q)), [x, w], "Z0")
-    >>> expectation(tf.constant([[0.5, 2.0]])).numpy().round(6)  # cos(0.5 * 2.0)
-    array([[0.540302]], dtype=float32)
+    >>> compiled = CompiledCircuit(cirq.Circuit(cirq.rx(w * x)(q)), [x, w])
+    >>> values = tf.constant([[0.5, 2.0]])
+    >>> compiled.expectations(values, ["Z0", "Y0"]).numpy().round(6)  # cos(1), -sin(1)
+    array([[ 0.540302, -0.841471]], dtype=float32)
+    >>> compiled.states(values).shape
+    TensorShape([1, 2])
     """
 
-    def __init__(self, circuit, symbols, observables, engine="auto", differentiator=None,
-                 repetitions=None, noise=None, trajectories=1000, state_dtype="complex64"):
+    def __init__(self, circuit, symbols, engine="auto", differentiator=None, repetitions=None,
+                 noise=None, trajectories=1000, state_dtype="complex64"):
         if not isinstance(circuit, cirq.Circuit):
             raise TypeError(f"`circuit` must be a cirq.Circuit; got {type(circuit).__name__}.")
         self.qubits = sorted(circuit.all_qubits())
-        self.symbols = [cirq.to_sympy_symbol(s) if isinstance(s, str) else s for s in symbols]
-        self.observables = parse_observables(observables, self.qubits)
+        self.symbols = [sympy.Symbol(s) if isinstance(s, str) else s for s in symbols]
         self.repetitions = check_positive_int(repetitions, "repetitions", allow_none=True)
         self.trajectories = check_positive_int(trajectories, "trajectories", allow_none=True)
         self.noise = noise_model(noise)
         self.state_dtype = check_choice(state_dtype, STATE_DTYPES, "state_dtype")
-        self._lowered = LoweredCircuit(circuit, self.symbols)
+        self.lowered = LoweredCircuit(circuit, self.symbols)
         if self.noise is not None:
-            self._lowered.circuit = self._lowered.circuit.with_noise(self.noise)
-        self.noisy = qsim.is_noisy(self._lowered.circuit)
+            self.lowered.circuit = self.lowered.circuit.with_noise(self.noise)
+        self.noisy = qsim.is_noisy(self.lowered.circuit)
         self.differentiator = self._resolve_differentiator(differentiator)
         self.requested_engine = check_choice(engine, ENGINES, "engine")
         self.engine = self._resolve_engine(engine)
-        self._engines = {}
-        self._engine(self.engine)  # builds it now, so bad circuits fail at construction
+        self._engines = {}  # (engine name, observables key) -> engine
+        self._max_batch = None  # statevector rows per evaluation, from the memory estimate
 
     @property
     def output_dtype(self):
@@ -107,19 +112,45 @@ class CircuitExpectation:
 
     @property
     def second_order_blocker(self):
-        """The first operation whose second derivatives this op cannot compute, or None.
+        """The first operation whose second derivatives the expectations cannot have, or None.
 
         Only qsim has one: its second order is the two-term parameter-shift rule (DESIGN fact 4).
         """
         if self.engine != "qsim":
             return None
-        return self._engine("qsim").second_order_blocker
+        built = [engine for (name, _), engine in self._engines.items() if name == "qsim"]
+        return (built[0] if built else self._engine("qsim", [])).second_order_blocker
 
-    def __call__(self, symbol_values, data_circuits=None):
-        """Expectation values for each row of ``symbol_values``.
+    def prepare(self, observables):
+        """``observables`` as PauliSums on this circuit's qubits, with their engine built now, so
+        a circuit the engine cannot run fails here rather than at the first evaluation.
+
+        Args:
+            observables: as accepted by :func:`tfq_meta.observables.parse_observables`
+                (``"Z0"``, ``"Z0*Z1"``, ``cirq.PauliSum`` …), indices into the sorted qubits.
+
+        Returns:
+            list of ``cirq.PauliSum``, to pass to :meth:`expectations`.
+        """
+        observables = parse_observables(observables, self.qubits)
+        self._engine(self.engine, observables)
+        return observables
+
+    def prepare_states(self):
+        """Builds the engine of :meth:`states` now: raises, saying how much memory one state
+        needs, when not even one fits."""
+        self._engine("statevector", [])
+
+    def gate_values(self, symbol_values):
+        """The lowered circuit's gate values ``[batch, len(lowered.gate_symbols)]``."""
+        return self.lowered.gate_values(tf.cast(symbol_values, self.output_dtype))
+
+    def expectations(self, symbol_values, observables, data_circuits=None):
+        """Expectation values of ``observables`` for each row of ``symbol_values``.
 
         Args:
             symbol_values: float tensor ``[batch, len(symbols)]``.
+            observables: as for :meth:`prepare`; each distinct set gets its engine once.
             data_circuits: optional string tensor ``[batch]`` of circuits
                 (``tfq.convert_to_tensor``) prepended to the model circuit, one per example.
                 They run on qsim (with ``engine="auto"``), and appending circuits is TFQ work
@@ -129,60 +160,54 @@ class CircuitExpectation:
         Returns:
             tensor ``[batch, len(observables)]`` of :attr:`output_dtype`.
         """
-        symbol_values = tf.cast(symbol_values, self.output_dtype)
-        gate_values = self._lowered.gate_values(symbol_values)
+        observables = parse_observables(observables, self.qubits)
+        gate_values = self.gate_values(symbol_values)
         if data_circuits is not None:
             if self.requested_engine == "statevector":
                 raise ValueError("`data_circuits` (quantum data) need the qsim engine; this "
                                  "layer was built with engine='statevector'. Use 'auto' or 'qsim'.")
-            return tf.cast(self._engine("qsim")(gate_values, data_circuits), self.output_dtype)
+            engine = self._engine("qsim", observables)
+            return tf.cast(engine(gate_values, data_circuits), self.output_dtype)
+        engine = self._engine(self.engine, observables)
         if self.engine == "qsim":
-            return self._engine("qsim")(gate_values)
-        return self._split_batch(self._engine("statevector"), gate_values)
+            return engine(gate_values)
+        return split_batch(engine, gate_values, self._max_batch, self.output_dtype)
 
-    def _engine(self, name):
-        if name not in self._engines:
-            if name == "qsim":
-                check_memory(len(self.qubits))
-                samples = self.repetitions or (self.trajectories if self.noisy else None)
-                self._engines[name] = qsim.QsimEngine(
-                    self._lowered.circuit, self._lowered.gate_symbols, self.observables,
-                    self.differentiator, samples, sampled=self.repetitions is not None)
-            else:
-                # Checked before building: the engine's tables already take 2^n memory.
-                self._max_batch = statevector_max_batch(
-                    len(self.qubits), len(list(self._lowered.circuit.all_operations())),
-                    self.state_dtype)
-                self._engines[name] = statevector.StatevectorEngine(
-                    self._lowered.circuit, self._lowered.gate_symbols, self.observables,
-                    self.qubits, tf.as_dtype(self.state_dtype))
-        return self._engines[name]
+    def states(self, symbol_values):
+        """Final states ``[batch, 2^n]`` prepared from ``|0…0⟩``, each up to a global phase.
 
-    def _split_batch(self, engine, gate_values):
-        """Runs ``engine`` on chunks of at most ``_max_batch`` rows when the batch would not fit."""
-        chunk = self._max_batch
-        batch = tf.shape(gate_values)[0]
+        Computed by the statevector engine whatever ``engine`` is (noise-free circuits only), in
+        chunks when the batch does not fit in memory at once; differentiable to any order.
 
-        def chunked():
-            n_chunks = (batch + chunk - 1) // chunk
-            padded = tf.pad(gate_values, [[0, n_chunks * chunk - batch], [0, 0]])
-            chunks = tf.reshape(padded, [n_chunks, chunk, gate_values.shape[1]])
-            results = tf.map_fn(engine, chunks, parallel_iterations=1,
-                                fn_output_signature=self.output_dtype)
-            return tf.reshape(results, [-1, len(self.observables)])[:batch]
+        Args:
+            symbol_values: float tensor ``[batch, len(symbols)]``; the batch may be unknown.
+        """
+        engine = self._engine("statevector", [])
+        return split_batch(engine.states, self.gate_values(symbol_values), self._max_batch,
+                           tf.as_dtype(self.state_dtype))
 
-        static_batch = gate_values.shape[0]
-        if static_batch is not None:
-            return engine(gate_values) if static_batch <= chunk else chunked()
-        if chunk < _ALWAYS_SPLITTABLE:
-            return tf.cond(batch <= chunk, lambda: engine(gate_values), chunked)
-        # Small circuits: a batch this large is out of reach, and tracing the split branch (and its
-        # gradient) would cost every model seconds; check instead of splitting.
-        check = tf.debugging.assert_less_equal(batch, chunk, message=(
-            f"A batch of more than {chunk} examples does not fit in memory for this circuit on the "
-            "statevector engine; use smaller batches."))
-        with tf.control_dependencies([check]):
-            return engine(tf.identity(gate_values))
+    def _engine(self, name, observables):
+        key = (name, tuple(map(repr, observables)))
+        if key not in self._engines:
+            self._engines[key] = (self._qsim_engine(observables) if name == "qsim"
+                                  else self._statevector_engine(observables))
+        return self._engines[key]
+
+    def _qsim_engine(self, observables):
+        check_qsim_memory(len(self.qubits))
+        samples = self.repetitions or (self.trajectories if self.noisy else None)
+        return qsim.QsimEngine(self.lowered.circuit, self.lowered.gate_symbols, observables,
+                               self.differentiator, samples, sampled=self.repetitions is not None)
+
+    def _statevector_engine(self, observables):
+        if self._max_batch is None:
+            # Checked before building: the engine's tables already take 2^n memory.
+            self._max_batch = statevector_max_batch(
+                len(self.qubits), len(list(self.lowered.circuit.all_operations())),
+                self.state_dtype)
+        return statevector.StatevectorEngine(self.lowered.circuit, self.lowered.gate_symbols,
+                                             observables, self.qubits,
+                                             tf.as_dtype(self.state_dtype))
 
     def _resolve_differentiator(self, differentiator):
         exact = self.repetitions is None and not self.noisy
@@ -211,31 +236,39 @@ class CircuitExpectation:
         if engine != "auto":
             return engine
         # complex128 is a request for the statevector engine, whatever the qubit count.
-        if needs_qsim or (len(self.qubits) > AUTO_STATEVECTOR_MAX_QUBITS
+        if needs_qsim or (len(self.qubits) > EXPECTATION_STATEVECTOR_MAX_QUBITS
                           and self.state_dtype != "complex128"):
             return "qsim"
         return "statevector"
 
 
-def statevector_max_batch(n_qubits, n_operations, state_dtype="complex64", available_bytes=None):
-    """Most examples one statevector evaluation (with its gradient tape) fits in memory.
+class CircuitExpectation:
+    """A :class:`CompiledCircuit` measured on fixed observables: ``symbol_values`` →
+    expectations ``[batch, len(observables)]``, differentiable to any order.
 
-    Autodiff keeps every intermediate state: about ``n_operations + 2`` states of ``2^n_qubits``
-    amplitudes per example. Raises ValueError, saying how much memory is needed, when not even one
-    example fits.
+    Args:
+        circuit, symbols: as for :class:`CompiledCircuit`.
+        observables: as accepted by :func:`tfq_meta.observables.parse_observables`.
+        **options: ``engine``, ``differentiator``, ``repetitions``, ``noise``, ``trajectories``,
+            ``state_dtype`` of :class:`CompiledCircuit`.
+
+    Example:
+    >>> import sympy
+    >>> x, w = sympy.symbols("x w")
+    >>> q = cirq.LineQubit(0)
+    >>> expectation = CircuitExpectation(cirq.Circuit(cirq.rx(w * x)(q)), [x, w], "Z0")
+    >>> expectation(tf.constant([[0.5, 2.0]])).numpy().round(6)  # cos(0.5 * 2.0)
+    array([[0.540302]], dtype=float32)
     """
-    amplitude = 16 if state_dtype == "complex128" else 8
-    per_example = amplitude * 2.0 ** n_qubits * (n_operations + 2)
-    available = available_memory_bytes() if available_bytes is None else available_bytes
-    budget = _MEMORY_BUDGET * available
-    if per_example > budget:
-        raise ValueError(
-            f"`circuit` has {n_qubits} qubits and {n_operations} operations: the statevector "
-            f"engine needs about {_format_bytes(per_example)} per example (state and gradient "
-            f"tape), more than {_format_bytes(budget)} ({_MEMORY_BUDGET:.0%} of the "
-            f"{_format_bytes(available)} available). Use engine='qsim' or fewer qubits."
-        )
-    return int(budget // per_example)
+
+    def __init__(self, circuit, symbols, observables, **options):
+        self.compiled = CompiledCircuit(circuit, symbols, **options)
+        self.observables = self.compiled.prepare(observables)
+
+    def __call__(self, symbol_values, data_circuits=None):
+        """Expectations ``[batch, len(observables)]`` of ``symbol_values`` ``[batch, n_symbols]``
+        (``data_circuits`` as for :meth:`CompiledCircuit.expectations`)."""
+        return self.compiled.expectations(symbol_values, self.observables, data_circuits)
 
 
 def noise_model(noise):
@@ -253,37 +286,3 @@ def noise_model(noise):
             "`noise` must be None, a depolarizing probability in [0, 1], a Cirq channel such as "
             f"cirq.depolarize(0.01), or a cirq.NoiseModel; got {noise!r}."
         ) from None
-
-
-def check_memory(n_qubits, available_bytes=None):
-    """Raises ValueError if simulating ``n_qubits`` qubits would not fit in memory."""
-    threads = os.cpu_count() or 1
-    needed = _AMPLITUDE_BYTES * 2.0 ** n_qubits * _STATES_PER_THREAD * threads
-    available = available_memory_bytes() if available_bytes is None else available_bytes
-    if needed > available:
-        raise ValueError(
-            f"`circuit` has {n_qubits} qubits: one state vector takes "
-            f"{_format_bytes(_AMPLITUDE_BYTES * 2.0 ** n_qubits)} and simulating it on "
-            f"{threads} thread(s) needs about {_format_bytes(needed)}, but only "
-            f"{_format_bytes(available)} of memory is available. Use fewer qubits."
-        )
-
-
-def available_memory_bytes():
-    """Memory available to this process, from /proc/meminfo where it exists."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-
-
-def _format_bytes(n_bytes):
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n_bytes < 1024 or unit == "PiB":
-            return f"{n_bytes:.1f} {unit}"
-        n_bytes /= 1024
-

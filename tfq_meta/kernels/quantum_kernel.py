@@ -1,13 +1,10 @@
 """QuantumKernel: the fidelity kernel |⟨ψ(x)|ψ(x')⟩|² of a data-encoding circuit."""
-import math
-
 import keras
 import tensorflow as tf
 
-from tfq_meta.circuits import CircuitSpec
-from tfq_meta.fidelity import CircuitFidelity
+from tfq_meta.fidelity import CircuitFidelity, overlaps_squared
 from tfq_meta.kernels.base import KernelLayer
-from tfq_meta.layers.pqc import _initial_values, _symbols, _weight_symbols
+from tfq_meta.layers.circuit_weights import CircuitWeights
 from tfq_meta.serialization import circuit_to_json
 
 
@@ -52,36 +49,23 @@ class QuantumKernel(KernelLayer):
     def __init__(self, circuit, data_symbols=(), weight_symbols=None, method="auto",
                  state_dtype="complex64", initializer=None, initial_values=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(circuit, CircuitSpec):
-            data_symbols = data_symbols or circuit.data_symbols
-            initial_values = {**circuit.initial_values, **(initial_values or {})}
-            circuit = circuit.circuit
-        self.data_symbols = _symbols(data_symbols, "data_symbols")
+        self._weight_spec = CircuitWeights(circuit, data_symbols, weight_symbols, initial_values,
+                                           initializer)
+        self.circuit, self.data_symbols = self._weight_spec.circuit, self._weight_spec.data_symbols
         if not self.data_symbols:
             raise ValueError("`data_symbols` is empty: a kernel needs the symbols that encode "
                              "the features.")
-        self.circuit = circuit
-        self.weight_symbols = _weight_symbols(circuit, self.data_symbols, weight_symbols)
-        self.initial_values = _initial_values(initial_values, self.weight_symbols)
-        self.initializer = keras.initializers.get(
-            initializer or keras.initializers.RandomUniform(0.0, 2.0 * math.pi))
-        self._fidelity = CircuitFidelity(circuit, self.data_symbols + self.weight_symbols,
-                                         method, state_dtype)
+        self.weight_symbols = self._weight_spec.weight_symbols
+        self.initial_values = self._weight_spec.initial_values
+        self._fidelity = CircuitFidelity(self.circuit, self._weight_spec.symbols, method,
+                                         state_dtype)
         self.method, self.state_dtype = self._fidelity.method, state_dtype
         self._requested_method = method
         self.n_features = len(self.data_symbols)
         self.n_qubits = len(self._fidelity.qubits)
 
     def build(self, x_shape=None, y_shape=None):
-        self.circuit_weights = self.add_weight(
-            name="circuit_weights", shape=(len(self.weight_symbols),),
-            initializer=self.initializer)
-        if self.initial_values:
-            names = [str(s) for s in self.weight_symbols]
-            values = keras.ops.convert_to_numpy(self.circuit_weights).copy()
-            for name, value in self.initial_values.items():
-                values[names.index(name)] = value
-            self.circuit_weights.assign(values)
+        self.circuit_weights = self._weight_spec.add_to(self)
 
     def call(self, x, y=None):
         x_values = self._symbol_values(x)
@@ -105,24 +89,18 @@ class QuantumKernel(KernelLayer):
     @staticmethod
     def kernel_of_embeddings(a, b):
         """``|⟨a_i|b_j⟩|²`` of batched states ``[..., N, D]`` and ``[..., M, D]``."""
-        overlaps = tf.matmul(a, b, adjoint_b=True)
-        return tf.math.real(overlaps * tf.math.conj(overlaps))
+        return overlaps_squared(a, b)
 
     def _symbol_values(self, features):
         features = tf.cast(features, self._fidelity.output_dtype)
-        weights = tf.cast(self.circuit_weights, features.dtype)
-        weights = tf.tile(weights[tf.newaxis], [tf.shape(features)[0], 1])
-        return tf.concat([features, weights], axis=1)
+        return self._weight_spec.symbol_values(features, self.circuit_weights)
 
     def compute_output_shape(self, x_shape, y_shape=None):
         return (x_shape[0], (y_shape or x_shape)[0])
 
     def get_config(self):
         config = super().get_config()
-        config.update(circuit=circuit_to_json(self.circuit),
-                      data_symbols=[str(s) for s in self.data_symbols],
-                      weight_symbols=[str(s) for s in self.weight_symbols],
+        config.update(circuit=circuit_to_json(self.circuit), **self._weight_spec.config(),
                       method=self._requested_method, state_dtype=self.state_dtype,
-                      initializer=keras.initializers.serialize(self.initializer),
-                      initial_values=dict(self.initial_values))
+                      initializer=keras.initializers.serialize(self._weight_spec.initializer))
         return config

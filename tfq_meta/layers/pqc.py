@@ -1,14 +1,11 @@
 """The PQC layer: a parameterized quantum circuit as a Keras 3 layer."""
-import math
-
 import cirq
 import keras
 import numpy as np
-import sympy
 import tensorflow as tf
 
-from tfq_meta.circuits import CircuitSpec
-from tfq_meta.ops import CircuitExpectation, noise_model
+from tfq_meta.layers.circuit_weights import CircuitWeights
+from tfq_meta.ops import CompiledCircuit, noise_model
 from tfq_meta.serialization import circuit_from_json, circuit_to_json
 
 
@@ -59,6 +56,7 @@ class PQC(keras.layers.Layer):
         regularizer, constraint: Keras regularizer and constraint of the weights.
 
     Example:
+    >>> import sympy
     >>> x0, x1, a, b = sympy.symbols("x0 x1 a b")
     >>> q0, q1 = cirq.LineQubit.range(2)
     >>> circuit = cirq.Circuit(cirq.rx(x0)(q0), cirq.rx(x1)(q1), cirq.ry(a)(q0),
@@ -73,38 +71,29 @@ class PQC(keras.layers.Layer):
                  trajectories=1000, state_dtype="complex64", initializer=None,
                  initial_values=None, regularizer=None, constraint=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(circuit, CircuitSpec):
-            data_symbols = data_symbols or circuit.data_symbols
-            initial_values = {**circuit.initial_values, **(initial_values or {})}
-            circuit = circuit.circuit
-        if not isinstance(circuit, cirq.Circuit):
-            raise TypeError("`circuit` must be a cirq.Circuit or a tfq_meta CircuitSpec; got "
-                            f"{type(circuit).__name__}.")
-        self.circuit = circuit
-        self.data_symbols = _symbols(data_symbols, "data_symbols")
-        self.weight_symbols = _weight_symbols(circuit, self.data_symbols, weight_symbols)
-        self.initial_values = _initial_values(initial_values, self.weight_symbols)
-        self.initializer = keras.initializers.get(
-            initializer or keras.initializers.RandomUniform(0.0, 2.0 * math.pi))
-        self.regularizer = keras.regularizers.get(regularizer)
-        self.constraint = keras.constraints.get(constraint)
-        self._simulation = dict(engine=engine, differentiator=differentiator,
-                                repetitions=repetitions, noise=noise, trajectories=trajectories,
-                                state_dtype=state_dtype)
-        self._expectation = self._expectation_of(observables)
-        self.observables = self._expectation.observables
+        self._weight_spec = CircuitWeights(circuit, data_symbols, weight_symbols, initial_values,
+                                           initializer, regularizer, constraint)
+        self.circuit = self._weight_spec.circuit
+        self.data_symbols, self.weight_symbols = self._weight_spec.data_symbols, \
+            self._weight_spec.weight_symbols
+        self.initial_values = self._weight_spec.initial_values
+        self.compiled_circuit = CompiledCircuit(
+            self.circuit, self._weight_spec.symbols, engine=engine, differentiator=differentiator,
+            repetitions=repetitions, noise=noise, trajectories=trajectories,
+            state_dtype=state_dtype)
+        self.observables = self.compiled_circuit.prepare(observables)
         # TFQ ops are not XLA-compilable (DESIGN fact 6); the statevector engine is.
-        self.supports_jit = self._expectation.engine == "statevector"
+        self.supports_jit = self.compiled_circuit.engine == "statevector"
 
     @property
     def engine(self):
         """The engine that simulates this layer: ``"statevector"`` or ``"qsim"``."""
-        return self._expectation.engine
+        return self.compiled_circuit.engine
 
     @property
     def second_order_blocker(self):
         """The first gate without second derivatives on this layer's engine, or None."""
-        return self._expectation.second_order_blocker
+        return self.compiled_circuit.second_order_blocker
 
     @property
     def n_weights(self):
@@ -118,28 +107,14 @@ class PQC(keras.layers.Layer):
         Such a weight's gradient carries the feature's size as a factor, so it can differ from the
         other angles' by orders of magnitude; the meta-learner gives it a step size of its own.
         """
-        data = {str(s) for s in self.data_symbols}
-        scales = set()
-        for op in self.circuit.all_operations():
-            names = cirq.parameter_names(op)
-            if names & data:
-                scales |= names - data
-        return np.array([str(s) in scales for s in self.weight_symbols])
+        return self._weight_spec.input_scale_mask
 
     def build(self, input_shape):
         if _is_pair(input_shape):
             self._check_feature_shape(input_shape[1])
         elif self.data_symbols:
             self._check_feature_shape(input_shape)
-        self.circuit_weights = self.add_weight(
-            name="circuit_weights", shape=(self.n_weights,), initializer=self.initializer,
-            regularizer=self.regularizer, constraint=self.constraint,
-        )
-        if self.initial_values:
-            values = keras.ops.convert_to_numpy(self.circuit_weights).copy()
-            for name, value in self.initial_values.items():
-                values[[str(s) for s in self.weight_symbols].index(name)] = value
-            self.circuit_weights.assign(values)
+        self.circuit_weights = self._weight_spec.add_to(self)
 
     def call(self, inputs):
         return self.call_with_weights(inputs, self.circuit_weights)
@@ -158,7 +133,7 @@ class PQC(keras.layers.Layer):
         Returns:
             float32 ``[batch, len(observables)]``.
         """
-        return self._expectations(self._expectation, inputs, weights)
+        return self._expectations(inputs, weights, self.observables)
 
     def measurement(self, observables):
         """A function ``inputs -> expectations`` of other observables on this layer's state.
@@ -174,21 +149,17 @@ class PQC(keras.layers.Layer):
             A function of the layer's inputs returning float32 ``[batch, len(observables)]``,
             differentiable with respect to the inputs and ``circuit_weights``.
         """
-        expectation = self._expectation_of(observables)
-        return lambda inputs: self._expectations(expectation, inputs, self.circuit_weights)
+        observables = self.compiled_circuit.prepare(observables)
+        return lambda inputs: self._expectations(inputs, self.circuit_weights, observables)
 
-    def _expectation_of(self, observables):
-        return CircuitExpectation(self.circuit, self.data_symbols + self.weight_symbols,
-                                  observables, **self._simulation)
-
-    def _expectations(self, expectation, inputs, weights):
+    def _expectations(self, inputs, weights, observables):
+        """features -> symbol values (features next to weights) -> the compiled circuit."""
         data_circuits, features = self._split_inputs(inputs)
         batch = tf.shape(features if data_circuits is None else data_circuits)[0]
-        weights = tf.cast(weights, features.dtype)
-        if weights.shape.rank == 1:
-            weights = tf.tile(weights[tf.newaxis], [batch, 1])
-        symbol_values = tf.concat([features, weights], axis=1)
-        return tf.cast(expectation(symbol_values, data_circuits), self.compute_dtype)
+        symbol_values = self._weight_spec.symbol_values(features, weights, batch)
+        expectations = self.compiled_circuit.expectations(symbol_values, observables,
+                                                          data_circuits)
+        return tf.cast(expectations, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         feature_shape = input_shape[1] if _is_pair(input_shape) else input_shape
@@ -217,7 +188,7 @@ class PQC(keras.layers.Layer):
             raise TypeError(f"`features` must be a float or int tensor; got dtype "
                             f"{features.dtype.name}.")
         self._check_feature_shape(features.shape)
-        features = tf.cast(features, self._expectation.output_dtype)
+        features = tf.cast(features, self.compiled_circuit.output_dtype)
         if tf.executing_eagerly():
             if not np.all(np.isfinite(features.numpy())):
                 raise ValueError("`features` contains NaN or infinite values; circuit angles must "
@@ -243,22 +214,20 @@ class PQC(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        noise = self._expectation.noise
+        compiled = self.compiled_circuit
         config.update(
             circuit=circuit_to_json(self.circuit),
             observables=[cirq.to_json(o) for o in self.observables],
-            data_symbols=[str(s) for s in self.data_symbols],
-            weight_symbols=[str(s) for s in self.weight_symbols],
-            engine=self._expectation.requested_engine,
-            differentiator=self._expectation.differentiator,
-            repetitions=self._expectation.repetitions,
-            noise=None if noise is None else _noise_to_json(noise),
-            trajectories=self._expectation.trajectories,
-            state_dtype=self._expectation.state_dtype,
-            initializer=keras.initializers.serialize(self.initializer),
-            initial_values=dict(self.initial_values),
-            regularizer=keras.regularizers.serialize(self.regularizer),
-            constraint=keras.constraints.serialize(self.constraint),
+            **self._weight_spec.config(),
+            engine=compiled.requested_engine,
+            differentiator=compiled.differentiator,
+            repetitions=compiled.repetitions,
+            noise=None if compiled.noise is None else _noise_to_json(compiled.noise),
+            trajectories=compiled.trajectories,
+            state_dtype=compiled.state_dtype,
+            initializer=keras.initializers.serialize(self._weight_spec.initializer),
+            regularizer=keras.regularizers.serialize(self._weight_spec.regularizer),
+            constraint=keras.constraints.serialize(self._weight_spec.constraint),
         )
         return config
 
@@ -289,54 +258,3 @@ def _is_pair(shape):
     """True for the input shape of ``[data_circuits, features]``."""
     return isinstance(shape, (list, tuple)) and len(shape) == 2 and isinstance(
         shape[0], (list, tuple))
-
-
-def _symbols(symbols, argument):
-    if isinstance(symbols, (str, sympy.Symbol)):
-        symbols = [symbols]
-    result = []
-    for symbol in symbols:
-        if isinstance(symbol, str):
-            symbol = sympy.Symbol(symbol)
-        if not isinstance(symbol, sympy.Symbol):
-            raise TypeError(f"`{argument}` entries must be sympy.Symbol or str; got {symbol!r}.")
-        result.append(symbol)
-    duplicates = sorted({str(s) for s in result if result.count(s) > 1})
-    if duplicates:
-        raise ValueError(f"`{argument}` lists {duplicates} more than once.")
-    return result
-
-
-def _circuit_symbols(circuit):
-    """The circuit's symbols in order of first appearance."""
-    names = {}
-    for op in circuit.all_operations():
-        names.update(dict.fromkeys(sorted(cirq.parameter_names(op))))
-    return [sympy.Symbol(name) for name in names]
-
-
-def _weight_symbols(circuit, data_symbols, weight_symbols):
-    in_circuit = _circuit_symbols(circuit)
-    missing = [str(s) for s in data_symbols if s not in in_circuit]
-    if missing:
-        raise ValueError(f"`data_symbols` {missing} do not appear in the circuit, whose symbols "
-                         f"are {[str(s) for s in in_circuit]}.")
-    if weight_symbols is None:
-        return [s for s in in_circuit if s not in data_symbols]
-    weight_symbols = _symbols(weight_symbols, "weight_symbols")
-    both = sorted(str(s) for s in set(weight_symbols) & set(data_symbols))
-    if both:
-        raise ValueError(f"Symbols {both} are listed in both `data_symbols` and "
-                         "`weight_symbols`; a symbol is either fed by features or trained.")
-    uncovered = [str(s) for s in in_circuit if s not in data_symbols and s not in weight_symbols]
-    if uncovered:
-        raise ValueError(f"`weight_symbols` misses circuit symbols {uncovered}.")
-    return weight_symbols
-
-
-def _initial_values(initial_values, weight_symbols):
-    initial_values = {str(k): float(v) for k, v in (initial_values or {}).items()}
-    unknown = sorted(set(initial_values) - {str(s) for s in weight_symbols})
-    if unknown:
-        raise ValueError(f"`initial_values` names {unknown}, which are not weight symbols.")
-    return initial_values
