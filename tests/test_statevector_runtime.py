@@ -89,9 +89,9 @@ def test_statevector_graphs_stay_small():
     # the per-gate engine this one replaced built 1376 nodes forward and 19259 for the second
     # order of this 4-qubit, 41-gate circuit (now about 90 and 1200).
     spec = circuits.reuploading_circuit(4, n_layers=2)
-    expectation = ops.CircuitExpectation(spec.circuit, spec.data_symbols + spec.weight_symbols,
-                                         ["Z0", "X1*Y2"], engine="statevector")
-    engine = expectation._engine("statevector")
+    compiled = ops.CompiledCircuit(spec.circuit, spec.data_symbols + spec.weight_symbols)
+    engine = StatevectorEngine(compiled.lowered.circuit, compiled.lowered.gate_symbols,
+                               compiled.prepare(["Z0", "X1*Y2"]), compiled.qubits)
 
     def second_order(values):
         with tf.GradientTape() as outer:
@@ -102,7 +102,7 @@ def test_statevector_graphs_stay_small():
             curvature = tf.reduce_sum(inner.gradient(result, values) ** 2)
         return outer.gradient(curvature, values)
 
-    spec_values = tf.TensorSpec([None, len(expectation._lowered.gate_symbols)])
+    spec_values = tf.TensorSpec([None, len(compiled.lowered.gate_symbols)])
     for function, limit in ((engine, 200), (second_order, 2500)):
         graph = tf.function(function).get_concrete_function(spec_values).graph
         assert len(graph.as_graph_def().node) < limit

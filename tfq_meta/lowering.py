@@ -11,6 +11,8 @@ import numpy as np
 import sympy
 import tensorflow as tf
 
+from tfq_meta._compat.cirq import with_exponent
+
 
 class LoweredCircuit:
     """A circuit whose symbolic gate exponents are fresh symbols computed in TensorFlow.
@@ -59,7 +61,7 @@ class LoweredCircuit:
         target = linear if _is_linear(expr, self.symbols) else nonlinear
         name = f"_g{len(linear) + len(nonlinear)}"
         target.append((expr, name))
-        return gate._with_exponent(sympy.Symbol(name)).on(*op.qubits)
+        return with_exponent(gate, sympy.Symbol(name)).on(*op.qubits)
 
     def _linear_map(self):
         coefficients = np.zeros((len(self.symbols), len(self._linear_exprs)), np.float64)
@@ -90,4 +92,4 @@ def _is_linear(expr, symbols):
 
 def _non_exponent_parameters(gate):
     """Symbolic parameters of ``gate`` other than its exponent (e.g. a symbolic global shift)."""
-    return cirq.is_parameterized(gate._with_exponent(0.0))
+    return cirq.is_parameterized(with_exponent(gate, 0.0))

@@ -11,6 +11,8 @@ import json
 import cirq
 import sympy
 
+from tfq_meta._compat.cirq import with_exponent
+
 _PLACEHOLDER = "_tfq_meta_exponent_{}"
 _CONSTANTS = {"pi": sympy.pi, "E": sympy.E}
 _FUNCTIONS = {name: getattr(sympy, name) for name in (
@@ -28,7 +30,7 @@ def circuit_to_json(circuit):
             return op
         expressions.append(_expression_to_tree(sympy.sympify(op.gate.exponent)))
         placeholder = sympy.Symbol(_PLACEHOLDER.format(len(expressions) - 1))
-        return op.gate._with_exponent(placeholder).on(*op.qubits)
+        return with_exponent(op.gate, placeholder).on(*op.qubits)
 
     hidden = cirq.map_operations(circuit, hide_exponent, deep=True)
     return json.dumps({"circuit": cirq.to_json(hidden), "exponents": expressions})
@@ -44,7 +46,7 @@ def circuit_from_json(text):
             return op
         name = str(op.gate.exponent)
         index = int(name[len(_PLACEHOLDER.format("")):])
-        return op.gate._with_exponent(exponents[index]).on(*op.qubits)
+        return with_exponent(op.gate, exponents[index]).on(*op.qubits)
 
     circuit = cirq.read_json(json_text=data["circuit"])
     return cirq.map_operations(circuit, restore_exponent, deep=True).unfreeze(copy=False)

@@ -2,7 +2,8 @@
 
 - :mod:`.keras_tuner`: the distributed search's chief, the oracle's files and gRPC messages;
 - :mod:`.keras`: the Keras 3 internals that the MetaLearner, the Distiller and the kernels use;
-- :mod:`.tfq`: TensorFlow Quantum's lazily loaded op libraries.
+- :mod:`.tfq`: TensorFlow Quantum's lazily loaded op libraries;
+- :mod:`.cirq`: EigenGate exponents and spectra, for lowering circuits and the engines.
 
 Each entry says what it works around (or which public API is missing), the upstream issue, and on
 which versions it applies (a :class:`Workaround`). ``tests/test_compat_<module>.py`` asserts, for
@@ -11,8 +12,9 @@ upstream has changed; set the entry's ``fixed_in`` (or use the new public API) a
 workaround once the oldest supported version has the fix. requirements.txt bounds every library
 named here from above.
 
-This package and :mod:`.keras_tuner` import nothing heavy: the search launcher reads them in
-processes that have not imported TensorFlow or keras-tuner.
+This package, :mod:`.keras_tuner` and :mod:`.cirq` import nothing heavy: the search launcher
+reads them in processes that have not imported TensorFlow or keras-tuner, and the statevector
+compiler is tested without TensorFlow.
 """
 import dataclasses
 import importlib.metadata

@@ -23,6 +23,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_quantum as tfq
 
+from tfq_meta._compat.cirq import eigen_components
+
 DIFFERENTIATORS = {
     "adjoint": tfq.differentiators.Adjoint,
     "parameter_shift": tfq.differentiators.ParameterShift,
@@ -161,7 +163,7 @@ def _gate_without_shift_rule(circuit):
     """The first parameterized gate whose eigenvalue gaps are not all 0 or 1 half turn."""
     for op in circuit.all_operations():
         if cirq.is_parameterized(op):
-            eigenvalues = np.array([theta for theta, _ in op.gate._eigen_components()])
+            eigenvalues = np.array([theta for theta, _ in eigen_components(op.gate)])
             gaps = np.abs(eigenvalues[:, None] - eigenvalues[None, :])
             if not np.all(np.isclose(gaps, 0) | np.isclose(gaps, 1)):
                 return op

@@ -11,6 +11,8 @@ import dataclasses
 
 import numpy as np
 
+from tfq_meta._compat.cirq import eigen_components
+
 # Matrix entries (and frequencies, see _frequency_key) this small are zeros.
 TOLERANCE = 1e-12
 
@@ -40,7 +42,7 @@ class Polynomial:
         """The gate of ``op``, up to a global phase: its eigenvalues are shifted to be symmetric
         around 0, because a global phase changes no expectation and a symmetric spectrum pairs
         into fewer cosine terms. ``column`` maps gate-symbol names to gate-value columns."""
-        components = op.gate._eigen_components()
+        components = eigen_components(op.gate)
         eigenvalues = np.array([theta for theta, _ in components], float)
         eigenvalues -= (eigenvalues.max() + eigenvalues.min()) / 2
         index, terms = column[str(op.gate.exponent)], {}
