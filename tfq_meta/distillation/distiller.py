@@ -4,16 +4,9 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfq_meta._compat.keras import (
-    DistributedFit,
-    compiled_loss,
-    compiled_metrics,
-    distillation_features,
-    loss_features,
-    loss_tracker,
-    step_logs,
-    tracked_metrics,
-)
+from tfq_meta._compat.keras import (DistributedFit, compiled_loss, compiled_metrics,
+                                    distillation_features, loss_features, loss_tracker,
+                                    step_logs, tracked_metrics)
 from tfq_meta.distillation.observable_matching import ObservableDistillation
 
 

@@ -12,12 +12,8 @@ from tfq_meta.meta.inner_loop import InnerLoop
 from tfq_meta.meta.inner_rates import InnerRates
 from tfq_meta.meta.outer_loop import OuterLoop
 from tfq_meta.meta.query_metrics import PRE_ADAPT_METRICS, QueryMetrics
-from tfq_meta.meta.replicas import (
-    check_fit_split,
-    check_replica_split,
-    replica_share,
-    weigh_by_share,
-)
+from tfq_meta.meta.replicas import (check_fit_split, check_replica_split, replica_share,
+                                    weigh_by_share)
 from tfq_meta.meta.stabilisers import EpochCounter, Stabilisers
 from tfq_meta.meta.task_losses import check_labels, flatten_tasks, labels_like, per_example_loss
 from tfq_meta.tasks.episodes import EpisodicFit, fit_arguments, unpack_episode
