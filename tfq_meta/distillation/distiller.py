@@ -1,13 +1,13 @@
 """Distiller: trains a student model to reproduce a frozen teacher, driven by ``fit``."""
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from tfq_meta._compat.keras import (DistributedFit, compiled_loss, compiled_metrics,
                                     distillation_features, loss_features, loss_tracker,
                                     step_logs, tracked_metrics)
 from tfq_meta.distillation.observable_matching import ObservableDistillation
+from tfq_meta.meta.replicas import per_replica_loss
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
@@ -130,7 +130,7 @@ class Distiller(DistributedFit, keras.distillation.Distiller):
         if y is not None and compiled_loss(self) is not None:
             # Keras' compiled loss comes divided by the number of replicas of a tf.distribute
             # strategy (their gradients are summed); undone here, redone on the total.
-            student_loss = _per_replica_scaled(compiled_loss(self)(y, y_pred, sample_weight),
+            student_loss = per_replica_loss(compiled_loss(self)(y, y_pred, sample_weight),
                                                undo=True)
         distillation_loss = 0.0
         if student_weight < 1.0:
@@ -141,12 +141,12 @@ class Distiller(DistributedFit, keras.distillation.Distiller):
         self.student_loss_tracker.update_state(student_loss)
         self.distillation_loss_tracker.update_state(distillation_loss)
         self.total_loss_tracker.update_state(total_loss)
-        return _per_replica_scaled(total_loss)
+        return per_replica_loss(total_loss)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         if y is None:  # Unlabeled transfer data: only the losses have something to log.
-            return step_logs(dict(_results(m for m in self.metrics
-                                           if m is loss_tracker(self) or m in tracked_metrics(self))))
+            own = [loss_tracker(self), *tracked_metrics(self)]
+            return step_logs(dict(_results(m for m in self.metrics if any(m is o for o in own))))
         return step_logs(super().compute_metrics(x, y, y_pred, sample_weight))
 
     def get_metrics_result(self):
@@ -188,16 +188,6 @@ class Distiller(DistributedFit, keras.distillation.Distiller):
             total = total + weight * loss.compute_loss(ops.stop_gradient(teacher_outputs),
                                                        student_outputs)
         return total
-
-
-def _per_replica_scaled(loss, undo=False):
-    """``loss`` / replicas (``undo``: × replicas) under a tf.distribute strategy with several
-    replicas, as Keras scales its losses there (the optimizer sums the replicas' gradients, so
-    each replica's loss is its share of the global batch's mean); unchanged otherwise."""
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    if replicas == 1:
-        return loss
-    return ops.multiply(loss, ops.cast(replicas if undo else 1.0 / replicas, loss.dtype))
 
 
 def _results(metrics):

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tfq_meta._compat.keras import loss_tracker
 from tfq_meta.kernels.base import KernelLayer
+from tfq_meta.meta.replicas import per_replica_loss
 
 
 def kernel_target_alignment(gram, labels):
@@ -78,10 +79,7 @@ class KernelAlignment(keras.Model):
         gram = self(x) if y_pred is None else y_pred
         alignment = kernel_target_alignment(gram, tf.reshape(y, [-1]))
         self.alignment_tracker.update_state(alignment)
-        # Under a tf.distribute strategy the optimizer sums the replicas' gradients: each
-        # replica's loss is its share of the mean, as Keras scales its own losses.
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        return (1.0 - alignment) / replicas
+        return per_replica_loss(1.0 - alignment)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         return {m.name: m.result() for m in self.metrics}

@@ -1,4 +1,5 @@
-"""Meta-batches under a tf.distribute strategy: each replica's share of an episode's tasks."""
+"""Training under a tf.distribute strategy: each replica's share of an episode's tasks, and
+losses and gradients weighed by the replicas' shares."""
 import tensorflow as tf
 
 
@@ -18,6 +19,16 @@ def replica_share(episode):
         return tf.constant(1.0 / context.num_replicas_in_sync)
     tasks_here = tf.cast(tf.shape(episode["query_y"])[0], tf.float32)
     return tasks_here / context.all_reduce(tf.distribute.ReduceOp.SUM, tasks_here)
+
+
+def per_replica_loss(loss, undo=False):
+    """``loss`` / replicas (``undo``: × replicas) under a tf.distribute strategy with several
+    replicas, as Keras scales its losses there (the optimizer sums the replicas' gradients, so
+    each replica's loss is its share of the global batch's mean); unchanged otherwise."""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas == 1:
+        return loss
+    return loss * tf.cast(replicas if undo else 1.0 / replicas, loss.dtype)
 
 
 def weigh_by_share(gradients, share):
