@@ -2,7 +2,6 @@
 import numpy as np
 
 
-
 def check_choice(value, allowed, argument):
     """Returns ``value`` if it is one of ``allowed``, else raises a ValueError naming ``argument``."""
     if value not in allowed:
@@ -38,4 +37,13 @@ def check_positive_float(value, argument):
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or \
             not np.isfinite(value) or value <= 0:
         raise ValueError(f"`{argument}` must be a positive finite number; got {value!r}.")
+    return float(value)
+
+
+def check_unit_interval(value, argument, meaning=""):
+    """Returns ``value`` as a float if it is a number in [0, 1], else raises; the error adds
+    ``meaning`` (e.g. " (0 distills only, 1 trains on labels only)") to what is accepted."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or \
+            not 0.0 <= value <= 1.0:
+        raise ValueError(f"`{argument}` must be a number in [0, 1]{meaning}; got {value!r}.")
     return float(value)

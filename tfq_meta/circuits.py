@@ -14,7 +14,7 @@ import dataclasses
 import cirq
 import sympy
 
-from tfq_meta._validation import check_choice
+from tfq_meta._validation import check_choice, check_non_negative_int, check_positive_int
 
 ROTATIONS = {"rx": cirq.rx, "ry": cirq.ry, "rz": cirq.rz}
 ENTANGLERS = ("cnot", "cz", "cnot_ring", "cz_ring", "none")
@@ -78,7 +78,7 @@ def angle_encoding(qubits, n_features=None, rotation="rx", scale_prefix=None):
     ['x0', 'x1']
     """
     qubits = _qubits(qubits)
-    n_features = len(qubits) if n_features is None else _positive_int(n_features, "n_features")
+    n_features = len(qubits) if n_features is None else check_positive_int(n_features, "n_features")
     first_axis = check_choice(rotation, ROTATIONS, "rotation")
     features = sympy.symbols(f"x0:{n_features}")
     n_rotations = max(n_features, len(qubits))
@@ -114,7 +114,7 @@ def hardware_efficient_ansatz(qubits, n_layers=1, rotations=("ry", "rz"), entang
     12
     """
     qubits = _qubits(qubits)
-    n_layers = _positive_int(n_layers, "n_layers", allow_zero=True)
+    n_layers = check_non_negative_int(n_layers, "n_layers")
     rotations = [check_choice(r, ROTATIONS, "rotations")
                  for r in _sequence(rotations, "rotations")]
     entangler = check_choice(entangler, ENTANGLERS, "entangler")
@@ -158,8 +158,8 @@ def reuploading_circuit(qubits, n_layers, n_features=None, encoding="rx", rotati
     (1, 9)
     """
     qubits = _qubits(qubits)
-    n_layers = _positive_int(n_layers, "n_layers")
-    n_features = len(qubits) if n_features is None else _positive_int(n_features, "n_features")
+    n_layers = check_positive_int(n_layers, "n_layers")
+    n_features = len(qubits) if n_features is None else check_positive_int(n_features, "n_features")
     spec = hardware_efficient_ansatz(qubits, 1, rotations, entangler, first_block=0)
     for layer in range(n_layers):
         scale_prefix = f"s{layer}_" if trainable_scaling else None
@@ -181,7 +181,8 @@ def _entangling_layer(qubits, entangler):
 
 def _qubits(qubits):
     if isinstance(qubits, int) and not isinstance(qubits, bool):
-        return cirq.LineQubit.range(_positive_int(qubits, "qubits"))
+        n_qubits = check_positive_int(qubits, "qubits")
+        return cirq.LineQubit.range(n_qubits)
     try:
         qubits = list(qubits)
     except TypeError:
@@ -191,13 +192,6 @@ def _qubits(qubits):
     if not qubits or not all(isinstance(q, cirq.Qid) for q in qubits):
         raise TypeError(f"`qubits` must be a non-empty sequence of Cirq qubits; got {qubits!r}.")
     return qubits
-
-
-def _positive_int(value, argument, allow_zero=False):
-    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
-        kind = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"`{argument}` must be a {kind} int; got {value!r}.")
-    return value
 
 
 def _sequence(value, argument):

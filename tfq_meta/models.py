@@ -14,7 +14,7 @@ amplitudes up to 5) and class logits; classification models output **logits** (u
 import keras
 
 from tfq_meta._compat.keras import flatten_layers
-from tfq_meta._validation import check_choice
+from tfq_meta._validation import check_choice, check_positive_int
 from tfq_meta.circuits import reuploading_circuit
 from tfq_meta.layers import PQC
 
@@ -83,9 +83,8 @@ def circuit_summary(model):
 
 
 def _pqc_model(n_features, n_outputs, task, n_qubits, n_layers, name, options):
-    for argument, value in (("n_features", n_features), ("n_outputs", n_outputs)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{argument}` must be a positive int; got {value!r}.")
+    check_positive_int(n_features, "n_features")
+    check_positive_int(n_outputs, "n_outputs")
     check_choice(task, TASKS, "task")
     if task == "classification" and n_outputs < 2:
         raise ValueError(f"`n_outputs` is the number of classes for classification and must be "

@@ -6,6 +6,7 @@ from keras import ops
 from tfq_meta._compat.keras import (DistributedFit, compiled_loss, compiled_metrics,
                                     distillation_features, loss_features, loss_tracker,
                                     step_logs, tracked_metrics)
+from tfq_meta._validation import check_unit_interval
 from tfq_meta.distillation.observable_matching import ObservableDistillation
 from tfq_meta.meta.replicas import per_replica_loss
 
@@ -74,7 +75,8 @@ class Distiller(DistributedFit, keras.distillation.Distiller):
             else [distillation_losses]
         _check_losses(losses)
         _check_loss_weights(distillation_loss_weights, len(losses))
-        _check_student_loss_weight(student_loss_weight)
+        check_unit_interval(student_loss_weight, "student_loss_weight",
+                            " (0 distills only, 1 trains on labels only)")
         super().__init__(teacher, student, list(losses), distillation_loss_weights,
                          float(student_loss_weight), name=name, **kwargs)
 
@@ -220,10 +222,3 @@ def _check_loss_weights(weights, n_losses):
                 not np.isfinite(weight) or weight < 0:
             raise ValueError("`distillation_loss_weights` must be non-negative finite numbers; "
                              f"got {weights!r}.")
-
-
-def _check_student_loss_weight(weight):
-    if isinstance(weight, bool) or not isinstance(weight, (int, float, np.number)) or \
-            not 0.0 <= weight <= 1.0:
-        raise ValueError("`student_loss_weight` must be a number in [0, 1] (0 distills only, 1 "
-                         f"trains on labels only); got {weight!r}.")

@@ -161,10 +161,3 @@ def check_bool(value, name):
     if not isinstance(value, bool):
         raise ValueError(f"`{name}` must be True or False; got {value!r}.")
     return value
-
-
-def check_unit_interval(value, name):
-    """Raises ValueError unless ``value`` is a number in [0, 1]."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"`{name}` must be a number in [0, 1]; got {value!r}.")
-    return value

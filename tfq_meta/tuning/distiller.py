@@ -5,10 +5,10 @@ import keras
 import keras_tuner
 from keras_tuner.engine import hyperparameters as hp_types
 
-from tfq_meta._validation import check_choice, check_positive_float
+from tfq_meta._validation import check_choice, check_positive_float, check_unit_interval
 from tfq_meta.distillation import Distiller, ExpectationDistillation, LogitsDistillation
-from tfq_meta.tuning._space import (Dimension, build_function, check_unit_interval,
-                                    compile_arguments, failed_trial_on_invalid_model)
+from tfq_meta.tuning._space import (Dimension, build_function, compile_arguments,
+                                    failed_trial_on_invalid_model)
 
 DISTILLATIONS = ("logits", "expectation")
 # Logged values that mix in the distillation loss, whose scale moves with the temperature and
