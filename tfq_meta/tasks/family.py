@@ -2,7 +2,7 @@
 import numpy as np
 import tensorflow as tf
 
-from tfq_meta._validation import check_positive_int
+from tfq_meta._validation import check_non_negative_int, check_positive_int
 from tfq_meta.tasks.episodes import check_episode
 
 
@@ -116,10 +116,8 @@ class FunctionTasks(TaskFamily):
 
 def _check_start(start):
     """``start`` of ``episodes`` (or what its function returned) as an int, checked."""
-    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
-        raise ValueError("`start` must be a non-negative int (the first episode's index) or a "
-                         f"function returning one; got {start!r}.")
-    return int(start)
+    return check_non_negative_int(
+        start, "start", meaning=" (the first episode's index) or a function returning one")
 
 
 def _as_model_array(array):
