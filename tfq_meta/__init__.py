@@ -8,9 +8,10 @@ Quantum's ops, so any SavedModel that tfq_meta exported loads in a fresh process
 import importlib
 
 from tfq_meta import _runtime
+from tfq_meta._compat import tfq as _tfq_compat
 
 _runtime.check_keras_backend()
-_runtime.load_tfq_op_libraries()
+_tfq_compat.load_op_libraries()
 
 from tfq_meta import (  # noqa: E402
     circuits, distillation, export, kernels, layers, meta, models, observables, ops, tasks)

@@ -1,7 +1,5 @@
-"""Checks the process is ready for tfq_meta: Keras 3 on TensorFlow, TFQ op libraries loaded."""
+"""Checks the process is ready for tfq_meta: Keras 3 on the TensorFlow backend."""
 import keras
-
-from tfq_meta._compat import tfq
 
 
 def check_keras_backend():
@@ -14,7 +12,3 @@ def check_keras_backend():
             "(or set \"backend\": \"tensorflow\" in ~/.keras/keras.json)."
         )
 
-
-def load_tfq_op_libraries():
-    """Registers every TFQ op with TensorFlow so SavedModels using them can be loaded."""
-    tfq.load_op_libraries()
