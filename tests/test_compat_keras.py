@@ -6,9 +6,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfq_meta import Distiller, models
+from tfq_meta import models
 from tfq_meta._compat import keras as keras_compat
-from tfq_meta.distillation import ExpectationDistillation
 from tfq_meta.layers import PQC
 
 
@@ -49,15 +48,3 @@ def test_compile_state_is_reached_only_through_private_attributes():
     assert keras_compat.compiled_metrics(model) is not None
     assert keras_compat.tracked_metrics(model) == []
     assert not hasattr(model, "loss_tracker")
-
-
-def test_distillation_features_are_the_final_outputs_by_default():
-    teacher = models.teacher(n_features=1, n_qubits=2, n_layers=1)
-    student = models.student(n_features=1, n_qubits=1, n_layers=1)
-    distiller = Distiller(teacher, student, ExpectationDistillation())
-    x = np.linspace(0, 1, 5, dtype=np.float32)[:, None]
-    y_pred = student(x)
-    teacher_features, student_features = keras_compat.distillation_features(distiller, x, y_pred)
-    np.testing.assert_allclose(teacher_features["final_output"], teacher(x), rtol=1e-6)
-    np.testing.assert_allclose(student_features["final_output"], y_pred, rtol=1e-6)
-    assert not hasattr(keras.distillation.Distiller, "extract_features")

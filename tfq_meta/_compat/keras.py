@@ -51,21 +51,6 @@ def tracked_metrics(model):
     return model._metrics
 
 
-# ----------------------------------------------------------------------------- distillation
-
-# keras.distillation.Distiller computes the outputs its losses compare (the final output, or
-# named intermediate layers) in private methods.
-def distillation_features(distiller, x, y_pred):
-    """The teacher's and the student's features of a batch: ``{"final_output": …, layer: …}``."""
-    return (distiller._extract_all_teacher_features(x),
-            distiller._extract_all_student_features(x, y_pred))
-
-
-def loss_features(distiller, loss, features, is_teacher):
-    """The features that ``loss`` compares, out of :func:`distillation_features`' dicts."""
-    return distiller._get_distillation_loss_features(loss, features, is_teacher=is_teacher)
-
-
 # ------------------------------------------------------------- fit under tf.distribute
 
 # Keras 3 fails under MultiWorkerMirroredStrategy twice, for any model

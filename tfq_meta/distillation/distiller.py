@@ -4,10 +4,9 @@ import numpy as np
 from keras import ops
 
 from tfq_meta._compat.keras import (DistributedFit, compiled_loss, compiled_metrics,
-                                    distillation_features, loss_features, loss_tracker,
-                                    step_logs, tracked_metrics)
+                                    loss_tracker, step_logs, tracked_metrics)
 from tfq_meta._validation import check_unit_interval
-from tfq_meta.distillation.observable_matching import ObservableDistillation
+from tfq_meta.distillation.features import FeatureExtractor, declared_features
 from tfq_meta.meta.replicas import per_replica_loss
 
 
@@ -45,7 +44,9 @@ class Distiller(DistributedFit, keras.distillation.Distiller):
         distillation_losses: one loss or a list: :class:`LogitsDistillation` (class logits),
             :class:`ExpectationDistillation` (expectation values or regression outputs),
             :class:`ObservableDistillation` (chosen observables of both circuits), or any
-            ``keras.distillation.DistillationLoss``.
+            ``keras.distillation.DistillationLoss``. Each loss says what it compares (see
+            :mod:`tfq_meta.distillation.features`); all the teacher's features come from one
+            forward pass per step, so its circuit is simulated once whatever the losses.
         distillation_loss_weights: non-negative weights of the distillation losses; default 1
             each.
         student_loss_weight: ``w`` in ``[0, 1]``: 0 distills only, 1 trains on labels only.
@@ -79,6 +80,7 @@ class Distiller(DistributedFit, keras.distillation.Distiller):
                             " (0 distills only, 1 trains on labels only)")
         super().__init__(teacher, student, list(losses), distillation_loss_weights,
                          float(student_loss_weight), name=name, **kwargs)
+        self._build_feature_extractors()
 
     def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
         """Configures training of the student.
@@ -174,22 +176,44 @@ class Distiller(DistributedFit, keras.distillation.Distiller):
                 "student_loss_weight=0 to distill only.")
         return self.student_loss_weight
 
+    def _build_feature_extractors(self):
+        """One extractor per model, computing every feature the losses compare in one pass.
+
+        The student's output features are ``y_pred`` itself; only its other features (if any)
+        need a pass of their own.
+        """
+        pairs = [declared_features(loss) for loss in self.distillation_losses]
+        teacher_features = _unique(teacher for teacher, _ in pairs)
+        student_features = _unique(student for _, student in pairs
+                                   if not student.is_model_output)
+        self._teacher_extractor = FeatureExtractor(self.teacher, teacher_features)
+        self._student_extractor = FeatureExtractor(self.student, student_features)
+        self._feature_indices = [
+            (teacher_features.index(teacher),
+             None if student.is_model_output else student_features.index(student))
+            for teacher, student in pairs]
+
     def _distillation_loss(self, x, y_pred, training):
-        teacher_features, student_features = distillation_features(self, x, y_pred)
+        teacher_values = self._teacher_extractor(x, training=False)
+        student_values = self._student_extractor(x, training=training) \
+            if self._student_extractor.features else []
         total = 0.0
-        for loss, weight in zip(self.distillation_losses, self.distillation_loss_weights):
-            if isinstance(loss, ObservableDistillation):
-                teacher_outputs, student_outputs = loss.measure(x, training=training)
-            elif getattr(loss, "teacher_layer_name", None) or \
-                    getattr(loss, "student_layer_name", None):
-                teacher_outputs = loss_features(self, loss, teacher_features, is_teacher=True)
-                student_outputs = loss_features(self, loss, student_features, is_teacher=False)
-            else:
-                teacher_outputs, student_outputs = teacher_features["final_output"], y_pred
+        for loss, weight, (teacher_index, student_index) in zip(
+                self.distillation_losses, self.distillation_loss_weights, self._feature_indices):
+            teacher_outputs = teacher_values[teacher_index]
+            student_outputs = y_pred if student_index is None else student_values[student_index]
             loss.validate_outputs(teacher_outputs, student_outputs)
             total = total + weight * loss.compute_loss(ops.stop_gradient(teacher_outputs),
                                                        student_outputs)
         return total
+
+
+def _unique(features):
+    unique = []
+    for feature in features:
+        if feature not in unique:
+            unique.append(feature)
+    return unique
 
 
 def _results(metrics):

@@ -3,6 +3,7 @@ import cirq
 import keras
 from keras import ops
 
+from tfq_meta.distillation.features import Feature, FeatureExtractor
 from tfq_meta.distillation.losses import squared_distance
 from tfq_meta.layers import PQC
 from tfq_meta.observables import parse_observables
@@ -48,11 +49,11 @@ class ObservableDistillation(keras.distillation.DistillationLoss):
                  student_layer_name=None):
         self.observables = observables
         self.qubit_map = _check_qubit_map(qubit_map)
-        # Private names: Keras' Distiller builds feature extractors for losses that have
-        # `teacher_layer_name` attributes, which this loss does not need.
+        # Private names: Keras' Distiller builds feature extractors of its own for losses that
+        # have `teacher_layer_name` attributes; this loss declares `features()` instead.
         self._teacher_layer_name = teacher_layer_name
         self._student_layer_name = student_layer_name
-        self._teacher_measurement = self._student_measurement = None
+        self._features = self._extractors = None
 
     def validate_model_compatibility(self, teacher, student):
         """Finds both circuits, maps the observables to the student and builds the measurements."""
@@ -64,20 +65,32 @@ class ObservableDistillation(keras.distillation.DistillationLoss):
         self.student_observables = [
             self._to_student(observable, teacher_qubits, student_qubits)
             for observable in self.teacher_observables]
-        self._teacher_measurement = _measurement(teacher, teacher_layer, self.teacher_observables)
-        self._student_measurement = _measurement(student, student_layer, self.student_observables)
+        self._features = (Feature(teacher_layer.name, tuple(self.teacher_observables)),
+                          Feature(student_layer.name, tuple(self.student_observables)))
+        self._extractors = (FeatureExtractor(teacher, [self._features[0]]),
+                            FeatureExtractor(student, [self._features[1]]))
+
+    def features(self):
+        """The teacher's and the student's circuit measured on the observables (see
+        :class:`tfq_meta.distillation.features.Feature`)."""
+        self._check_bound()
+        return self._features
 
     def measure(self, x, training=False):
         """Teacher and student expectation values of the observables, each ``[batch, k]``.
 
         The teacher always runs in inference mode; ``training`` applies to the student.
         """
-        if self._student_measurement is None:
+        self._check_bound()
+        teacher_extractor, student_extractor = self._extractors
+        return (teacher_extractor(x, training=False)[0],
+                student_extractor(x, training=training)[0])
+
+    def _check_bound(self):
+        if self._features is None:
             raise RuntimeError("ObservableDistillation is not bound to models yet: pass it to a "
                                "Distiller, or call validate_model_compatibility(teacher, "
                                "student).")
-        return (self._teacher_measurement(x, training=False),
-                self._student_measurement(x, training=training))
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
         return ops.mean(squared_distance(teacher_outputs, student_outputs))
@@ -169,13 +182,6 @@ def _pqc_layer(model, layer_name, role):
         raise ValueError(f"The {role} has {len(circuits)} top-level PQC layers; name the one to "
                          f"measure with `{role}_layer_name`.")
     return circuits[0]
-
-
-def _measurement(model, layer, observables):
-    """A function ``(x, training) ->`` expectations of ``observables`` on the layer's state."""
-    layer_inputs = keras.Model(model.input, layer.input, name=f"{model.name}_to_{layer.name}")
-    measure = layer.measurement(observables)
-    return lambda x, training: measure(layer_inputs(x, training=training))
 
 
 def _is_pauli_string(text):
