@@ -3,7 +3,7 @@ import numpy as np
 
 
 def check_choice(value, allowed, argument):
-    """Returns ``value`` if it is one of ``allowed``, else raises a ValueError naming ``argument``."""
+    """Returns ``value`` if it is one of ``allowed``, else raises a ValueError naming it."""
     if value not in allowed:
         raise ValueError(f"`{argument}` must be one of {list(allowed)}; got {value!r}.")
     return value
@@ -23,6 +23,12 @@ def check_non_negative_int(value, argument, allow_none=False, meaning=""):
     return _check_int(value, argument, 0, f"a non-negative int{meaning}", allow_none)
 
 
+def check_int_at_least(value, minimum, argument, meaning=""):
+    """Returns ``value`` as an int if it is an integer >= ``minimum`` (not a bool), else raises;
+    the error adds ``meaning`` (e.g. " (classes per task)") to what is accepted."""
+    return _check_int(value, argument, minimum, f"an int >= {minimum}{meaning}", False)
+
+
 def _check_int(value, argument, minimum, accepted, allow_none):
     if allow_none and value is None:
         return None
@@ -32,10 +38,15 @@ def _check_int(value, argument, minimum, accepted, allow_none):
     return int(value)
 
 
+def is_finite_number(value):
+    """Whether ``value`` is a finite int or float (NumPy's included), and not a bool."""
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.number)) and \
+        bool(np.isfinite(value))
+
+
 def check_positive_float(value, argument):
     """Returns ``value`` as a float if it is a positive finite number, else raises."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or \
-            not np.isfinite(value) or value <= 0:
+    if not is_finite_number(value) or value <= 0:
         raise ValueError(f"`{argument}` must be a positive finite number; got {value!r}.")
     return float(value)
 
@@ -43,7 +54,6 @@ def check_positive_float(value, argument):
 def check_unit_interval(value, argument, meaning=""):
     """Returns ``value`` as a float if it is a number in [0, 1], else raises; the error adds
     ``meaning`` (e.g. " (0 distills only, 1 trains on labels only)") to what is accepted."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or \
-            not 0.0 <= value <= 1.0:
+    if not is_finite_number(value) or not 0.0 <= value <= 1.0:
         raise ValueError(f"`{argument}` must be a number in [0, 1]{meaning}; got {value!r}.")
     return float(value)

@@ -1,11 +1,10 @@
 """Distiller: trains a student model to reproduce a frozen teacher, driven by ``fit``."""
 import keras
-import numpy as np
 from keras import ops
 
 from tfq_meta._compat.keras import (DistributedFit, compiled_loss, compiled_metrics,
                                     loss_tracker, step_logs, tracked_metrics)
-from tfq_meta._validation import check_unit_interval
+from tfq_meta._validation import check_unit_interval, is_finite_number
 from tfq_meta.distillation.features import FeatureExtractor, declared_features
 from tfq_meta.meta.replicas import per_replica_loss
 
@@ -242,7 +241,6 @@ def _check_loss_weights(weights, n_losses):
         raise ValueError(f"`distillation_loss_weights` must be a list of {n_losses} weights, one "
                          f"per distillation loss; got {weights!r}.")
     for weight in weights:
-        if isinstance(weight, bool) or not isinstance(weight, (int, float, np.number)) or \
-                not np.isfinite(weight) or weight < 0:
+        if not is_finite_number(weight) or weight < 0:
             raise ValueError("`distillation_loss_weights` must be non-negative finite numbers; "
                              f"got {weights!r}.")

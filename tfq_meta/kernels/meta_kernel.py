@@ -3,7 +3,7 @@ import keras
 import tensorflow as tf
 
 from tfq_meta._compat.keras import loss_tracker
-from tfq_meta._validation import check_positive_float
+from tfq_meta._validation import check_int_at_least, check_positive_float
 from tfq_meta.kernels.base import KernelLayer
 from tfq_meta.meta.replicas import replica_share, weigh_by_share
 from tfq_meta.tasks.episodes import EpisodicFit, unpack_episode
@@ -66,9 +66,8 @@ class KernelMetaLearner(EpisodicFit, keras.Model):
             raise TypeError("`kernel` must be a tfq_meta QuantumKernel or ProjectedQuantumKernel; "
                             f"got {type(kernel).__name__}.")
         kernel.check_differentiable("KernelMetaLearner")
-        if isinstance(n_ways, bool) or not isinstance(n_ways, int) or n_ways < 2:
-            raise ValueError(f"`n_ways` must be an int >= 2 (classes per task); got {n_ways!r}.")
-        self.kernel, self.n_ways = kernel, n_ways
+        self.kernel = kernel
+        self.n_ways = check_int_at_least(n_ways, 2, "n_ways", " (classes per task)")
         if not kernel.built:
             # Now, eagerly: built inside a traced train step it could not set its initial values.
             kernel.build()
