@@ -11,7 +11,7 @@ import pytest
 from tfq_meta import Distiller
 from tfq_meta.distillation import LogitsDistillation, ObservableDistillation
 from tfq_meta.distillation.features import Feature, FeatureExtractor, declared_features
-from test_distillation import classifiers, cirq_observables, features, kl_with_temperature
+from distillation_oracle import classifiers, cirq_observables, features, kl_with_temperature
 
 OBSERVABLES = ["Z0", "0.5*Z0*Z1 - X1"]
 

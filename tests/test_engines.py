@@ -3,78 +3,11 @@ choice. The statevector engine alone: tests/test_statevector_*.py."""
 import cirq
 import numpy as np
 import pytest
-import sympy
 import tensorflow as tf
 
+from engine_oracle import (A, OBSERVABLES, QUBITS, SYMBOLS, X, cirq_values,
+                           finite_difference_derivatives, hessian, random_circuit)
 from tfq_meta import PQC, circuits, ops
-
-X, Y, A, B, C = sympy.symbols("x y a b c")
-SYMBOLS = [X, Y, A, B, C]
-QUBITS = cirq.LineQubit.range(3)
-CONSTANT_GATES = [cirq.H, cirq.X, cirq.Y, cirq.Z, cirq.S, cirq.T, cirq.CNOT, cirq.CZ, cirq.SWAP]
-PARAMETERIZED_GATES = [
-    cirq.rx, cirq.ry, cirq.rz,
-    *(lambda t, g=g: g(exponent=t) for g in (
-        cirq.XPowGate, cirq.YPowGate, cirq.ZPowGate, cirq.HPowGate, cirq.XXPowGate,
-        cirq.YYPowGate, cirq.ZZPowGate, cirq.CNotPowGate, cirq.CZPowGate, cirq.SwapPowGate)),
-]
-EXPRESSIONS = [A, B * X, 0.5 * Y + 0.25, A * X + C, C, B * Y - A]
-OBSERVABLES = ["Z0", "X1*Y2", "0.5*Z0*Z1 - 0.3*X2 + 0.1", "Y0*X1*Z2"]
-
-
-def random_circuit(seed, n_operations=24):
-    """A circuit over the whole supported gate set, symbolic exponents as sympy expressions."""
-    rng = np.random.default_rng(seed)
-    circuit = cirq.Circuit([cirq.H(q) for q in QUBITS])
-    for _ in range(n_operations):
-        if rng.random() < 0.4:
-            gate = CONSTANT_GATES[rng.integers(len(CONSTANT_GATES))]
-        else:
-            make = PARAMETERIZED_GATES[rng.integers(len(PARAMETERIZED_GATES))]
-            gate = make(EXPRESSIONS[rng.integers(len(EXPRESSIONS))])
-        qubits = rng.choice(3, gate.num_qubits(), replace=False)
-        circuit.append(gate.on(*(QUBITS[i] for i in qubits)))
-    return circuit
-
-
-def cirq_values(circuit, values, observables):
-    """[batch, n_obs] exact expectations by Cirq (complex128)."""
-    simulator = cirq.Simulator(dtype=np.complex128)
-    observables = ops.parse_observables(observables, sorted(circuit.all_qubits()))
-    return np.array([np.real(simulator.simulate_expectation_values(
-        circuit, observables, param_resolver={str(s): float(v) for s, v in zip(SYMBOLS, row)}))
-        for row in np.atleast_2d(values)])
-
-
-def hessian(expectation, values, cotangent):
-    """d^2 sum(cotangent * E) / d values^2 for one example, by nested tapes."""
-    values = tf.constant(values, tf.float32)
-    with tf.GradientTape(persistent=True) as outer:
-        outer.watch(values)
-        with tf.GradientTape() as inner:
-            inner.watch(values)
-            loss = tf.reduce_sum(tf.constant(cotangent, tf.float32) * expectation(values))
-        gradient = inner.gradient(loss, values)
-    return gradient.numpy()[0], outer.jacobian(gradient, values,
-                                               experimental_use_pfor=False).numpy()[0, :, 0, :]
-
-
-def finite_difference_derivatives(circuit, values, cotangent, step=1e-4):
-    """Gradient and Hessian of sum(cotangent * E) by central differences of Cirq values."""
-    def f(v):
-        return np.sum(cotangent * cirq_values(circuit, v, OBSERVABLES))
-
-    n = values.shape[1]
-    unit = np.eye(n) * step
-    gradient = np.array([(f(values + unit[i]) - f(values - unit[i])) / (2 * step)
-                         for i in range(n)])
-    hess = np.zeros((n, n))
-    for i in range(n):
-        for j in range(i, n):
-            hess[i, j] = hess[j, i] = (
-                f(values + unit[i] + unit[j]) - f(values + unit[i] - unit[j])
-                - f(values - unit[i] + unit[j]) + f(values - unit[i] - unit[j])) / (4 * step ** 2)
-    return gradient, hess
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -134,8 +67,6 @@ def test_qsim_second_order_needs_the_shift_rule():
                 - f(values + [[-step, 0, step, 0, 0]]) + f(values - [[step, 0, step, 0, 0]])) / (
         4 * step ** 2)
     np.testing.assert_allclose(hess[0, 2], expected, atol=1e-4)
-
-
 
 
 @pytest.mark.parametrize("n_qubits, options, engine", [

@@ -4,56 +4,14 @@ MAML is checked against central finite differences of the unrolled objective com
 parameter-shift inner gradients (tests/meta_oracle.py). Reptile, Meta-SGD and ANIL updates are
 checked against hand-written per-task loops and closed forms.
 """
-import cirq
 import keras
 import numpy as np
 import pytest
-import sympy
 import tensorflow as tf
 
 import meta_oracle
-from tfq_meta import MetaLearner, PQC
-
-
-def tiny_circuit():
-    """2 qubits: rx(x) encoding, three weight rotations, one CNOT."""
-    x, a, b, c = sympy.symbols("x a b c")
-    q0, q1 = cirq.LineQubit.range(2)
-    return cirq.Circuit(cirq.rx(x)(q0), cirq.rx(x)(q1), cirq.ry(a)(q0), cirq.ry(b)(q1),
-                        cirq.CNOT(q0, q1), cirq.rx(c)(q1)), [x]
-
-
-def circuit_model(engine="statevector", seed=0):
-    """A float64 model whose output is <Z1> of the tiny circuit (exact oracle available)."""
-    circuit, data_symbols = tiny_circuit()
-    state_dtype = "complex128" if engine == "statevector" else "complex64"
-    dtype = "float64" if engine == "statevector" else "float32"
-    layer = PQC(circuit, "Z1", data_symbols=data_symbols, engine=engine, state_dtype=state_dtype,
-                dtype=dtype, name="circuit",
-                initializer=keras.initializers.RandomUniform(0, 2 * np.pi, seed=seed))
-    return keras.Sequential([keras.Input((1,), dtype=dtype), layer])
-
-
-def hybrid_model(seed=0, dtype="float64"):
-    """Tiny circuit → Dense head: for ANIL and Meta-SGD."""
-    circuit, data_symbols = tiny_circuit()
-    keras.utils.set_random_seed(seed)
-    return keras.Sequential([
-        keras.Input((1,), dtype=dtype),
-        PQC(circuit, ["Z0", "Z1"], data_symbols=data_symbols, engine="statevector",
-            state_dtype="complex128" if dtype == "float64" else "complex64", dtype=dtype,
-            name="circuit"),
-        keras.layers.Dense(1, dtype=dtype, name="head"),
-    ])
-
-
-def regression_episode(rng, tasks=3, shots=4, queries=5):
-    amplitude = rng.uniform(0.3, 1.0, size=(tasks, 1, 1))
-    phase = rng.uniform(0, np.pi, size=(tasks, 1, 1))
-    xs = rng.uniform(-2, 2, size=(tasks, shots + queries, 1))
-    ys = amplitude * np.sin(xs - phase)
-    return {"support_x": xs[:, :shots], "support_y": ys[:, :shots],
-            "query_x": xs[:, shots:], "query_y": ys[:, shots:]}
+from meta_oracle import circuit_model, hybrid_model, regression_episode
+from tfq_meta import MetaLearner
 
 
 def compiled(model, algorithm, inner_steps, inner_lr, **kwargs):

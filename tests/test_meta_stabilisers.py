@@ -9,7 +9,7 @@ import sympy
 import tensorflow as tf
 
 import meta_oracle
-from test_meta_gradients import circuit_model, regression_episode
+from meta_oracle import circuit_model, regression_episode
 from tfq_meta import MetaLearner, PQC
 from tfq_meta.meta.stabilisers import multi_step_loss_weights
 

@@ -4,7 +4,6 @@ and adaptation keeps improving past the trained steps. Small runs sized for CI."
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tfq_meta import MetaLearner, models, tasks
 

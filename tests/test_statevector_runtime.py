@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from test_engines import A, B, C, OBSERVABLES, QUBITS, SYMBOLS, X, Y, cirq_values, random_circuit
+from engine_oracle import A, B, C, OBSERVABLES, QUBITS, SYMBOLS, X, Y, cirq_values, random_circuit
 from tfq_meta import PQC, circuits, ops
 from tfq_meta.engines.statevector import MAX_QUBITS, StatevectorEngine
 from tfq_meta.lowering import LoweredCircuit
