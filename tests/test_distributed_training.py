@@ -27,9 +27,11 @@ import sys
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from conftest import run_fresh_python
 from tfq_meta import Distiller, MetaLearner, models, tasks
+from tfq_meta._compat.keras import DistributedFit
 from tfq_meta.distillation import LogitsDistillation
 from tfq_meta.distributed.workers import run_workers
 
@@ -109,6 +111,37 @@ def distiller_case():
 CASES = (meta_gradient_case, meta_training_case, uneven_case, distiller_case)
 
 
+# ------------------------------------------- upstream Keras still fails where _compat works around
+
+def plain_fit_fails(model_class, n_examples):
+    """Whether ``fit`` of a Dense model of ``model_class`` on one batch of ``n_examples`` raises
+    (inside the strategy's scope)."""
+    inputs = keras.Input((1,))
+    model = model_class(inputs, keras.layers.Dense(1)(inputs))
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.ones((n_examples, 1), np.float32)
+    try:
+        model.fit(x, x, batch_size=n_examples, epochs=1, verbose=0)
+    except (ValueError, tf.errors.InvalidArgumentError):
+        return True
+    return False
+
+
+class BuildsFromTheFirstReplica(DistributedFit, keras.Model):
+    """Keras' train step with only the first-batch build worked around (not the logs)."""
+
+
+def upstream_failures():
+    """What plain Keras does under the current strategy: each True while the workaround in
+    tfq_meta._compat.keras is still needed."""
+    multi_worker = isinstance(tf.distribute.get_strategy(),
+                              tf.distribute.MultiWorkerMirroredStrategy)
+    failures = {"upstream_build_fails": plain_fit_fails(keras.Model, 4 if multi_worker else 3)}
+    if multi_worker:
+        failures["upstream_logs_fail"] = plain_fit_fails(BuildsFromTheFirstReplica, 4)
+    return failures
+
+
 def run_cases(strategy):
     assert strategy.num_replicas_in_sync == 2, strategy.num_replicas_in_sync
     results = {}
@@ -121,6 +154,7 @@ def run_cases(strategy):
             meta.fit(FAMILY.episodes(1, seed=0), steps_per_epoch=1, verbose=0)
         except ValueError as error:
             results["refused"] = np.array(str(error))
+        results.update(upstream_failures())
     return results
 
 
@@ -152,8 +186,12 @@ def single_process():
     return results
 
 
-def assert_same_training(distributed, single_process):
+def assert_same_training(distributed, single_process, upstream_failures):
     assert "fewer than the 2 replicas" in str(distributed.pop("refused", ""))
+    # When this fails, Keras has fixed what tfq_meta._compat.keras works around: set the
+    # workaround's `fixed_in` and drop it once every supported Keras has the fix.
+    assert {name: bool(distributed.pop(name)) for name in upstream_failures} == \
+        dict.fromkeys(upstream_failures, True)
     assert sorted(distributed) == sorted(single_process)
     for name, expected in single_process.items():
         np.testing.assert_allclose(distributed[name], expected, rtol=RTOL, atol=ATOL,
@@ -177,7 +215,7 @@ def test_mirrored_strategy_on_two_logical_cpus_equals_one_process(tmp_path, sing
     result = run_fresh_python(WORKER.format(mirrored=True, tests=TESTS, out=out),
                               PYTHONPATH=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert_same_training(dict(np.load(out.format(0))), single_process)
+    assert_same_training(dict(np.load(out.format(0))), single_process, ["upstream_build_fails"])
 
 
 def test_multi_worker_strategy_on_two_processes_equals_one_process(tmp_path, single_process):
@@ -186,7 +224,8 @@ def test_multi_worker_strategy_on_two_processes_equals_one_process(tmp_path, sin
                 n_workers=2, timeout=240, env={**os.environ, "PYTHONPATH": ROOT,
                                                "TF_CPP_MIN_LOG_LEVEL": "2"})
     for index in range(2):
-        assert_same_training(dict(np.load(out.format(index))), single_process)
+        assert_same_training(dict(np.load(out.format(index))), single_process,
+                             ["upstream_build_fails", "upstream_logs_fail"])
 
 
 # ---------------------------------------------------------------------------- BackupAndRestore

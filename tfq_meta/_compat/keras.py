@@ -53,26 +53,29 @@ def tracked_metrics(model):
 
 # ------------------------------------------------------------- fit under tf.distribute
 
-# Keras 3 fails under MultiWorkerMirroredStrategy twice, for any model
-# (https://github.com/keras-team/keras/issues/20585, https://github.com/keras-team/keras/issues/20329;
-# https://github.com/tensorflow/tensorflow/issues/72388):
-# - before the first step it builds the model from `strategy.reduce("MEAN", first_batch)`, which
-#   under that strategy takes no nested batches (a dict of episode arrays, `(x, y)`) and under any
-#   strategy needs the replicas' parts of the batch to have equal shapes. The build only reads
-#   shapes and dtypes, so it is given this worker's first replica's part;
-# - it averages each step's logs over the workers with `strategy.reduce("MEAN", log, axis=0)`,
-#   which fails on scalars: `step_logs` gives the logs an axis of length 1 there.
-MULTI_WORKER_FIT = Workaround("keras", "https://github.com/keras-team/keras/issues/20585")
+# Keras 3 fails under tf.distribute strategies twice, for any model (checked by
+# tests/test_distributed_training.py, which fails once upstream behaves):
+# - before the first step it builds the model from `strategy.reduce("MEAN", first_batch)`. Under
+#   MultiWorkerMirroredStrategy that takes no batch at all (not even a plain tensor), and under
+#   any strategy the replicas' parts of the batch must have equal shapes (3 examples on 2
+#   replicas fail). The build only reads shapes and dtypes, so it is given this worker's first
+#   replica's part;
+FIRST_BATCH_BUILD = Workaround("keras", "https://github.com/keras-team/keras/issues/20329")
+# - under MultiWorkerMirroredStrategy it averages each step's logs over the workers with
+#   `strategy.reduce("MEAN", log, axis=0)`, which fails on scalars (also
+#   https://github.com/tensorflow/tensorflow/issues/72388): `step_logs` gives the logs an axis of
+#   length 1 there.
+MULTI_WORKER_LOGS = Workaround("keras", "https://github.com/keras-team/keras/issues/20585")
 
 
 class DistributedFit:
-    """Mixin of tfq_meta's ``keras.Model`` subclasses: ``fit``/``evaluate`` under
-    ``MultiWorkerMirroredStrategy`` (see :data:`MULTI_WORKER_FIT`). Without a strategy nothing
+    """Mixin of tfq_meta's ``keras.Model`` subclasses: ``fit``/``evaluate`` under a
+    ``tf.distribute`` strategy (see :data:`FIRST_BATCH_BUILD`). Without a strategy nothing
     changes."""
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         strategy = getattr(self, "_distribute_strategy", None)
-        if (MULTI_WORKER_FIT.applies() and strategy is not None and iterator is not None
+        if (FIRST_BATCH_BUILD.applies() and strategy is not None and iterator is not None
                 and data_batch is None):
             for _, _, batches in iterator:
                 data_batch = tf.nest.map_structure(
@@ -86,7 +89,7 @@ def step_logs(logs):
     """A train or test step's logs, shaped for Keras' reduction across workers: scalars get an
     axis of length 1 under a multi-worker ``MultiWorkerMirroredStrategy``; otherwise ``logs``."""
     strategy = tf.distribute.get_strategy()
-    multi_worker = (MULTI_WORKER_FIT.applies()
+    multi_worker = (MULTI_WORKER_LOGS.applies()
                     and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
                     and getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)())
     if not multi_worker:
