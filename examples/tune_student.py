@@ -75,7 +75,7 @@ def main():
                  if "tuner/trial_id" in values else "")
     print(f"best trial {best_trial.trial_id}: val MSE {best_trial.score:.3e} after "
           f"{values['tuner/epochs']} epochs{continued}")
-    for name in [*hypermodel.dimensions, "learning_rate"]:
+    for name in [h.name for h in hypermodel.hyperparameters.space]:
         print(f"  {name:18s} {values[name]}")
     # The score is the validation MSE of the best epoch, whose weights get_best_models reloads.
     val_mse = np.mean((best.predict(x_val, verbose=0) - target(x_val)) ** 2)

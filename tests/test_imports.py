@@ -46,7 +46,7 @@ def test_import_tfq_meta_loads_no_tuner_estimator_or_launcher_until_first_use():
     assert report["used"] == {"QSVC": "tfq_meta.kernels.qsvc",
                               "launch": "tfq_meta.distributed.search.launcher",
                               "is_chief": True, "run_workers": "tfq_meta.distributed.workers",
-                              "StudentHyperModel": "tfq_meta.tuning.student"}
+                              "StudentHyperModel": "tfq_meta.tuning.circuit_models"}
     assert report["keras_tuner_after_use"]
     assert report["in_dir"] == ["distributed", "tuning"]
 

@@ -1,6 +1,8 @@
 """keras-tuner hypermodels: the trial's hyperparameters are in the built model, the stock tuners
-(RandomSearch, BayesianOptimization, Hyperband) search every hypermodel kind, invalid circuits fail
-their trial and the search goes on, and a killed search resumes without repeating finished trials.
+(RandomSearch, BayesianOptimization, Hyperband) search every hypermodel kind, the tuner's
+``hyperparameters=`` and ``tune_new_entries`` override and fix the hypermodels' arguments, invalid
+circuits fail their trial and the search goes on, and a killed search resumes without repeating
+finished trials.
 
 Oracles: the circuits are inspected gate by gate (Cirq); a trial's score is recomputed from the
 best model's predictions with NumPy (MSE, cross-entropy) or through another code path
@@ -212,6 +214,37 @@ def test_regression_distiller_matches_outputs_and_has_no_temperature():
     assert "temperature" not in hp.values and hp.values["student_loss_weight"] == 0.5
 
 
+def test_hyperparameters_hold_the_tuned_arguments_in_order():
+    hypermodel = StudentHyperModel(1, n_qubits=[1, 2], n_layers=hp_types.Int("n", 1, 3),
+                                   encoding="rx", trainable_scaling=[True, False])
+    space = [(h.name, type(h)) for h in hypermodel.hyperparameters.space]
+    assert space == [("n_qubits", hp_types.Choice), ("n_layers", hp_types.Int),
+                     ("encoding", hp_types.Fixed), ("entangler", hp_types.Choice),
+                     ("trainable_scaling", hp_types.Boolean), ("learning_rate", hp_types.Float)]
+    assert hypermodel.hyperparameters.values == {
+        "n_qubits": 1, "n_layers": 1, "encoding": "rx", "entangler": "cnot",
+        "trainable_scaling": True, "learning_rate": pytest.approx(0.01)}
+
+
+def test_entries_declared_before_build_take_the_place_of_the_arguments(teacher):
+    # What a tuner's `hyperparameters=` does: its entries are in `hp` before build(hp) runs.
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("n_qubits", 2)
+    hp.Fixed("learning_rate", 0.2)
+    hp.Fixed("algorithm", "reptile")
+    hp.Fixed("temperature", 7.0)
+    student = StudentHyperModel(2, 3, "classification", n_qubits=1, learning_rate=[0.01, 0.03],
+                                **TINY)
+    meta = MetaLearnerHyperModel(student, algorithm=["maml", "anil"]).build(hp)
+    distiller = DistillerHyperModel(teacher, student, temperature=[2.0, 4.0]).build(hp)
+
+    assert meta.algorithm == "reptile"
+    for model in (meta.model, distiller.student):
+        assert models.circuit_summary(model)["qubits"] == 2
+    assert float(distiller.optimizer.learning_rate) == pytest.approx(0.2)
+    assert distiller.distillation_losses[0].temperature == 7.0
+
+
 # --------------------------------------------------------------------------------------------
 # 2. Every stock tuner searches every hypermodel kind; scores match the best model
 # --------------------------------------------------------------------------------------------
@@ -296,6 +329,72 @@ def test_distiller_warns_when_the_objective_mixes_in_the_distillation_loss(three
                                          r"scale changes with the tuned \['student_loss_weight', "
                                          r"'temperature'\]"):
         tuner.search(x, y, validation_data=(x_val, y_val), epochs=1, batch_size=24, verbose=0)
+
+
+class RecordingStudent(StudentHyperModel):
+    """Records every model build() returns, including the one built when the tuner is created."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.built_models = []
+
+    def build(self, hp):
+        self.built_models.append(super().build(hp))
+        return self.built_models[-1]
+
+
+def encoding_layers(model):
+    """n_layers, read from the circuit: every layer encodes the feature once on every qubit."""
+    circuit = circuit_layer(model).circuit
+    data_gates = [op for op in circuit.all_operations()
+                  if any(str(s).startswith("x") for s in cirq.parameter_symbols(op))]
+    return len(data_gates) // len(circuit.all_qubits())
+
+
+def test_tuner_hyperparameters_fix_entries_and_tune_new_entries_false_keeps_defaults(sine,
+                                                                                     tmp_path):
+    x, y, x_val, y_val = sine
+    space = keras_tuner.HyperParameters()
+    space.Fixed("n_layers", 2)                # in place of the hypermodel's choice of 1 or 3
+    space.Choice("n_qubits", [1, 2])
+    hypermodel = RecordingStudent(1, n_layers=[1, 3], learning_rate=[0.05, 0.1], encoding="rx",
+                                  compile_options={"run_eagerly": True})
+    tuner = keras_tuner.RandomSearch(hypermodel, objective=hypermodel.objective, max_trials=2,
+                                     hyperparameters=space, tune_new_entries=False, seed=1,
+                                     directory=str(tmp_path), project_name="search")
+    tuner.search(x, y, validation_data=(x_val, y_val), epochs=1, batch_size=16, verbose=0)
+
+    assert [h.name for h in tuner.oracle.get_space().space] == ["n_layers", "n_qubits"]
+    assert all(t.status == "COMPLETED" for t in trials(tuner))
+    assert {t.hyperparameters["n_qubits"] for t in trials(tuner)} == {1, 2}
+    # The entries the tuner does not hold keep the hypermodel's defaults: its fixed values and
+    # first choices, the default space's defaults otherwise.
+    defaults = dict(n_layers=2, encoding="rx", entangler="cnot", trainable_scaling=True,
+                    learning_rate=0.05)
+    for trial in trials(tuner):
+        assert {k: trial.hyperparameters[k] for k in defaults} == defaults
+    assert len(hypermodel.built_models) == 3  # the tuner's first build, then one per trial
+    assert {encoding_layers(model) for model in hypermodel.built_models} == {2}
+    assert all(float(model.optimizer.learning_rate) == pytest.approx(0.05)
+               for model in hypermodel.built_models)
+
+
+def test_distiller_does_not_warn_when_the_tuner_fixes_what_scales_the_distillation_loss(
+        three_classes, teacher, tmp_path, recwarn):
+    x, y, x_val, y_val = three_classes
+    hypermodel = DistillerHyperModel(
+        teacher, StudentHyperModel(2, 3, "classification", n_qubits=[1, 2], **tiny()),
+        temperature=[2.0, 4.0])
+    space = keras_tuner.HyperParameters()
+    space.Choice("n_qubits", [1, 2])
+    # tune_new_entries=False: the temperature and the loss weight keep their defaults.
+    tuner = keras_tuner.RandomSearch(hypermodel, objective="val_loss", max_trials=1,
+                                     hyperparameters=space, tune_new_entries=False,
+                                     directory=str(tmp_path), project_name="search")
+    tuner.search(x, y, validation_data=(x_val, y_val), epochs=1, batch_size=24, verbose=0)
+
+    assert [t.status for t in trials(tuner)] == ["COMPLETED"]
+    assert not [w for w in recwarn if "includes the distillation loss" in str(w.message)]
 
 
 # --------------------------------------------------------------------------------------------

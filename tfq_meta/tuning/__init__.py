@@ -17,9 +17,26 @@ hypermodel                 ``objective``
 =========================  ==================================================================
 
 Every tuned argument takes ``None`` (a default space), a fixed value, a list of choices, or a
-keras-tuner hyperparameter (``keras_tuner.engine.hyperparameters.Int(…)``, ``Float``, …).
-``MetaLearnerHyperModel`` and ``DistillerHyperModel`` take the hypermodel of their model or
-student, whose search space joins theirs.
+keras-tuner hyperparameter (``keras_tuner.engine.hyperparameters.Int(…)``, ``Float``, …); the
+hypermodel's ``hyperparameters`` holds the resulting space. ``MetaLearnerHyperModel`` and
+``DistillerHyperModel`` take the hypermodel of their model or student, whose search space joins
+theirs.
+
+The tuner's own ``hyperparameters=`` work as for any keras-tuner hypermodel: an entry declared
+there takes the place of the hypermodel's entry of the same name, whatever the hypermodel's
+argument, and with ``tune_new_entries=False`` every entry it does not hold keeps its default (a
+fixed value, the first choice, a range's default). To search the qubits of a student whose
+depth is fixed at 2, everything else at its default:
+
+```python
+hp = keras_tuner.HyperParameters()
+hp.Fixed("n_layers", 2)
+hp.Choice("n_qubits", [2, 4])
+tuner = keras_tuner.RandomSearch(StudentHyperModel(n_features=1), objective="val_loss",
+                                 hyperparameters=hp, tune_new_entries=False, max_trials=2)
+```
+
+Such entries are not checked in advance: a value no model can take fails its trial.
 
 A trial whose values cannot build a model (e.g. a circuit too large for memory) ends FAILED
 with the reason in ``trial.message`` and the search goes on; keras-tuner stops a search after
@@ -27,10 +44,9 @@ with the reason in ``trial.message`` and the search goes on; keras-tuner stops a
 ``directory`` and ``project_name`` (``overwrite=False``, the default): finished trials are
 kept and the trial that was running is run again.
 """
+from tfq_meta.tuning.circuit_models import StudentHyperModel, TeacherHyperModel
 from tfq_meta.tuning.distiller import DistillerHyperModel
 from tfq_meta.tuning.meta_learner import MetaLearnerHyperModel
-from tfq_meta.tuning.student import StudentHyperModel
-from tfq_meta.tuning.teacher import TeacherHyperModel
 
 __all__ = ["DistillerHyperModel", "MetaLearnerHyperModel", "StudentHyperModel",
            "TeacherHyperModel"]

@@ -1,4 +1,4 @@
-"""Search-space plumbing shared by the hypermodels: dimensions, failed trials, compile arguments."""
+"""Plumbing shared by the hypermodels: search spaces, failed trials and wrapped models."""
 import contextlib
 
 import keras
@@ -10,80 +10,131 @@ _HYPERPARAMETER_TYPES = (hp_types.Boolean, hp_types.Choice, hp_types.Fixed, hp_t
                          hp_types.Int)
 
 
-class Dimension:
-    """One tunable argument of a hypermodel and the hyperparameter it declares in each trial.
+def search_space(*arguments):
+    """A hypermodel's search space: its tuned arguments as keras-tuner hyperparameters.
 
-    The argument is one of:
+    An argument is one of:
 
-    - ``None``: the hypermodel's default search space for it;
-    - a value (``4``, ``"cnot"``, ``0.01``): fixed, recorded in the trial as a
-      ``keras_tuner`` ``Fixed`` hyperparameter;
-    - a list or tuple of values: a ``Choice`` among them (the first is the default, built when
-      the tuner is created);
-    - a ``keras_tuner`` hyperparameter (``keras_tuner.engine.hyperparameters.Int``, ``Float``,
-      ``Choice``, ``Boolean`` or ``Fixed``) for ranges, steps and log sampling; it is renamed to
-      the argument's name.
+    - ``None``: the hypermodel's default hyperparameter for it;
+    - a value (``4``, ``"cnot"``, ``0.01``): declared with ``HyperParameters.Fixed``;
+    - a list or tuple of values: a ``Choice`` among them (``Boolean`` for True and False), the
+      first being the default, built when the tuner is created;
+    - a keras-tuner hyperparameter (``Int``, ``Float``, ``Choice``, ``Boolean`` or ``Fixed``)
+      for ranges, steps and log sampling; it is renamed to the argument's name.
+
+    Every choice, fixed value and range bound is checked here, when the hypermodel is created.
 
     Args:
-        name: the argument's name, also the hyperparameter's name in ``trial.hyperparameters``.
-        value: the user's argument, as above.
-        default: the hyperparameter used when ``value`` is None.
-        check: ``check(value, name)``, raising ValueError for a value that is never valid. Every
-            choice, fixed value and range bound is checked when the hypermodel is created.
+        *arguments: ``(value, default, check)`` for each tuned argument: the user's argument as
+            above; the default hyperparameter, named as the argument; and ``check(value,
+            name)``, raising ValueError for a value that is never valid.
+
+    Returns:
+        A ``keras_tuner.HyperParameters`` with one entry per argument, in order (a seeded
+        RandomSearch draws the values in this order), for :func:`declare`.
+
+    Example:
+    >>> from tfq_meta._validation import check_positive_int
+    >>> space = search_space(
+    ...     (None, hp_types.Int("n_qubits", 2, 6, default=4), check_positive_int),
+    ...     ([1, 2], hp_types.Int("n_layers", 1, 4), check_positive_int))
+    >>> [(h.name, type(h).__name__) for h in space.space], space.values
+    ([('n_qubits', 'Int'), ('n_layers', 'Choice')], {'n_qubits': 4, 'n_layers': 1})
     """
-
-    def __init__(self, name, value, default, check):
-        self.name = name
-        self.hyperparameter = _as_hyperparameter(name, default if value is None else value, check)
-        for bound in _bounds(self.hyperparameter):
-            check(bound, name)
-
-    def __call__(self, hp):
-        """Declares the dimension in ``hp`` and returns its value in this trial."""
-        config = self.hyperparameter.get_config()
-        config.pop("conditions")
-        # The HyperParameters methods (not the bare classes) honour name scopes and conditional
-        # scopes the caller may have opened, and return a value the oracle registered in advance.
-        return getattr(hp, type(self.hyperparameter).__name__)(**config)
-
-    @property
-    def is_fixed(self):
-        """Whether every trial gets the same value."""
-        return isinstance(self.hyperparameter, hp_types.Fixed) or (
-            isinstance(self.hyperparameter, hp_types.Choice)
-            and len(self.hyperparameter.values) == 1)
+    space = keras_tuner.HyperParameters()
+    for value, default, check in arguments:
+        if value is None:
+            _declare_one(space, default)
+        else:
+            _declare_argument(space, default.name, value, check)
+    return space
 
 
-def _as_hyperparameter(name, value, check):
+def declare(hp, space, names=None):
+    """Declares the entries of ``space`` in ``hp`` and returns ``{name: value in this trial}``.
+
+    Through the ``HyperParameters`` methods (``hp.Int(…)`` …), not ``hp.merge``: they honour
+    the name and conditional scopes the caller may have opened, and return the value of an entry
+    declared before, by the oracle or by the tuner's ``hyperparameters=``.
+
+    Args:
+        hp: the trial's ``keras_tuner.HyperParameters``.
+        space: a ``keras_tuner.HyperParameters``, e.g. a :func:`search_space`.
+        names: the names of the entries to declare; default all.
+
+    Example:
+    >>> space = keras_tuner.HyperParameters()
+    >>> space.Int("n_qubits", 2, 6), space.Int("n_layers", 1, 4)
+    (2, 1)
+    >>> hp = keras_tuner.HyperParameters()
+    >>> hp.Fixed("n_layers", 3)    # as the tuner's hyperparameters= would
+    3
+    >>> declare(hp, space)
+    {'n_qubits': 2, 'n_layers': 3}
+    """
+    return {hyperparameter.name: _declare_one(hp, hyperparameter)
+            for hyperparameter in space.space if names is None or hyperparameter.name in names}
+
+
+def _declare_one(hp, hyperparameter, name=None):
+    config = {**hyperparameter.get_config(), "name": name or hyperparameter.name}
+    config.pop("conditions")
+    return getattr(hp, type(hyperparameter).__name__)(**config)
+
+
+def tuned_names(names, space):
+    """Those of ``names`` that take more than one value in ``space``, in order.
+
+    Give the oracle's space (``tuner.oracle.get_space()``), not the hypermodel's: the tuner's
+    ``hyperparameters=`` may fix an entry, and with ``tune_new_entries=False`` the entries it
+    does not hold keep their defaults.
+    """
+    # Without the name scopes a caller may have opened around the hypermodel's build.
+    tuned = {h.name.rpartition("/")[2] for h in space.space if len(set(h.values)) > 1}
+    return [name for name in names if name in tuned]
+
+
+def _declare_argument(space, name, value, check):
     if isinstance(value, hp_types.HyperParameter):
-        if not isinstance(value, _HYPERPARAMETER_TYPES):
-            raise TypeError(f"`{name}` must be a keras_tuner Int, Float, Choice, Boolean or Fixed "
-                            f"hyperparameter; got {type(value).__name__}.")
-        if value.conditions:
-            raise ValueError(f"`{name}` must be an unconditional hyperparameter; open a "
-                             "conditional scope around the hypermodel's build instead.")
-        return type(value).from_config({**value.get_config(), "name": name})
-    if isinstance(value, (list, tuple)):
+        _check_hyperparameter(value, name)
+        for bound in _bounds(value):
+            check(bound, name)
+        _declare_one(space, value, name)
+    elif isinstance(value, (list, tuple)):
         values = [_plain(v, name) for v in value]
         for v in values:
             check(v, name)  # first: the Choice's own type errors do not name the argument
-        return _choice(name, values)
-    return hp_types.Fixed(name, _plain(value, name))
+        _declare_choice(space, name, values)
+    else:
+        value = _plain(value, name)
+        check(value, name)
+        space.Fixed(name, value)
 
 
-def _choice(name, values):
+def _check_hyperparameter(hyperparameter, name):
+    if not isinstance(hyperparameter, _HYPERPARAMETER_TYPES):
+        raise TypeError(f"`{name}` must be a keras_tuner Int, Float, Choice, Boolean or Fixed "
+                        f"hyperparameter; got {type(hyperparameter).__name__}.")
+    if hyperparameter.conditions:
+        raise ValueError(f"`{name}` must be an unconditional hyperparameter; open a "
+                         "conditional scope around the hypermodel's build instead.")
+
+
+def _declare_choice(space, name, values):
     if not values:
         raise ValueError(f"`{name}` is an empty list of choices: give at least one value.")
     if all(isinstance(v, bool) for v in values):
         # keras-tuner's Choice stores bools as the ints 0 and 1; Boolean keeps them bools.
         if len(set(values)) == 1:
-            return hp_types.Fixed(name, values[0])
-        return hp_types.Boolean(name, default=values[0])
+            space.Fixed(name, values[0])
+        else:
+            space.Boolean(name, default=values[0])
+        return
     if any(isinstance(v, float) for v in values) and \
             all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         values = [float(v) for v in values]  # [1, 0.1] is a choice of floats
     try:
-        return hp_types.Choice(name, values)
+        space.Choice(name, values)
     except (TypeError, ValueError) as error:
         raise ValueError(f"`{name}`: {error}") from None
 
@@ -99,13 +150,11 @@ def _plain(value, name):
 
 
 def _bounds(hyperparameter):
-    """Every value a hyperparameter can take that can be checked in advance."""
-    if isinstance(hyperparameter, hp_types.Choice):
-        return list(hyperparameter.values)
-    if isinstance(hyperparameter, hp_types.Fixed):
-        return [hyperparameter.value]
+    """The values checked in advance: those of a Choice or Fixed, or the ends of a range."""
     if isinstance(hyperparameter, (hp_types.Int, hp_types.Float)):
         return [hyperparameter.min_value, hyperparameter.max_value]
+    if isinstance(hyperparameter, (hp_types.Choice, hp_types.Fixed)):
+        return list(hyperparameter.values)
     return []
 
 
@@ -127,25 +176,6 @@ def failed_trial_on_invalid_model(hp):
             f"The hyperparameters {hp.values} do not give a valid model: {error}") from error
 
 
-def compile_arguments(model, argument):
-    """Fresh copies of the arguments ``model`` was compiled with, to compile a wrapper model.
-
-    Args:
-        model: a compiled ``keras.Model``.
-        argument: the hypermodel argument that built ``model``, named in the error.
-    """
-    if not isinstance(model, keras.Model):
-        raise keras_tuner.errors.FatalTypeError(
-            f"`{argument}` must build a keras.Model; it returned {type(model).__name__}.")
-    if not model.compiled:
-        raise keras_tuner.errors.FatalValueError(
-            f"`{argument}` must return a compiled model: its optimizer (with the tuned learning "
-            "rate), loss and metrics train the wrapper model.")
-    config = model.get_compile_config()
-    return {key: keras.saving.deserialize_keras_object(value) for key, value in config.items()
-            if value is not None}
-
-
 def build_function(hypermodel, argument):
     """The ``build(hp)`` of a keras-tuner HyperModel or of a model-building function."""
     if isinstance(hypermodel, keras_tuner.HyperModel):
@@ -154,6 +184,30 @@ def build_function(hypermodel, argument):
         return hypermodel
     raise TypeError(f"`{argument}` must be a keras_tuner.HyperModel (e.g. StudentHyperModel) or a "
                     f"function hp -> compiled keras.Model; got {type(hypermodel).__name__}.")
+
+
+def build_wrapped_model(build, hp, argument):
+    """Builds the model that a MetaLearner or Distiller of this trial wraps.
+
+    Args:
+        build: the :func:`build_function` of the hypermodel argument.
+        hp: the trial's hyperparameters.
+        argument: the hypermodel argument's name, named in the errors.
+
+    Returns:
+        The compiled model and fresh copies of its compile arguments, to compile the wrapper.
+    """
+    model = build(hp)
+    if not isinstance(model, keras.Model):
+        raise keras_tuner.errors.FatalTypeError(
+            f"`{argument}` must build a keras.Model; it returned {type(model).__name__}.")
+    if not model.compiled:
+        raise keras_tuner.errors.FatalValueError(
+            f"`{argument}` must return a compiled model: its optimizer (with the tuned learning "
+            "rate), loss and metrics train the wrapper model.")
+    config = model.get_compile_config()
+    return model, {key: keras.saving.deserialize_keras_object(value)
+                   for key, value in config.items() if value is not None}
 
 
 def check_bool(value, name):

@@ -7,8 +7,8 @@ from keras_tuner.engine import hyperparameters as hp_types
 
 from tfq_meta._validation import check_choice, check_positive_float, check_unit_interval
 from tfq_meta.distillation import Distiller, ExpectationDistillation, LogitsDistillation
-from tfq_meta.tuning._space import (Dimension, build_function, compile_arguments,
-                                    failed_trial_on_invalid_model)
+from tfq_meta.tuning._space import (build_function, build_wrapped_model, declare,
+                                    failed_trial_on_invalid_model, search_space, tuned_names)
 
 DISTILLATIONS = ("logits", "expectation")
 # Logged values that mix in the distillation loss, whose scale moves with the temperature and
@@ -54,6 +54,8 @@ class DistillerHyperModel(keras_tuner.HyperModel):
 
     Attributes:
         objective: ``keras_tuner.Objective("val_student_loss", "min")``.
+        hyperparameters: the search space of ``student_loss_weight`` and ``temperature``, a
+            ``keras_tuner.HyperParameters`` that ``build(hp)`` declares after the student's.
 
     Example:
     >>> import keras_tuner, tfq_meta
@@ -77,6 +79,9 @@ class DistillerHyperModel(keras_tuner.HyperModel):
     ```
     """
 
+    # The objective to give the tuner: the student's loss on the validation labels.
+    objective = keras_tuner.Objective("val_student_loss", direction="min")
+
     def __init__(self, teacher, student, temperature=None, student_loss_weight=None,
                  distillation=None, name=None, tunable=True):
         super().__init__(name=name, tunable=tunable)
@@ -88,25 +93,18 @@ class DistillerHyperModel(keras_tuner.HyperModel):
         self._build_student = build_function(student, "student")
         _check_student_matches_teacher(student, teacher)
         self.distillation = _distillation(distillation, student, temperature)
-        self.dimensions = {"student_loss_weight": Dimension(
-            "student_loss_weight", student_loss_weight,
-            hp_types.Float("student_loss_weight", 0.0, 1.0, default=0.5), check_unit_interval)}
-        if self.distillation == "logits":
-            self.dimensions["temperature"] = Dimension(
-                "temperature", temperature,
-                hp_types.Float("temperature", 1.0, 10.0, sampling="log", default=3.0),
-                check_positive_float)
-
-    @property
-    def objective(self):
-        """The objective to give the tuner: the student's loss on the validation labels."""
-        return keras_tuner.Objective("val_student_loss", direction="min")
+        default_weight = hp_types.Float("student_loss_weight", 0.0, 1.0, default=0.5)
+        tuned_arguments = [(student_loss_weight, default_weight, check_unit_interval)]
+        if self.distillation == "logits":  # the only distillation with a temperature
+            default_temperature = hp_types.Float("temperature", 1.0, 10.0, sampling="log",
+                                                 default=3.0)
+            tuned_arguments.append((temperature, default_temperature, check_positive_float))
+        self.hyperparameters = search_space(*tuned_arguments)
 
     def build(self, hp):
         """Builds the student of this trial and compiles its Distiller."""
-        student = self._build_student(hp)
-        compiled_with = compile_arguments(student, "student")
-        values = {name: dimension(hp) for name, dimension in self.dimensions.items()}
+        student, compiled_with = build_wrapped_model(self._build_student, hp, "student")
+        values = declare(hp, self.hyperparameters)
         loss = (LogitsDistillation(values["temperature"]) if self.distillation == "logits"
                 else ExpectationDistillation())
         with failed_trial_on_invalid_model(hp):
@@ -123,25 +121,33 @@ class DistillerHyperModel(keras_tuner.HyperModel):
 
     def fit(self, hp, model, *args, **kwargs):
         """Trains the Distiller as ``model.fit``; warns when the objective cannot rank trials."""
-        objective = _tuner_objective(kwargs.get("callbacks"))
-        tuned = [name for name, dimension in self.dimensions.items() if not dimension.is_fixed]
-        if objective and tuned and objective.removeprefix("val_") in _MIXED_OBJECTIVES:
+        oracle = _tuner_oracle(kwargs.get("callbacks"))
+        if oracle is not None:
+            self._warn_if_the_objective_cannot_rank_trials(oracle)
+        return model.fit(*args, **kwargs)
+
+    def _warn_if_the_objective_cannot_rank_trials(self, oracle):
+        """Warns if the tuner's objective mixes in a distillation loss whose scale it tunes."""
+        objective = getattr(oracle.objective, "name", None) or ""
+        if objective.removeprefix("val_") not in _MIXED_OBJECTIVES:
+            return
+        # What the oracle tunes, which the tuner's hyperparameters= and tune_new_entries decide.
+        tuned = tuned_names([h.name for h in self.hyperparameters.space], oracle.get_space())
+        if tuned:
             warnings.warn(
                 f"The tuner's objective {objective!r} includes the distillation loss, whose scale "
                 f"changes with the tuned {tuned}: it cannot rank these trials. Use "
                 "objective=hypermodel.objective ('val_student_loss') or "
-                "keras_tuner.Objective('val_accuracy', 'max').", stacklevel=2)
-        return model.fit(*args, **kwargs)
+                "keras_tuner.Objective('val_accuracy', 'max').", stacklevel=3)
 
 
-def _tuner_objective(callbacks):
-    """The name of the objective of the tuner running this fit, if it can be told."""
+def _tuner_oracle(callbacks):
+    """The oracle of the tuner running this fit, if it can be told."""
     for callback in callbacks or ():
         # keras-tuner adds a callback holding the tuner to every fit of a search.
-        objective = getattr(getattr(getattr(callback, "tuner", None), "oracle", None),
-                            "objective", None)
-        if objective is not None:
-            return getattr(objective, "name", None)
+        oracle = getattr(getattr(callback, "tuner", None), "oracle", None)
+        if oracle is not None:
+            return oracle
     return None
 
 

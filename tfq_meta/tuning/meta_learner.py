@@ -4,8 +4,8 @@ from keras_tuner.engine import hyperparameters as hp_types
 
 from tfq_meta._validation import check_choice, check_positive_float, check_positive_int
 from tfq_meta.meta import ALGORITHMS, MetaLearner
-from tfq_meta.tuning._space import (Dimension, build_function, compile_arguments,
-                                    failed_trial_on_invalid_model)
+from tfq_meta.tuning._space import (build_function, build_wrapped_model, declare,
+                                    failed_trial_on_invalid_model, search_space)
 
 
 class MetaLearnerHyperModel(keras_tuner.HyperModel):
@@ -43,6 +43,8 @@ class MetaLearnerHyperModel(keras_tuner.HyperModel):
 
     Attributes:
         objective: ``keras_tuner.Objective("val_loss", "min")``.
+        hyperparameters: the search space of ``algorithm``, ``inner_steps`` and ``inner_lr``, a
+            ``keras_tuner.HyperParameters`` that ``build(hp)`` declares after the model's.
 
     Example:
     >>> import keras_tuner
@@ -67,35 +69,26 @@ class MetaLearnerHyperModel(keras_tuner.HyperModel):
     ```
     """
 
+    # The objective to give the tuner: the query loss after adaptation.
+    objective = keras_tuner.Objective("val_loss", direction="min")
+
     def __init__(self, model, algorithm=None, inner_steps=None, inner_lr=None, head=None,
                  name=None, tunable=True):
         super().__init__(name=name, tunable=tunable)
         self.model = model
         self._build_model = build_function(model, "model")
         self.head = head
-        self.dimensions = {
-            "algorithm": Dimension("algorithm", algorithm,
-                                   hp_types.Choice("algorithm", list(ALGORITHMS)),
-                                   lambda value, name: check_choice(value, ALGORITHMS, name)),
-            "inner_steps": Dimension("inner_steps", inner_steps,
-                                     hp_types.Int("inner_steps", 1, 5, default=1),
-                                     check_positive_int),
-            "inner_lr": Dimension("inner_lr", inner_lr,
-                                  hp_types.Float("inner_lr", 0.01, 1.0, sampling="log",
-                                                 default=0.1),
-                                  check_positive_float),
-        }
-
-    @property
-    def objective(self):
-        """The objective to give the tuner: ``val_loss``, the query loss after adaptation."""
-        return keras_tuner.Objective("val_loss", direction="min")
+        self.hyperparameters = search_space(
+            (algorithm, hp_types.Choice("algorithm", list(ALGORITHMS)),
+             lambda value, name: check_choice(value, ALGORITHMS, name)),
+            (inner_steps, hp_types.Int("inner_steps", 1, 5, default=1), check_positive_int),
+            (inner_lr, hp_types.Float("inner_lr", 0.01, 1.0, sampling="log", default=0.1),
+             check_positive_float))
 
     def build(self, hp):
         """Builds and compiles the MetaLearner of this trial."""
-        model = self._build_model(hp)
-        compiled_with = compile_arguments(model, "model")
-        meta_options = {name: dimension(hp) for name, dimension in self.dimensions.items()}
+        model, compiled_with = build_wrapped_model(self._build_model, hp, "model")
+        meta_options = declare(hp, self.hyperparameters)
         if meta_options["algorithm"] == "anil":
             meta_options["head"] = self.head
         with failed_trial_on_invalid_model(hp):
