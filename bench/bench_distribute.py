@@ -315,7 +315,7 @@ def main(args):
 
 
 if __name__ == "__main__":
-    parser = common.parser(__doc__)
+    parser = common.parser(__doc__, workers=True)
     parser.set_defaults(reduce_calls=300)  # calls per timed collective (--quick: 20)
     arguments = common.parse(parser, reduce_calls=20)
     if arguments.worker:

@@ -259,7 +259,7 @@ def main(args):
 
 
 if __name__ == "__main__":
-    parser = common.parser(__doc__)
+    parser = common.parser(__doc__, workers=True)
     parser.add_argument("--qubits", type=int, nargs="+", default=list(QUBITS))
     parser.add_argument("--batches", type=int, nargs="+", default=list(BATCHES))
     parser.add_argument("--repeats", type=int, default=20,

@@ -1,7 +1,7 @@
 """What the benchmark scripts share: command line, machine state, tables, JSON, worker processes.
 
 Import it before TensorFlow: it quiets TensorFlow's C++ logs, picks Keras' TensorFlow backend and
-puts this checkout first on sys.path, so the scripts (and their workers) measure its tfq_meta.
+puts this checkout first on sys.path, so the scripts and their workers measure its tfq_meta.
 """
 import argparse
 import json
@@ -27,15 +27,15 @@ OUTPUT = BENCH / "output"
 BUSY_SHARE, IDLE_SHARE, POLL_SECONDS = 0.2, 0.25, 30.0
 
 
-# ------------------------------------------------------------------------------ command line
-
-def parser(doc, wait=0.0):
-    """The arguments every script takes: --quick, --wait MINUTES (and the hidden --worker)."""
+def parser(doc, wait=0.0, workers=False):
+    """The arguments every script takes: --quick and --wait MINUTES; with ``workers``, the
+    hidden --worker KIND that starts the script as one of its :class:`Workers`."""
     arguments = argparse.ArgumentParser(description=doc.split("\n")[0])
     arguments.add_argument("--quick", action="store_true", help="a short smoke run")
     arguments.add_argument("--wait", type=float, default=wait,
                            help=f"minutes to wait at most for idle CPUs first (default {wait})")
-    arguments.add_argument("--worker", help=argparse.SUPPRESS)
+    if workers:
+        arguments.add_argument("--worker", help=argparse.SUPPRESS)
     return arguments
 
 
@@ -46,8 +46,6 @@ def parse(arguments, **quick):
         vars(args).update(quick)
     return args
 
-
-# ----------------------------------------------------------------------------- the machine
 
 def busy_cpu_share(seconds=1.0):
     """Share of all CPUs' time spent busy over ``seconds`` (from /proc/stat), or None."""
@@ -92,9 +90,8 @@ def wait_for_idle(minutes):
 
 def start(args):
     """Waits for idle CPUs (--wait) and notes the busy share: the JSON's record of the run."""
-    arguments = {k: v for k, v in vars(args).items() if k != "worker"}
-    return {"arguments": arguments, "machine": {"waited_for_idle": wait_for_idle(args.wait),
-                                                 "busy_share_before": note_if_busy()}}
+    return {"arguments": vars(args), "machine": {"waited_for_idle": wait_for_idle(args.wait),
+                                                  "busy_share_before": note_if_busy()}}
 
 
 def git_state():
@@ -138,18 +135,11 @@ def write_json(name, doc, results, **versions):
     print(f"wrote {path}")
 
 
-# ---------------------------------------------------------------------------------- tables
-
-def medians_ms(samples):
-    """{name: median of its seconds per step, in ms}."""
-    return {name: 1e3 * statistics.median(values) for name, values in samples.items()}
-
-
 def timing_record(n_steps, samples):
     """What the JSON keeps of a measurement: steps per block, repeats, medians and samples (ms)."""
     return {"steps_per_block": n_steps, "repeats": len(next(iter(samples.values()))),
-            "median_ms": medians_ms(samples),
-            "samples_ms": {name: [1e3 * v for v in values] for name, values in samples.items()}}
+            "median_ms": {name: 1e3 * statistics.median(v) for name, v in samples.items()},
+            "samples_ms": {name: [1e3 * s for s in v] for name, v in samples.items()}}
 
 
 def print_table(title, header, rows):
@@ -169,8 +159,6 @@ def verdict(met):
     """A goal's verdict; met is None when the sizes the goal names were not all measured."""
     return {True: "met", False: "MISSED", None: "UNDECIDED (goal sizes not all measured)"}[met]
 
-
-# ------------------------------------------------------------------------ worker processes
 
 def serve(handle):
     """A worker's loop: ``handle(command)`` answers each JSON line on stdin with one JSON line,
@@ -241,11 +229,9 @@ class Workers:
             errors.close()
 
 
-# ----------------------------------------------- the circuit step of bench_engines and bench_pqc
-
 def circuit_configuration(n_qubits, batch, n_layers=3, seed=0):
-    """``reuploading_circuit(n_qubits, n_layers)`` with random weights, a batch of features and
-    a loss cotangent (float32)."""
+    """bench_engines' and bench_pqc's workload: ``reuploading_circuit(n_qubits, n_layers)``,
+    random weights, a batch of features and a loss cotangent (float32)."""
     import numpy as np
 
     import tfq_meta
