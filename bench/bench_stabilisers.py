@@ -1,48 +1,31 @@
 """Cost of the MAML stabilisers: a meta-step with each of them against a plain MAML meta-step.
 
-Model: ``tfq_meta.models.student(n_features=1)`` (4 qubits, 2 layers, 37 parameters, statevector
-engine), as the main example uses it. Episodes: 16 sinusoid tasks, K=10 support and 10 query
-points. Every learner runs MAML with 5 inner steps at rate 0.1 and takes the same episode; each
-is one ``train_on_batch`` (Keras' compiled train function):
+Model ``models.student(n_features=1)`` (4 qubits, 2 layers, 37 parameters); one episode of 16
+sinusoid tasks (10 support, 10 query points); MAML, 5 inner steps at rate 0.1; a step is one
+``train_on_batch``. Variants, each timed in alternating blocks against plain (timing.py):
+  plain       every stabiliser off: fixed rate, last step's query loss only, no clipping
+  lslr        + learned rates per weight group and step
+  multi-step  + the query loss after every step
+  clipping    + inner gradients clipped to norm 1
+  annealing   + derivative-order annealing, in its first-order epochs (what FOMAML costs)
+  defaults    ``MetaLearner(student)``: learned rates, multi-step loss and clipping
+"ratio" is variant/plain, the median [quartiles] of paired blocks.
 
-  plain         every stabiliser off: fixed rate, last step's query loss only, no clipping
-  lslr          + learned rates per weight group and step
-  multi-step    + the query loss after every step (all steps' queries in one batched call)
-  clipping      + inner gradients clipped to norm 1
-  annealing     + derivative-order annealing, timed in its first-order epochs (only the branch
-                of the epoch runs, so this is what FOMAML costs)
-  defaults      ``MetaLearner(student)``: learned rates, multi-step loss and clipping, as a user
-                gets it
+Goal: defaults / plain <= 1.3.
 
-Each is timed in alternating blocks against plain (bench/timing.py); ratios are medians over
-repeats of paired blocks.
-
-Goal (issue text): the stabilisers cost at most 1.3x a plain MAML meta-step (judged on
-``defaults``).
-
-Run:  python bench/bench_stabilisers.py    (about 3 minutes; --quick for a smoke run). Prints a
-      table and the goal, writes bench/output/bench_stabilisers.json.
+Run:  python bench/bench_stabilisers.py   (about 3 minutes; --quick for a smoke run). Writes
+      bench/output/bench_stabilisers.json.
 """
-import os
-import statistics
-from pathlib import Path
+import common  # first: sets up TensorFlow's environment
+import keras
+import tensorflow as tf
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+from tfq_meta import MetaLearner, models, tasks
+from timing import BlockTiming, format_ratio, paired_ratio
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from machine_state import (note_if_busy, quick_and_wait_arguments,  # noqa: E402
-                           save_results, wait_for_idle)
-from tfq_meta import MetaLearner, models, tasks  # noqa: E402
-from timing import BlockTiming, format_ratio, paired_ratio  # noqa: E402
-
-OUTPUT = Path(__file__).parent / "output" / "bench_stabilisers.json"
 GOAL_RATIO = 1.3
 PLAIN = dict(learn_inner_lr=False, multi_step_loss=False, inner_clipnorm=None)
 VARIANTS = {
-    "plain": PLAIN,
     "lslr": {**PLAIN, "learn_inner_lr": True},
     "multi-step": {**PLAIN, "multi_step_loss": True},
     "clipping": {**PLAIN, "inner_clipnorm": 1.0},
@@ -55,45 +38,40 @@ QUICK_TIMING = BlockTiming(block_seconds=0.2, settle_seconds=0.02, configuration
                            min_repeats=3, warmup_steps=1)
 
 
-def learner(options):
+def train_step(options, episode):
     keras.utils.set_random_seed(0)
     meta = MetaLearner(models.student(n_features=1), "maml", inner_steps=5, inner_lr=0.1,
                        **options)
     meta.compile(loss="mse")
-    return meta
+    return lambda: meta.train_on_batch(episode)
 
 
-def run(timing, max_repeats):
+def time_variants(timing, max_repeats):
     episode = {key: tf.constant(value, tf.float32) for key, value in
                tasks.Sinusoid(shots=10).sample(16, seed=0).items()}
     rows = []
     for name, options in VARIANTS.items():
-        if name == "plain":
-            continue
-        steps = {variant: (lambda meta=learner(VARIANTS[variant]): meta.train_on_batch(episode))
-                 for variant in ("plain", name)}
-        _, samples = timing.measure(steps, max_repeats)
-        rows.append({"variant": name, "options": options,
-                     "median_ms": {v: 1e3 * statistics.median(s) for v, s in samples.items()},
-                     "over_plain": paired_ratio(samples, name, "plain"),
-                     "samples_ms": {v: [1e3 * s for s in t] for v, t in samples.items()}})
-        print(f"  {name:<11} {rows[-1]['median_ms'][name]:7.1f} ms  plain "
-              f"{rows[-1]['median_ms']['plain']:7.1f} ms  ratio "
-              f"{format_ratio(rows[-1]['over_plain'])}", flush=True)
+        steps = {"plain": train_step(PLAIN, episode), name: train_step(options, episode)}
+        n_steps, samples = timing.measure(steps, max_repeats)
+        rows.append({"variant": name, "options": options, **common.timing_record(n_steps, samples),
+                     "over_plain": paired_ratio(samples, name, "plain")})
     return rows
 
 
 def main(args):
-    waited = wait_for_idle(args.wait)
-    busy_before = note_if_busy()
-    rows = run(QUICK_TIMING if args.quick else TIMING, 3 if args.quick else 15)
+    run = common.start(args)
+    rows = time_variants(QUICK_TIMING if args.quick else TIMING, 3 if args.quick else 15)
+    common.print_table("ms per meta-step (median), variant/plain (median [quartiles] of paired "
+                       "repeats):", ["variant", "variant ms", "plain ms", "ratio"],
+                       [[r["variant"], f"{r['median_ms'][r['variant']]:.1f}",
+                         f"{r['median_ms']['plain']:.1f}", format_ratio(r["over_plain"])]
+                        for r in rows])
     ratio = next(row["over_plain"]["median"] for row in rows if row["variant"] == "defaults")
     verdict = {"goal": f"defaults / plain MAML meta-step <= {GOAL_RATIO}", "ratio": ratio,
                "met": ratio <= GOAL_RATIO}
-    print(f"goal: {verdict['goal']}: {ratio:.2f} -> {'met' if verdict['met'] else 'MISSED'}")
-    save_results(OUTPUT, {"rows": rows, "goal": verdict, "quick": args.quick}, waited,
-                 busy_before)
+    print(f"\ngoal: {verdict['goal']}: {ratio:.2f} -> {common.verdict(verdict['met'])}")
+    common.write_json("bench_stabilisers", __doc__, {**run, "rows": rows, "goal": verdict})
 
 
 if __name__ == "__main__":
-    main(quick_and_wait_arguments(__doc__.splitlines()[0]).parse_args())
+    main(common.parse(common.parser(__doc__)))

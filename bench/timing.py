@@ -15,8 +15,8 @@ import numpy as np
 
 
 def sync(result):
-    """Waits for a step's result (TensorFlow and torch CPU ops are synchronous anyway; this makes
-    sure) by converting it, and every element of a tuple or list, to NumPy."""
+    """Waits for a step's result by converting it (and every element of a tuple or list) to
+    NumPy; TensorFlow and torch CPU ops are synchronous anyway, this makes sure."""
     if isinstance(result, (tuple, list)):
         return [sync(r) for r in result]
     if hasattr(result, "detach"):  # A torch tensor that may require grad.
@@ -35,8 +35,7 @@ def timed_first_call(function):
 def rotated_order(names, repeat):
     """``names`` in the order of one repeat: rotated each repeat, reversed every other cycle, so
     each one follows each other one about equally often."""
-    names = tuple(names)
-    k = len(names)
+    names, k = tuple(names), len(names)
     order = names[repeat % k:] + names[:repeat % k]
     return order[::-1] if (repeat // k) % 2 else order
 
@@ -50,6 +49,9 @@ def paired_ratio(samples, numerator, denominator):
 
 
 def format_ratio(ratio, digits=2):
+    """``median [q1-q3]``; large ratios (hundreds) without decimals."""
+    if ratio["median"] >= 100:
+        return f"{ratio['median']:.0f} [{ratio['q1']:.0f}-{ratio['q3']:.0f}]"
     return f"{ratio['median']:.{digits}f} [{ratio['q1']:.2f}-{ratio['q3']:.2f}]"
 
 
@@ -88,19 +90,25 @@ class BlockTiming:
         block = one_step if n_steps == 1 else n_steps * self.time_block(step, n_steps)
         return n_steps, block
 
-    def measure(self, steps, max_repeats):
+    def measure(self, steps, max_repeats=10**6, first_call_seconds=None):
         """Seconds per step of each of ``steps`` ({name: step()}), one block each per repeat, as
-        many repeats (up to ``max_repeats``) as fit in configuration_seconds.
+        many repeats (up to ``max_repeats``) as fit in configuration_seconds. A step whose first
+        call (``first_call_seconds[name]``) took over five blocks is not warmed up again: that
+        call was its warm-up, and each of its blocks is one call.
 
         Returns ({name: steps per block}, {name: [seconds per step, one per repeat]}).
         """
         n_steps, repeat_seconds = {}, 0.0
         for name, step in steps.items():
-            self.time_block(step, self.warmup_steps)
-            n_steps[name], block = self.steps_per_block(step)
+            first = (first_call_seconds or {}).get(name, 0.0)
+            if first > 5 * self.block_seconds:
+                n_steps[name], block = 1, first
+            else:
+                self.time_block(step, self.warmup_steps)
+                n_steps[name], block = self.steps_per_block(step)
             repeat_seconds += self.settle_seconds + block
-        repeats = min(max_repeats,
-                      max(self.min_repeats, int(self.configuration_seconds / repeat_seconds)))
+        fit = min(max_repeats, self.configuration_seconds / repeat_seconds)
+        repeats = min(max_repeats, max(self.min_repeats, int(fit)))
         samples = {name: [] for name in steps}
         for repeat in range(repeats):
             for name in rotated_order(steps, repeat):

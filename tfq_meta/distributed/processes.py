@@ -1,9 +1,9 @@
 """Local processes for distributed runs: free ports, process groups, stopping, prefixed logs.
 
 Every launcher in tfq_meta (the ``tf.distribute`` worker runner, the keras-tuner search launcher,
-``bench/bench_distribute.py``) starts its processes with :func:`start_process_group`, so each one
-leads a process group of its own: a signal to the group also reaches whatever the process started
-(a data loader, a subprocess of the user's script), and nothing outlives the launcher.
+the worker processes of ``bench/``) starts its processes with :func:`start_process_group`, so each
+one leads a process group of its own: a signal to the group also reaches whatever the process
+started (a data loader, a subprocess of the user's script), and nothing outlives the launcher.
 
 Example:
 
