@@ -26,8 +26,8 @@ def test_workaround_applies_before_the_release_that_fixed_it(monkeypatch, instal
     assert _compat.Workaround("keras", "url", fixed_in).applies() is applies
 
 
-@pytest.mark.parametrize("distribution", ["keras", "keras-tuner", "tensorflow-quantum",
-                                          "cirq-core"])
+@pytest.mark.parametrize("distribution", ["keras", "keras-tuner", "tensorflow",
+                                          "tensorflow-quantum", "cirq-core"])
 def test_libraries_whose_private_api_is_used_are_bounded_from_above(distribution):
     with open(os.path.join(ROOT, "requirements.txt")) as requirements:
         line = next(line for line in requirements

@@ -5,7 +5,7 @@
 * ``.keras`` files of student, teacher and classification models reload with bit-identical weights
   and outputs, and the reloaded model trains exactly like the original.
 * SavedModels (``model.export``) serve the in-memory model's outputs from a fresh Python process
-  that only imports tfq_meta (DESIGN fact 5), also for a model taking quantum data (string tensors
+  that only imports tfq_meta, also for a model taking quantum data (string tensors
   of circuits).
 * ``import tfq_meta`` refuses a non-TensorFlow Keras backend with an ImportError naming the fix.
 """
@@ -276,7 +276,7 @@ def test_reloaded_keras_model_takes_the_same_gradient_step(tmp_path, rng):
     path = tmp_path / "student.keras"
     model.save(path)
     reloaded = keras.models.load_model(path)
-    assert reloaded.jit_compile is False  # TFQ ops are not XLA-compilable (DESIGN fact 6)
+    assert reloaded.jit_compile is False  # TFQ ops are not XLA-compilable
     assert [w.path for w in reloaded.trainable_weights] == [w.path for w in
                                                             model.trainable_weights]
 

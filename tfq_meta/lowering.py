@@ -1,7 +1,7 @@
 """Lowers a symbolic circuit to one fresh symbol per parameterized gate.
 
-TFQ's serializer only accepts gate parameters of the form ``scalar * symbol``. We lift that limit
-(DESIGN fact 12): every symbolic gate exponent (``w * x``, ``0.5 * x + 0.25``, ``sin(a)`` …) is
+TFQ's serializer only accepts gate parameters of the form ``scalar * symbol``. We lift that limit:
+every symbolic gate exponent (``w * x``, ``0.5 * x + 0.25``, ``sin(a)`` …) is
 replaced by a fresh symbol ``_g{k}`` whose value TensorFlow computes from the user's symbol values,
 so the chain rule stays exact and every fresh symbol appears once with coefficient 1, the form
 parameter-shift rules need.

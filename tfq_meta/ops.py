@@ -6,7 +6,7 @@ engine once, knows how many examples fit in memory (:mod:`tfq_meta.memory`), and
 
 * ``expectations(symbol_values, observables)``: ``[batch, n_symbols]`` → ``[batch,
   n_observables]``, one batched simulation whatever differs between the examples (features, and
-  even per-example weights, are all just symbol values; DESIGN fact 3), differentiable to any
+  even per-example weights, are all just symbol values), differentiable to any
   order on every engine; one engine per observable set, built on first use and kept, so a layer
   measured on other observables reuses the same compiled circuit;
 * ``states(symbol_values)``: ``[batch, 2^n]`` final states (statevector engine).
@@ -15,7 +15,7 @@ Every circuit evaluation of the package goes through it: the PQC layer and its m
 the distillation losses (through PQC), the kernels and :mod:`tfq_meta.fidelity`.
 :class:`CircuitExpectation` is a compiled circuit bound to one observable set.
 
-Two engines sit behind it (DESIGN fact 10):
+Two engines sit behind it:
 
 ``"statevector"``
     A batched state vector in plain TensorFlow ops (:mod:`tfq_meta.engines.statevector`): much
@@ -114,7 +114,7 @@ class CompiledCircuit:
     def second_order_blocker(self):
         """The first operation whose second derivatives the expectations cannot have, or None.
 
-        Only qsim has one: its second order is the two-term parameter-shift rule (DESIGN fact 4).
+        Only qsim has one: its second order is the two-term parameter-shift rule.
         """
         if self.engine != "qsim":
             return None

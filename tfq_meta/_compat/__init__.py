@@ -3,6 +3,7 @@
 - :mod:`.keras_tuner`: the distributed search's chief, the oracle's files and gRPC messages;
 - :mod:`.keras`: the Keras 3 internals that the MetaLearner, the Distiller and the kernels use;
 - :mod:`.tfq`: TensorFlow Quantum's lazily loaded op libraries;
+- :mod:`.tensorflow`: whether the graph being built will be compiled by XLA;
 - :mod:`.cirq`: EigenGate exponents and spectra, for lowering circuits and the engines.
 
 Each entry says what it works around (or which public API is missing), the upstream issue, and on

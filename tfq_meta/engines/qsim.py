@@ -1,9 +1,9 @@
 """The ``qsim`` engine: TensorFlow Quantum's ops, differentiable to any order.
 
 Forward passes run TFQ's qsim ops: exact expectations, sampled ones (``repetitions`` shots) and
-noisy ones (Monte-Carlo trajectories), one op call per batch (DESIGN facts 2–3).
+noisy ones (Monte-Carlo trajectories), one op call per batch.
 
-Gradients: no TFQ differentiator gives second-order gradients (DESIGN fact 4), so the op is wrapped
+Gradients: no TFQ differentiator gives second-order gradients, so the op is wrapped
 in two custom gradients. The first-order gradient is the chosen TFQ differentiator's (adjoint by
 default: exact and fast). Its own gradient — what MAML's outer loop needs — comes from writing the
 same first-order gradient *in the graph* as the two-term parameter-shift rule

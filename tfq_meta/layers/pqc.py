@@ -82,7 +82,7 @@ class PQC(keras.layers.Layer):
             repetitions=repetitions, noise=noise, trajectories=trajectories,
             state_dtype=state_dtype)
         self.observables = self.compiled_circuit.prepare(observables)
-        # TFQ ops are not XLA-compilable (DESIGN fact 6); the statevector engine is.
+        # TFQ ops are not XLA-compilable; the statevector engine is.
         self.supports_jit = self.compiled_circuit.engine == "statevector"
 
     @property
@@ -123,7 +123,7 @@ class PQC(keras.layers.Layer):
         """The layer's output with the given circuit weights instead of ``circuit_weights``.
 
         Meta-learning uses this to simulate many tasks in one engine call, each example with the
-        weights of its own task (DESIGN fact 3).
+        weights of its own task.
 
         Args:
             inputs: as for ``call``.

@@ -6,7 +6,7 @@ are stacked into one batch ``[tasks * shots, ...]``, and each layer whose weight
 them as per-task tensors ``[tasks, *weight.shape]``:
 
 - a :class:`~tfq_meta.layers.PQC` receives one weight row per example in its symbol values, so a
-  whole meta-batch is one circuit-simulation call (DESIGN fact 3);
+  whole meta-batch is one circuit-simulation call;
 - a ``Dense`` layer becomes one batched matrix product;
 - any other layer runs under ``tf.vectorized_map`` with its weights substituted through a
   ``keras.StatelessScope``.

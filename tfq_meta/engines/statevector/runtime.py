@@ -13,16 +13,13 @@ runs small batched complex dots 3-7x slower (measured on CPU).
 import numpy as np
 import tensorflow as tf
 
+from tfq_meta._compat.tensorflow import in_xla_context
+
 from .compiler import ConstantStep, PermutationStep, compile_circuit
 from .gather import permute
 from .layout import EinsumLayout
 from .matrices import BatchedMatrices
 from .observables import Observables
-
-try:  # How TensorFlow's own ops tell that they are being compiled by XLA.
-    from tensorflow.python.ops.control_flow_util import GraphOrParentsInXlaContext
-except ImportError:  # pragma: no cover
-    GraphOrParentsInXlaContext = None
 
 # A state of 2^30 amplitudes per example is beyond any machine's memory for a batch.
 MAX_QUBITS = 30
@@ -79,8 +76,7 @@ class StatevectorEngine:
 
     def _simulate(self, gate_values):
         gate_values = tf.cast(gate_values, self.real_dtype)
-        xla = GraphOrParentsInXlaContext is not None and GraphOrParentsInXlaContext(
-            tf.compat.v1.get_default_graph())
+        xla = in_xla_context()
         batched = iter(self._matrices.evaluate(gate_values, self.dtype, xla))
         state = BatchedState(self.program.initial_state, self.n_qubits, self.dtype, xla)
         for step in self.program.steps:
