@@ -57,3 +57,20 @@ def check_unit_interval(value, argument, meaning=""):
     if not is_finite_number(value) or not 0.0 <= value <= 1.0:
         raise ValueError(f"`{argument}` must be a number in [0, 1]{meaning}; got {value!r}.")
     return float(value)
+
+
+def check_finite_number(value, argument):
+    """Returns ``value`` as a float if it is a finite number, else raises."""
+    if not is_finite_number(value):
+        raise ValueError(f"`{argument}` must be a finite number; got {value!r}.")
+    return float(value)
+
+
+def check_interval(interval, argument):
+    """Returns ``(low, high)`` as floats if ``interval`` is a pair of finite numbers with
+    ``low <= high``, else raises."""
+    if not (isinstance(interval, (tuple, list)) and len(interval) == 2 and
+            all(is_finite_number(v) for v in interval) and interval[0] <= interval[1]):
+        raise ValueError(f"`{argument}` must be an interval (low, high) of finite numbers with "
+                         f"low <= high; got {interval!r}.")
+    return float(interval[0]), float(interval[1])

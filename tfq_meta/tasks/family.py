@@ -35,7 +35,8 @@ class TaskFamily:
                 raise ValueError(f"{type(self).__name__}.sample_task returned `{key}` of "
                                  f"different shapes {sorted(shapes)}; every task of a family must "
                                  "have the same shapes so tasks can be batched.")
-        episode = {key: _as_model_array(np.stack([task[key] for task in tasks])) for key in tasks[0]}
+        episode = {key: _as_model_array(np.stack([task[key] for task in tasks]))
+                   for key in tasks[0]}
         check_episode(episode, f"{type(self).__name__}.sample_task")
         return episode
 

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from tfq_meta._validation import check_positive_int
+from tfq_meta._validation import check_interval, check_positive_int
 from tfq_meta.tasks.family import TaskFamily
 
 
@@ -29,11 +29,9 @@ class Sinusoid(TaskFamily):
         check_positive_int(shots, "shots")
         query_shots = shots if query_shots is None else query_shots
         check_positive_int(query_shots, "query_shots")
-        for argument, interval in (("amplitude_range", amplitude_range),
-                                   ("phase_range", phase_range), ("x_range", x_range)):
-            if len(interval) != 2 or not interval[0] <= interval[1]:
-                raise ValueError(f"`{argument}` must be an interval (low, high) with low <= high; "
-                                 f"got {interval!r}.")
+        amplitude_range = check_interval(amplitude_range, "amplitude_range")
+        phase_range = check_interval(phase_range, "phase_range")
+        x_range = check_interval(x_range, "x_range")
         self.shots, self.query_shots = shots, query_shots
         self.amplitude_range, self.phase_range = tuple(amplitude_range), tuple(phase_range)
         self.x_range = tuple(x_range)

@@ -9,47 +9,15 @@ Symbol names:
     ``w{b}_{q}_{k}``   the ``k``-th rotation on qubit ``q`` in trainable block ``b``.
     ``s{l}_{i}``       trainable scale of rotation ``i`` in encoding layer ``l`` (re-uploading).
 """
-import dataclasses
-
 import cirq
 import sympy
 
 from tfq_meta._validation import check_choice, check_non_negative_int, check_positive_int
+from tfq_meta.circuits.spec import CircuitSpec, qubit_list, sequence_of
 
 ROTATIONS = {"rx": cirq.rx, "ry": cirq.ry, "rz": cirq.rz}
 ENTANGLERS = ("cnot", "cz", "cnot_ring", "cz_ring", "none")
 _AXES = ("rx", "ry", "rz")
-
-
-@dataclasses.dataclass(frozen=True)
-class CircuitSpec:
-    """A parameterized circuit with its data and weight symbols.
-
-    Attributes:
-        circuit: the ``cirq.Circuit``.
-        data_symbols: tuple of ``sympy.Symbol`` whose values come from features, in feature order.
-        weight_symbols: tuple of ``sympy.Symbol`` that are trainable weights.
-        initial_values: dict ``{symbol name: float}`` of weights that should not start at a
-            random angle (e.g. input scales start at 1.0).
-    """
-
-    circuit: cirq.Circuit
-    data_symbols: tuple = ()
-    weight_symbols: tuple = ()
-    initial_values: dict = dataclasses.field(default_factory=dict)
-
-    def __add__(self, other):
-        """Concatenates two specs: circuits in sequence, symbols in first-appearance order."""
-        return CircuitSpec(
-            self.circuit + other.circuit,
-            _unique(self.data_symbols + other.data_symbols),
-            _unique(self.weight_symbols + other.weight_symbols),
-            {**self.initial_values, **other.initial_values},
-        )
-
-    @property
-    def qubits(self):
-        return sorted(self.circuit.all_qubits())
 
 
 def angle_encoding(qubits, n_features=None, rotation="rx", scale_prefix=None):
@@ -77,7 +45,7 @@ def angle_encoding(qubits, n_features=None, rotation="rx", scale_prefix=None):
     >>> [str(s) for s in spec.data_symbols]
     ['x0', 'x1']
     """
-    qubits = _qubits(qubits)
+    qubits = qubit_list(qubits)
     n_features = len(qubits) if n_features is None else check_positive_int(n_features, "n_features")
     first_axis = check_choice(rotation, ROTATIONS, "rotation")
     features = sympy.symbols(f"x0:{n_features}")
@@ -113,10 +81,10 @@ def hardware_efficient_ansatz(qubits, n_layers=1, rotations=("ry", "rz"), entang
     >>> len(spec.weight_symbols)
     12
     """
-    qubits = _qubits(qubits)
+    qubits = qubit_list(qubits)
     n_layers = check_non_negative_int(n_layers, "n_layers")
     rotations = [check_choice(r, ROTATIONS, "rotations")
-                 for r in _sequence(rotations, "rotations")]
+                 for r in sequence_of(rotations, "rotations")]
     entangler = check_choice(entangler, ENTANGLERS, "entangler")
     circuit, weights = cirq.Circuit(), []
     for block in range(first_block, first_block + n_layers):
@@ -131,7 +99,7 @@ def hardware_efficient_ansatz(qubits, n_layers=1, rotations=("ry", "rz"), entang
 
 def reuploading_circuit(qubits, n_layers, n_features=None, encoding="rx", rotations=("ry", "rz"),
                         entangler="cnot", trainable_scaling=False):
-    """Data re-uploading: trainable blocks interleaved with ``n_layers`` repetitions of the encoding.
+    """Data re-uploading: trainable blocks between ``n_layers`` repetitions of the encoding.
 
     The circuit is ``W_0 S(x) W_1 S(x) … S(x) W_L`` with ``L = n_layers``: each ``W_b`` is one
     hardware-efficient layer and each ``S(x)`` an :func:`angle_encoding`. With ``L`` repetitions of
@@ -157,7 +125,7 @@ def reuploading_circuit(qubits, n_layers, n_features=None, encoding="rx", rotati
     >>> len(spec.data_symbols), len(spec.weight_symbols)
     (1, 9)
     """
-    qubits = _qubits(qubits)
+    qubits = qubit_list(qubits)
     n_layers = check_positive_int(n_layers, "n_layers")
     n_features = len(qubits) if n_features is None else check_positive_int(n_features, "n_features")
     spec = hardware_efficient_ansatz(qubits, 1, rotations, entangler, first_block=0)
@@ -177,31 +145,3 @@ def _entangling_layer(qubits, entangler):
     if entangler.endswith("_ring") and len(qubits) > 2:
         pairs.append((qubits[-1], qubits[0]))
     return [gate(a, b) for a, b in pairs]
-
-
-def _qubits(qubits):
-    if isinstance(qubits, int) and not isinstance(qubits, bool):
-        n_qubits = check_positive_int(qubits, "qubits")
-        return cirq.LineQubit.range(n_qubits)
-    try:
-        qubits = list(qubits)
-    except TypeError:
-        raise TypeError(
-            f"`qubits` must be a positive int or a sequence of Cirq qubits; got {qubits!r}."
-        ) from None
-    if not qubits or not all(isinstance(q, cirq.Qid) for q in qubits):
-        raise TypeError(f"`qubits` must be a non-empty sequence of Cirq qubits; got {qubits!r}.")
-    return qubits
-
-
-def _sequence(value, argument):
-    if isinstance(value, str):
-        return [value]
-    try:
-        return list(value)
-    except TypeError:
-        raise TypeError(f"`{argument}` must be a name or a sequence of names; got {value!r}.") from None
-
-
-def _unique(symbols):
-    return tuple(dict.fromkeys(symbols))

@@ -1,0 +1,79 @@
+"""HamiltonianFamily: task families whose tasks are Hamiltonians, minimized as energies."""
+import cirq
+import numpy as np
+
+from tfq_meta import hamiltonians
+from tfq_meta.tasks.family import TaskFamily
+
+
+class HamiltonianFamily(TaskFamily):
+    """Tasks ``H(p) = Σ_k c_k(p) P_k``: one fixed list of Pauli strings, coefficients per task.
+
+    A task is a parameter ``p`` (a coupling, a field, a graph). Every task of the family is a
+    weighted sum of the same Pauli strings :attr:`terms`, so a model that outputs the
+    expectation values ``⟨P_k⟩`` of its circuit (a PQC whose ``observables`` are
+    :attr:`terms`) measures every task's energy ``E = Σ_k c_k ⟨P_k⟩`` in one batched call, and
+    :class:`tfq_meta.Energy` is that energy as a Keras loss.
+
+    In an episode, ``x`` is a task's :meth:`features` (what the model may read of ``p``, e.g.
+    ``Δ`` for Meta-VQE's encoding) and ``y`` its :meth:`coefficients`, one shot each: the inner
+    loop minimizes the task's energy on the support set, and the query set is the same
+    Hamiltonian.
+
+    Subclasses set :attr:`n_qubits` and :attr:`terms` and implement :meth:`sample_parameter`,
+    :meth:`coefficients` and :meth:`features`.
+
+    Attributes:
+        n_qubits: the spins (qubits ``cirq.LineQubit(0 … n-1)``).
+        terms: list of ``cirq.PauliString`` with coefficient 1.
+    """
+
+    n_qubits = None
+    terms = ()
+
+    def sample_parameter(self, rng):
+        """One task's parameter, drawn from ``rng`` (a ``np.random.Generator``)."""
+        raise NotImplementedError
+
+    def coefficients(self, parameter):
+        """float64 ``[len(terms)]``: ``c_k(p)``."""
+        raise NotImplementedError
+
+    def features(self, parameter):
+        """float64 ``[n_features]``: what a model is given of the task."""
+        raise NotImplementedError
+
+    @property
+    def observables(self):
+        """:attr:`terms` as ``cirq.PauliSum``s: the ``observables`` of a PQC for this family."""
+        return [cirq.PauliSum.from_pauli_strings([term]) for term in self.terms]
+
+    def hamiltonian(self, parameter):
+        """The task's Hamiltonian ``Σ_k c_k(p) P_k`` as a ``cirq.PauliSum``."""
+        return cirq.PauliSum.from_pauli_strings(
+            [float(c) * term for c, term in zip(self.coefficients(parameter), self.terms)
+             if c != 0.0])
+
+    def ground_energy(self, parameter):
+        """The exact lowest energy of the task (:func:`tfq_meta.hamiltonians.ground_energy`)."""
+        return hamiltonians.ground_energy(self.hamiltonian(parameter), self.n_qubits)
+
+    def data(self, parameters):
+        """``(x, y)`` of a list of tasks, for ``model.fit(x, y)`` with the ``Energy`` loss:
+        float32 ``[n, n_features]`` features and ``[n, len(terms)]`` coefficients."""
+        x = np.stack([self.features(p) for p in parameters]).astype(np.float32)
+        y = np.stack([self.coefficients(p) for p in parameters]).astype(np.float32)
+        return x, y
+
+    def energies(self, expectations, parameters):
+        """Each task's energy from a model's outputs ``[n, len(terms)]``: ``Σ_k c_k ⟨P_k⟩``."""
+        return np.sum(self.data(parameters)[1] * np.asarray(expectations), axis=-1)
+
+    def sample_task(self, rng):
+        x, y = self.data([self.sample_parameter(rng)])
+        return {"support_x": x, "support_y": y, "query_x": x, "query_y": y}
+
+    def sample_parameters(self, n_tasks, seed=0):
+        """``n_tasks`` parameters, reproducibly from ``seed``."""
+        rng = np.random.default_rng(seed)
+        return [self.sample_parameter(rng) for _ in range(n_tasks)]
