@@ -229,10 +229,10 @@ def max_cut(graph):
 
 
 def _n_qubits(hamiltonian, n_qubits):
-    highest = max(q.x for q in hamiltonian.qubits) + 1 if hamiltonian.qubits else 1
     if not all(isinstance(q, cirq.LineQubit) for q in hamiltonian.qubits):
         raise ValueError("`hamiltonian` must act on cirq.LineQubits (qubit i is spin i); got "
                          f"{sorted(hamiltonian.qubits)}.")
+    highest = max(q.x for q in hamiltonian.qubits) + 1 if hamiltonian.qubits else 1
     if n_qubits is None:
         return highest
     check_positive_int(n_qubits, "n_qubits")

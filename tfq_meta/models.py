@@ -1,4 +1,5 @@
-"""Student and teacher models: functional Keras models built around a re-uploading PQC.
+"""Model builders: students and teachers around a re-uploading PQC, and energy models of task
+families.
 
 Both builders make the same architecture, differing in size::
 
@@ -10,13 +11,19 @@ Both builders make the same architecture, differing in size::
 The classical readout gives outputs beyond the [-1, 1] range of expectation values (e.g. sinusoid
 amplitudes up to 5) and class logits; classification models output **logits** (use
 ``from_logits=True`` losses). Teachers default to twice the qubits and layers of students.
+
+:func:`energy_model` measures an ansatz on every Pauli term of a Hamiltonian family::
+
+    features [batch, n_features]   (the task's parameters, e.g. Δ)
+      -> FeatureColumns "data"      (the features the ansatz reads: all, or none)
+      -> PQC "circuit": the ansatz, one ⟨P_k⟩ per term of the family, [batch, n_terms]
 """
 import keras
 
 from tfq_meta._compat.keras import flatten_layers
 from tfq_meta._validation import check_choice, check_positive_int
-from tfq_meta.circuits import reuploading_circuit
-from tfq_meta.layers import PQC
+from tfq_meta.circuits import CircuitSpec, reuploading_circuit
+from tfq_meta.layers import PQC, FeatureColumns
 
 TASKS = ("regression", "classification")
 
@@ -62,6 +69,44 @@ def teacher(n_features, n_outputs=1, task="regression", n_qubits=8, n_layers=4, 
     121
     """
     return _pqc_model(n_features, n_outputs, task, n_qubits, n_layers, "teacher", circuit_options)
+
+
+def energy_model(ansatz, family, name="energy_model", **pqc_options):
+    """A model whose outputs are the expectations of a Hamiltonian family's Pauli terms.
+
+    Trained with the :class:`tfq_meta.Energy` loss on ``family.data(parameters)`` it is a VQE of
+    every task at once; meta-trained by :class:`tfq_meta.MetaLearner` on ``family.episodes(…)``
+    it learns an initialization that a few energy-descent steps adapt to a new task.
+
+    Args:
+        ansatz: a :class:`tfq_meta.circuits.CircuitSpec` on the family's qubits; its data
+            symbols (if any) read the family's features in order, one each.
+        family: a :class:`tfq_meta.tasks.HamiltonianFamily`.
+        name: the model's name.
+        **pqc_options: passed on to :class:`tfq_meta.layers.PQC` (``engine``, ``initializer``…).
+
+    Returns:
+        A functional ``keras.Model`` ``[batch, n_features] -> [batch, len(family.terms)]``.
+
+    Example:
+    >>> from tfq_meta import circuits, tasks
+    >>> family = tasks.XXZChain(n_qubits=4)
+    >>> model = energy_model(circuits.meta_vqe_ansatz(4, 1, 1), family)
+    >>> model.output.shape
+    (None, 16)
+    """
+    if not isinstance(ansatz, CircuitSpec):
+        raise TypeError(f"`ansatz` must be a tfq_meta.circuits.CircuitSpec; got "
+                        f"{type(ansatz).__name__}.")
+    n_features = len(family.features(family.sample_parameters(1)[0]))
+    if len(ansatz.data_symbols) not in (0, n_features):
+        raise ValueError(
+            f"`ansatz` reads {len(ansatz.data_symbols)} features {list(ansatz.data_symbols)}, "
+            f"but the family's tasks have {n_features}: an ansatz reads all of them or none.")
+    features = keras.Input(shape=(n_features,), name="features")
+    data = FeatureColumns(list(range(len(ansatz.data_symbols))), name="data")(features)
+    expectations = PQC(ansatz, family.observables, name="circuit", **pqc_options)(data)
+    return keras.Model(features, expectations, name=name)
 
 
 def circuit_summary(model):
