@@ -18,6 +18,7 @@ amplitudes up to 5) and class logits; classification models output **logits** (u
       -> FeatureColumns "data"      (the features the ansatz reads: all, or none)
       -> PQC "circuit": the ansatz, one ⟨P_k⟩ per term of the family, [batch, n_terms]
 """
+import cirq
 import keras
 
 from tfq_meta._compat.keras import flatten_layers
@@ -98,6 +99,12 @@ def energy_model(ansatz, family, name="energy_model", **pqc_options):
     if not isinstance(ansatz, CircuitSpec):
         raise TypeError(f"`ansatz` must be a tfq_meta.circuits.CircuitSpec; got "
                         f"{type(ansatz).__name__}.")
+    missing = sorted(set(cirq.LineQubit.range(family.n_qubits)) - set(ansatz.qubits))
+    if missing:
+        raise ValueError(
+            f"`ansatz` acts on {len(ansatz.qubits)} qubits, but the family's Hamiltonians act on "
+            f"{family.n_qubits} (cirq.LineQubit 0 … {family.n_qubits - 1}); the ansatz lacks "
+            f"{missing}.")
     n_features = len(family.features(family.sample_parameters(1)[0]))
     if len(ansatz.data_symbols) not in (0, n_features):
         raise ValueError(

@@ -1,0 +1,113 @@
+"""Ansatzes of quantum task families against closed forms: QAOA's p = 1 cut on triangle-free
+regular graphs, the energies of the ansatzes' initial states, the rotation convention against a
+matrix exponential, and Meta-VQE's Δ-linear encoding."""
+import cirq
+import networkx as nx
+import numpy as np
+import pytest
+import scipy.linalg
+
+from tfq_meta import circuits, hamiltonians, tasks
+from tfq_meta.circuits.hamiltonian_ansatzes import _two_qubit_rotation
+
+
+def expectation(spec, values, hamiltonian):
+    simulator = cirq.Simulator(dtype=np.complex128)
+    return float(np.real(simulator.simulate_expectation_values(
+        spec.circuit, [hamiltonian], param_resolver={str(k): v for k, v in values.items()},
+        qubit_order=cirq.LineQubit.range(len(spec.qubits)))[0]))
+
+
+@pytest.mark.parametrize("gate, pauli", [(cirq.XXPowGate, cirq.X), (cirq.YYPowGate, cirq.Y),
+                                         (cirq.ZZPowGate, cirq.Z)])
+def test_two_qubit_rotation_is_the_exponential_of_the_pauli_product(gate, pauli):
+    a, b = cirq.LineQubit.range(2)
+    angle = 0.37
+    unitary = cirq.unitary(_two_qubit_rotation(gate, angle, a, b))
+    expected = scipy.linalg.expm(-1j * angle * cirq.unitary(pauli(a) * pauli(b)))
+    phase = expected[0, 0] / unitary[0, 0]
+    np.testing.assert_allclose(unitary * phase, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("graph", [nx.cubical_graph(), nx.petersen_graph()],
+                         ids=["cube", "petersen"])
+@pytest.mark.parametrize("gamma, beta", [(0.6155, np.pi / 8), (0.3, 0.9), (1.1, -0.2)])
+def test_qaoa_p1_cut_on_triangle_free_cubic_graphs_is_the_closed_form(graph, gamma, beta):
+    # p = 1 on a triangle-free d-regular graph: each edge is cut with probability
+    # 1/2 + sin(4β) sin(γ) cos^(d-1)(γ) / 2.
+    n = graph.number_of_nodes()
+    per_edge = 0.5 + 0.5 * np.sin(4 * beta) * np.sin(gamma) * np.cos(gamma) ** 2
+    energy_of = hamiltonians.maxcut_hamiltonian(graph)
+    fixed = circuits.qaoa_ansatz(n, p=1, graph=graph)
+    cut = graph.number_of_edges() / 2 - expectation(fixed, {"gamma0": gamma, "beta0": beta},
+                                                    energy_of)
+    assert cut == pytest.approx(graph.number_of_edges() * per_edge, abs=1e-9)
+    # The circuit for every graph, given the graph's edges as features, is the same.
+    family_circuit = circuits.qaoa_ansatz(n, p=1)
+    features = tasks.MaxCut(n_nodes=n).features(graph)
+    values = {"gamma0": gamma, "beta0": beta,
+              **{str(s): f for s, f in zip(family_circuit.data_symbols, features)}}
+    assert expectation(family_circuit, values, energy_of) == \
+        pytest.approx(graph.number_of_edges() / 2 - cut, abs=1e-9)
+
+
+def test_fixed_angles_reach_the_known_p1_ratio_on_large_girth_cubic_graphs():
+    # sin(γ) cos²(γ) is largest at tan γ = 1/√2: 0.6925 of the edges are cut.
+    gamma = np.arctan(1 / np.sqrt(2))
+    assert 0.5 + 0.5 * np.sin(gamma) * np.cos(gamma) ** 2 == pytest.approx(0.6925, abs=5e-5)
+    graph = nx.petersen_graph()   # girth 5: p = 1 sees no cycle
+    cut = 7.5 - expectation(circuits.qaoa_ansatz(10, graph=graph),
+                            {"gamma0": gamma, "beta0": np.pi / 8},
+                            hamiltonians.maxcut_hamiltonian(graph))
+    assert cut / graph.number_of_edges() == pytest.approx(0.69245, abs=1e-4)
+
+
+def test_xxz_ansatz_starts_from_singlets():
+    # Each singlet bond has ⟨XX⟩ = ⟨YY⟩ = ⟨ZZ⟩ = -1, bonds between singlets 0, ⟨Z⟩ = 0.
+    spec = circuits.xxz_ansatz(6, n_layers=2)
+    zeros = {str(s): 0.0 for s in spec.weight_symbols}
+    for delta in (-0.7, 0.4):
+        assert expectation(spec, zeros, hamiltonians.xxz_chain(6, delta)) == \
+            pytest.approx(3 * (-2 - delta), abs=1e-9)
+    assert len(spec.weight_symbols) == 10
+
+
+def test_tfim_ansatz_starts_from_the_plus_state():
+    spec = circuits.tfim_ansatz(5, n_layers=3)
+    zeros = {str(s): 0.0 for s in spec.weight_symbols}
+    assert expectation(spec, zeros, hamiltonians.transverse_field_ising(5, 1.3)) == \
+        pytest.approx(-1.3 * 5, abs=1e-9)
+
+
+def test_meta_vqe_encoding_is_linear_in_delta():
+    spec = circuits.meta_vqe_ansatz(4, encoding_layers=2, processing_layers=1)
+    assert len(spec.weight_symbols) == (4 * 2 + 2) * 4 and [str(s) for s in spec.data_symbols] == \
+        ["x0"]
+    rng = np.random.default_rng(0)
+    offsets = {str(s): rng.uniform(0, np.pi) for s in spec.weight_symbols}
+    hamiltonian = hamiltonians.xxz_chain(4, 0.5)
+    flat = {**offsets, **{name: 0.0 for name in offsets if name.startswith("a")}}
+    # Without slopes the state does not depend on Δ; with them, Δ = 0 is the state without them.
+    assert expectation(spec, {**flat, "x0": 0.9}, hamiltonian) == \
+        pytest.approx(expectation(spec, {**flat, "x0": -0.3}, hamiltonian), abs=1e-12)
+    assert expectation(spec, {**offsets, "x0": 0.0}, hamiltonian) == \
+        pytest.approx(expectation(spec, {**flat, "x0": 0.0}, hamiltonian), abs=1e-12)
+    assert expectation(spec, {**offsets, "x0": 0.9}, hamiltonian) != \
+        pytest.approx(expectation(spec, {**flat, "x0": 0.9}, hamiltonian), abs=1e-3)
+    # CNOTs on alternating pairs: (0,1), (2,3) in layer 0; (1,2) in layer 1.
+    cnots = [tuple(q.x for q in op.qubits) for op in spec.circuit.all_operations()
+             if op.gate == cirq.CNOT]
+    assert cnots == [(0, 1), (2, 3), (1, 2), (0, 1), (2, 3)]
+
+
+def test_ansatz_arguments_are_checked():
+    with pytest.raises(ValueError, match="needs an even number; got 5"):
+        circuits.xxz_ansatz(5)
+    with pytest.raises(ValueError, match="`encoding_layers` must be at least 1"):
+        circuits.meta_vqe_ansatz(4, encoding_layers=0)
+    with pytest.raises(ValueError, match="`graph` has 5 nodes, but `n_nodes` is 6"):
+        circuits.qaoa_ansatz(6, graph=nx.cycle_graph(5))
+    with pytest.raises(ValueError, match="`graph` has no edges"):
+        circuits.qaoa_ansatz(4, graph=nx.empty_graph(4))
+    with pytest.raises(ValueError, match="`p` must be a positive int"):
+        circuits.qaoa_ansatz(4, p=0)

@@ -1,0 +1,143 @@
+"""Hamiltonian task families: each task's Hamiltonian, energies of a whole batch of tasks in one
+call against Cirq's expectation of each task's PauliSum, exact second-order MAML through
+energies against finite differences of a Cirq objective, and MaxCut's bookkeeping.
+
+Oracles: the builders of tfq_meta.hamiltonians (themselves tested against NumPy matrices),
+``cirq.Simulator`` in complex128 with parameter-shift gradients, enumeration of cuts.
+"""
+import cirq
+import keras
+import networkx as nx
+import numpy as np
+import pytest
+
+import meta_oracle
+from tfq_meta import Energy, MetaLearner, circuits, hamiltonians, models, tasks
+
+
+def cirq_energy(layer, weights, hamiltonian, features=()):
+    """⟨H⟩ of a PQC layer's circuit at ``weights`` (in the layer's symbol order), by Cirq."""
+    values = {str(s): float(v) for s, v in zip(layer.data_symbols, features)}
+    values.update({str(s): float(v) for s, v in zip(layer.weight_symbols, weights)})
+    simulator = cirq.Simulator(dtype=np.complex128)
+    return float(np.real(simulator.simulate_expectation_values(
+        layer.circuit, [hamiltonian], param_resolver=values,
+        qubit_order=sorted(layer.circuit.all_qubits()))[0]))
+
+
+def test_family_hamiltonians_are_the_builders():
+    xxz = tasks.XXZChain(n_qubits=5, field=0.6)
+    assert xxz.hamiltonian(0.37) == hamiltonians.xxz_chain(5, 0.37, field=0.6)
+    ising = tasks.TransverseFieldIsing(n_qubits=4)
+    assert ising.hamiltonian(1.2) == hamiltonians.transverse_field_ising(4, 1.2)
+    maxcut = tasks.MaxCut(n_nodes=6)
+    graph = maxcut.sample_parameters(1, seed=3)[0]
+    assert maxcut.hamiltonian(graph) == hamiltonians.maxcut_hamiltonian(graph)
+
+
+def test_episodes_hold_each_tasks_features_and_coefficients():
+    family = tasks.XXZChain(n_qubits=4, delta_range=(-0.5, 0.5))
+    episode = family.sample(n_tasks=6, seed=1)
+    assert episode["support_x"].shape == (6, 1, 1) and episode["support_y"].shape == (6, 1, 16)
+    deltas = episode["support_x"][:, 0, 0]
+    assert np.all(np.abs(deltas) <= 0.5)
+    np.testing.assert_allclose(episode["support_y"][:, 0, 2], deltas)   # the first ZZ term
+    np.testing.assert_array_equal(episode["query_y"], episode["support_y"])
+
+
+@pytest.mark.parametrize("engine", ["statevector", "qsim"])
+def test_one_call_gives_every_tasks_energy(engine):
+    family = tasks.XXZChain(n_qubits=4)
+    spec = circuits.meta_vqe_ansatz(4, encoding_layers=1, processing_layers=1)
+    keras.utils.set_random_seed(0)
+    model = models.energy_model(spec, family, engine=engine)
+    deltas = family.sample_parameters(5, seed=2)
+    x, y = family.data(deltas)
+    energies = Energy(reduction=None)(y, model(x)).numpy()
+    layer = model.get_layer("circuit")
+    weights = layer.circuit_weights.numpy()
+    expected = [cirq_energy(layer, weights, family.hamiltonian(d), [d]) for d in deltas]
+    np.testing.assert_allclose(energies, expected, atol=2e-5)
+    np.testing.assert_allclose(family.energies(model.predict(x, verbose=0), deltas), expected,
+                               atol=2e-5)
+
+
+class CirqEnergies:
+    """The oracle MAML objective of an ansatz with one rotation per weight, through energies."""
+
+    def __init__(self, layer, family, parameters):
+        self.layer, self.hamiltonians = layer, [family.hamiltonian(p) for p in parameters]
+
+    def energy(self, weights, task):
+        return cirq_energy(self.layer, weights, self.hamiltonians[task])
+
+    def gradient(self, weights, task):
+        shifts = np.eye(len(weights)) * np.pi / 2
+        return np.array([0.5 * (self.energy(weights + s, task) - self.energy(weights - s, task))
+                         for s in shifts])
+
+    def maml_objective(self, weights, steps, inner_lr):
+        query = []
+        for task in range(len(self.hamiltonians)):
+            adapted = weights
+            for _ in range(steps):
+                adapted = adapted - inner_lr * self.gradient(adapted, task)
+            query.append(self.energy(adapted, task))
+        return float(np.mean(query))
+
+
+@pytest.mark.parametrize("engine, steps", [("statevector", 1), ("statevector", 2), ("qsim", 1)])
+def test_maml_meta_gradient_through_energies_equals_finite_differences(engine, steps):
+    family = tasks.TransverseFieldIsing(n_qubits=3)
+    spec = circuits.hardware_efficient_ansatz(3, n_layers=1, entangler="cnot_ring")
+    keras.utils.set_random_seed(1)
+    dtype = "float64" if engine == "statevector" else "float32"
+    options = dict(state_dtype="complex128", dtype=dtype) if engine == "statevector" else {}
+    model = models.energy_model(spec, family, engine=engine, **options)
+    meta = MetaLearner(model, "maml", inner_steps=steps, inner_lr=0.2,
+                       **meta_oracle.plain("maml"))
+    meta.compile(optimizer=keras.optimizers.SGD(1.0), loss=Energy())
+    fields = [0.6, 1.4]
+    episode = {key: value.astype(dtype) for key, value in
+               zip(("support_x", "support_y"), (v[:, None] for v in family.data(fields)))}
+    episode.update(query_x=episode["support_x"], query_y=episode["support_y"])
+    gradient = meta.meta_gradients(episode)[0].numpy()
+
+    oracle = CirqEnergies(model.get_layer("circuit"), family, fields)
+    weights = model.get_layer("circuit").circuit_weights.numpy().astype(np.float64)
+    expected = meta_oracle.central_differences(
+        lambda w: oracle.maml_objective(w, steps, 0.2), weights)
+    np.testing.assert_allclose(gradient, expected, atol=1e-6 if engine == "statevector" else 2e-4)
+    assert np.linalg.norm(expected) > 1e-2
+
+
+def test_maxcut_features_energies_and_approximation_ratios():
+    family = tasks.MaxCut(n_nodes=6, graph="erdos-renyi", edge_probability=0.6)
+    graphs = family.sample_parameters(4, seed=0)
+    for graph in graphs:
+        features = family.features(graph)
+        assert features.sum() == graph.number_of_edges()
+        assert family.ground_energy(graph) == pytest.approx(
+            hamiltonians.ground_energy(family.hamiltonian(graph), 6), abs=1e-9)
+    # ⟨Z_i Z_j⟩ = 0 for every pair (the uniform superposition): half of every edge is cut.
+    ratios = family.approximation_ratios(np.zeros(4), graphs)
+    expected = [g.number_of_edges() / 2 / hamiltonians.max_cut(g) for g in graphs]
+    np.testing.assert_allclose(ratios, expected)
+
+
+def test_family_arguments_are_checked():
+    with pytest.raises(ValueError, match="`delta_range` must be an interval"):
+        tasks.XXZChain(delta_range=(1.0, -1.0))
+    with pytest.raises(ValueError, match="`n_nodes` must be even for 3-regular graphs"):
+        tasks.MaxCut(n_nodes=7)
+    with pytest.raises(ValueError, match="`graph` must be one of"):
+        tasks.MaxCut(graph="grid")
+    with pytest.raises(ValueError, match="`graph` has 5 nodes; this family's graphs have 6"):
+        tasks.MaxCut(n_nodes=6).features(nx.cycle_graph(5))
+    family = tasks.XXZChain(n_qubits=4)
+    with pytest.raises(ValueError, match="`ansatz` reads 2 features .* but the family's tasks "
+                                         "have 1"):
+        models.energy_model(circuits.reuploading_circuit(4, 1, n_features=2), family)
+    with pytest.raises(ValueError, match=r"`ansatz` acts on 3 qubits, but the family's "
+                                         r"Hamiltonians act on 4 .* lacks \[cirq.LineQubit\(3\)\]"):
+        models.energy_model(circuits.hardware_efficient_ansatz(3), family)
