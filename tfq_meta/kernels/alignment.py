@@ -3,7 +3,7 @@ import keras
 import tensorflow as tf
 
 from tfq_meta._compat.keras import loss_tracker
-from tfq_meta.kernels.base import KernelLayer
+from tfq_meta.kernels.base import trainable_kernel
 from tfq_meta.meta.replicas import per_replica_loss
 
 
@@ -59,14 +59,7 @@ class KernelAlignment(keras.Model):
 
     def __init__(self, kernel, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(kernel, KernelLayer):
-            raise TypeError("`kernel` must be a tfq_meta QuantumKernel or ProjectedQuantumKernel; "
-                            f"got {type(kernel).__name__}.")
-        kernel.check_differentiable("KernelAlignment")
-        self.kernel = kernel
-        if not kernel.built:
-            # Now, eagerly: built inside a traced train step it could not set its initial values.
-            kernel.build()
+        self.kernel = trainable_kernel(kernel, "KernelAlignment")
         self.built = True  # its only weights are the kernel's
         self.alignment_tracker = keras.metrics.Mean(name="alignment")
 

@@ -64,3 +64,18 @@ class KernelLayer(keras.layers.Layer):
             raise ValueError(f"`{argument}` contains NaN or infinite values; circuit angles must "
                              "be finite.")
         return tf.constant(array, tf.float32)
+
+
+def trainable_kernel(kernel, trainer):
+    """``kernel``, checked to be a kernel that ``trainer`` (its name) can train, and built.
+
+    It is built now, eagerly: built inside a traced train step it could not set its initial
+    values.
+    """
+    if not isinstance(kernel, KernelLayer):
+        raise TypeError("`kernel` must be a tfq_meta QuantumKernel or ProjectedQuantumKernel; "
+                        f"got {type(kernel).__name__}.")
+    kernel.check_differentiable(trainer)
+    if not kernel.built:
+        kernel.build()
+    return kernel

@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from tfq_meta._compat.keras import loss_tracker
 from tfq_meta._validation import check_int_at_least, check_positive_float
-from tfq_meta.kernels.base import KernelLayer
+from tfq_meta.kernels.base import trainable_kernel
 from tfq_meta.meta.replicas import replica_share, weigh_by_share
 from tfq_meta.tasks.episodes import EpisodicFit, unpack_episode
 
@@ -62,15 +62,8 @@ class KernelMetaLearner(EpisodicFit, keras.Model):
 
     def __init__(self, kernel, n_ways, ridge=0.1, temperature=0.1, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(kernel, KernelLayer):
-            raise TypeError("`kernel` must be a tfq_meta QuantumKernel or ProjectedQuantumKernel; "
-                            f"got {type(kernel).__name__}.")
-        kernel.check_differentiable("KernelMetaLearner")
-        self.kernel = kernel
+        self.kernel = trainable_kernel(kernel, "KernelMetaLearner")
         self.n_ways = check_int_at_least(n_ways, 2, "n_ways", " (classes per task)")
-        if not kernel.built:
-            # Now, eagerly: built inside a traced train step it could not set its initial values.
-            kernel.build()
         self.built = True  # its only weights are the kernel's
         self.ridge = check_positive_float(ridge, "ridge")
         self.temperature = check_positive_float(temperature, "temperature")
