@@ -1,14 +1,12 @@
-"""What the benchmark scripts share: command line, machine state, tables, JSON, worker processes.
-
-Import it before TensorFlow: it quiets TensorFlow's C++ logs, picks Keras' TensorFlow backend and
-puts this checkout first on sys.path, so the scripts and their workers measure its tfq_meta.
+"""What the benchmark scripts share. Import it before TensorFlow: it quiets TensorFlow's C++ logs,
+picks Keras' TensorFlow backend and puts this checkout first on sys.path (for workers too).
 """
 import argparse
+import hashlib
 import json
 import os
 import platform
 import select
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -16,39 +14,47 @@ import time
 import traceback
 from pathlib import Path
 
+import numpy as np
+
+import timing
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+STARTED = time.monotonic()
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
-OUTPUT = BENCH / "output"
-# A busy CPU share above this means other work competes for the 2 cores; waiting for an idle
-# machine stops below IDLE_SHARE, polled every POLL_SECONDS.
+# Above BUSY_SHARE other work competes for the 2 cores; waiting for idle CPUs ends below
+# IDLE_SHARE, polled every POLL_SECONDS.
 BUSY_SHARE, IDLE_SHARE, POLL_SECONDS = 0.2, 0.25, 30.0
 
 
-def parser(doc, wait=0.0, workers=False):
-    """The arguments every script takes: --quick and --wait MINUTES; with ``workers``, the
-    hidden --worker KIND that starts the script as one of its :class:`Workers`."""
+def parser(doc, wait=0.0, **defaults):
+    """--quick and --wait MINUTES, and ``defaults`` that no option sets (--quick may)."""
     arguments = argparse.ArgumentParser(description=doc.split("\n")[0])
     arguments.add_argument("--quick", action="store_true", help="a short smoke run")
     arguments.add_argument("--wait", type=float, default=wait,
                            help=f"minutes to wait at most for idle CPUs first (default {wait})")
-    if workers:
-        arguments.add_argument("--worker", help=argparse.SUPPRESS)
+    arguments.set_defaults(**defaults)
     return arguments
 
 
-def parse(arguments, **quick):
-    """The parsed arguments; with --quick, ``quick``'s values replace theirs."""
+def run(arguments, main, worker=None, **quick):
+    """``main(args)``, or ``worker(kind)`` under --worker KIND (:class:`Workers`); with --quick,
+    ``quick``'s values replace the arguments'."""
+    if worker:
+        arguments.add_argument("--worker", help=argparse.SUPPRESS)
     args = arguments.parse_args()
     if args.quick:
         vars(args).update(quick)
-    return args
+    if worker and args.worker:
+        worker(args.worker)
+    else:
+        main(args)
 
 
-def busy_cpu_share(seconds=1.0):
-    """Share of all CPUs' time spent busy over ``seconds`` (from /proc/stat), or None."""
+def busy_cpu_share(seconds=1.0, when=None):
+    """Share of all CPUs' time spent busy over ``seconds``, or None; noted if high ``when``."""
     def idle_and_total():
         with open("/proc/stat") as stat:
             fields = [int(v) for v in stat.readline().split()[1:]]
@@ -60,86 +66,69 @@ def busy_cpu_share(seconds=1.0):
         idle_after, total_after = idle_and_total()
     except (OSError, ValueError, IndexError):
         return None
-    return 1.0 - (idle_after - idle_before) / max(1, total_after - total_before)
-
-
-def note_if_busy(when="before starting"):
-    """The busy CPU share, with a note when other work competes (it slows everything unevenly)."""
-    share = busy_cpu_share()
-    if share is not None and share > BUSY_SHARE:
+    share = 1.0 - (idle_after - idle_before) / max(1, total_after - total_before)
+    if when and share > BUSY_SHARE:
         print(f"note: the CPUs were {100 * share:.0f}% busy {when}; expect noisier times.",
               flush=True)
     return share
 
 
-def wait_for_idle(minutes):
-    """Polls until the CPUs are idle or ``minutes`` have passed; what happened (None: no wait)."""
-    if minutes <= 0:
-        return None
-    start, history = time.monotonic(), []
-    while True:
-        history.append(busy_cpu_share(2.0))
-        idle = history[-1] is None or history[-1] < IDLE_SHARE
-        if idle or time.monotonic() + POLL_SECONDS > start + 60 * minutes:
-            if not idle:
-                print(f"WARNING: the CPUs stayed busy for {minutes} minutes; running anyway.")
-            return {"idle": idle, "waited_s": time.monotonic() - start, "busy_shares": history}
-        print(f"  CPUs {100 * history[-1]:.0f}% busy; waiting for them to go idle...", flush=True)
-        time.sleep(POLL_SECONDS)
+def sources_hash():
+    """A hash of tfq_meta's sources: autograph reads a function's source when it traces it, so
+    an edit while a script runs changes what it measures."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "tfq_meta").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def start(args):
     """Waits for idle CPUs (--wait) and notes the busy share: the JSON's record of the run."""
-    return {"arguments": vars(args), "machine": {"waited_for_idle": wait_for_idle(args.wait),
-                                                  "busy_share_before": note_if_busy()}}
+    begin, shares = time.monotonic(), []
+    while args.wait > 0:
+        shares.append(busy_cpu_share(2.0))
+        if (shares[-1] is None or shares[-1] < IDLE_SHARE
+                or time.monotonic() + POLL_SECONDS > begin + 60 * args.wait):
+            break
+        print(f"  CPUs {100 * shares[-1]:.0f}% busy; waiting for them to go idle...", flush=True)
+        time.sleep(POLL_SECONDS)
+    return {"arguments": vars(args), "tfq_meta_sources": sources_hash(), "machine": {
+        "waited_s": time.monotonic() - begin, "busy_shares_while_waiting": shares,
+        "busy_share_before": busy_cpu_share(when="before starting")}}
 
 
-def git_state():
-    """Commit and modified files of the checkout measured."""
+def write_json(name, doc, results, **versions):
+    """Writes bench/output/<name>.json atomically: ``results``, checkout and software measured."""
+    import keras
+    import tensorflow as tf
+    import tensorflow_quantum as tfq
+
     def git(*command):
         return subprocess.run(["git", *command], cwd=ROOT, capture_output=True, text=True,
                               check=True).stdout
 
     try:
         modified = git("status", "--porcelain", "--untracked-files=no").split("\n")
-        return {"commit": git("rev-parse", "HEAD").strip(),
-                "modified": [line[3:] for line in modified if line.strip()]}
+        checkout = {"commit": git("rev-parse", "HEAD").strip(),
+                    "modified": [line[3:] for line in modified if line.strip()]}
     except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def environment(**extra):
-    """Checkout, Python, TensorFlow, TFQ and Keras versions and the CPUs, plus ``extra``."""
-    import keras
-    import tensorflow as tf
-    import tensorflow_quantum as tfq
-
-    return {"git": git_state(), "python": platform.python_version(),
-            "tensorflow": tf.__version__, "tensorflow_quantum": tfq.__version__,
-            "keras": keras.__version__, "cpus": os.cpu_count(), "machine": platform.machine(),
-            **extra}
-
-
-def write_json(name, doc, results, **versions):
-    """Writes bench/output/<name>.json: the script's docstring (what it measures), ``results``
-    (with :func:`start`'s record, to which the busy share now is added) and the software
-    measured (plus ``versions``). Atomic: a temporary file, renamed."""
-    OUTPUT.mkdir(exist_ok=True)
-    results["machine"]["busy_share_after"] = note_if_busy("after the run")
-    text = json.dumps({"description": doc, **results, "environment": environment(**versions)},
-                      indent=1, default=str)
-    with tempfile.NamedTemporaryFile("w", dir=OUTPUT, suffix=".tmp", delete=False) as file:
-        file.write(text)
-    path = OUTPUT / f"{name}.json"
-    os.replace(file.name, path)
-    print(f"wrote {path}")
-
-
-def timing_record(n_steps, samples):
-    """What the JSON keeps of a measurement: steps per block, repeats, medians and samples (ms)."""
-    return {"steps_per_block": n_steps, "repeats": len(next(iter(samples.values()))),
-            "median_ms": {name: 1e3 * statistics.median(v) for name, v in samples.items()},
-            "samples_ms": {name: [1e3 * s for s in v] for name, v in samples.items()}}
+        checkout = None
+    results["machine"]["busy_share_after"] = busy_cpu_share(when="after the run")
+    if results["tfq_meta_sources"] != sources_hash():
+        print("WARNING: tfq_meta's sources changed while this script ran: rerun.", flush=True)
+    results["total_s"] = time.monotonic() - STARTED
+    print(f"total {results['total_s']:.0f} s")
+    environment = {"git": checkout, "python": platform.python_version(),
+                   "tensorflow": tf.__version__, "tensorflow_quantum": tfq.__version__,
+                   "keras": keras.__version__, "cpus": os.cpu_count(),
+                   "machine": platform.machine(), **versions}
+    output = BENCH / "output"
+    output.mkdir(exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=output, suffix=".tmp", delete=False) as file:
+        json.dump({"description": doc, **results, "environment": environment}, file, indent=1,
+                  default=str)
+    os.replace(file.name, output / f"{name}.json")
+    print(f"wrote {output / name}.json")
 
 
 def print_table(title, header, rows):
@@ -155,15 +144,41 @@ def print_table(title, header, rows):
         print(line(row))
 
 
-def verdict(met):
-    """A goal's verdict; met is None when the sizes the goal names were not all measured."""
-    return {True: "met", False: "MISSED", None: "UNDECIDED (goal sizes not all measured)"}[met]
+def print_timings(what, rows, columns, after=None, digits=2, ratio_digits=2):
+    """``rows``' columns, median ms, paired ratios, then ``after`` ({header: cell function})."""
+    names, ratios, after = list(rows[0]["median_ms"]), list(rows[0]["ratios"]), after or {}
+    print_table(f"ms per {what} (median), and ratios (median [quartiles] of paired repeats):",
+                [*(c.replace("_", " ") for c in columns), *names, *ratios, *after],
+                [[*(r[c] for c in columns), *(f"{r['median_ms'][n]:.{digits}f}" for n in names),
+                  *(timing.format_ratio(r["ratios"][k], ratio_digits) for k in ratios),
+                  *(cell(r) for cell in after.values())] for r in rows])
+
+
+def goal(text, bound, ratios, at_least=True, required=(), note=""):
+    """Prints and returns a goal: every ratio ({where: value}) >= ``bound`` (<= unless
+    ``at_least``); undecided if otherwise met while a place in ``required`` was not measured."""
+    missing = [where for where in required if where not in ratios]
+    met = all(r >= bound if at_least else r <= bound for r in ratios.values())
+    met = None if missing and met else met
+    text = f"{text} {'>=' if at_least else '<='} {bound}"
+    verdict = {True: "met", False: "MISSED", None: "UNDECIDED (goal sizes not all measured)"}[met]
+    print(f"goal: {text}: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items())
+          + f" -> {verdict}{note}")
+    return {"goal": text, "ratios": ratios, "not_measured": missing, "met": met}
+
+
+def agree(what, value, expected, tolerance):
+    """The largest difference relative to the reference's size (at least 1); raises above
+    ``tolerance``: timing implementations that compute different things means nothing."""
+    value, expected = np.asarray(value, np.float64), np.asarray(expected, np.float64)
+    error = float(np.max(np.abs(value - expected))) / max(1.0, float(np.max(np.abs(expected))))
+    if error > tolerance:
+        raise AssertionError(f"{what}: relative difference {error:.2e} > {tolerance}.")
+    return error
 
 
 def serve(handle):
-    """A worker's loop: ``handle(command)`` answers each JSON line on stdin with one JSON line,
-    or with {"error": traceback}, until stdin closes. Replies go to a private copy of stdout;
-    whatever libraries print goes to stderr."""
+    """Answers each JSON line on stdin by ``handle``; what libraries print goes to stderr."""
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     for line in sys.stdin:
@@ -175,9 +190,7 @@ def serve(handle):
 
 
 class Workers:
-    """Processes of ``script --worker KIND`` (one per ``envs`` entry: extra environment
-    variables), each leading its own process group, driven by JSON lines (:func:`serve`).
-    Their stderr goes to temporary files, whose ends any error quotes."""
+    """Process groups of ``script --worker KIND``, one per ``envs`` entry, driven by JSON lines."""
 
     def __init__(self, script, kind, envs=({},), name=None):
         # Imported here: tfq_meta starts TensorFlow's runtime, which a worker sets up first.
@@ -228,12 +241,15 @@ class Workers:
         for errors in self.errors:
             errors.close()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        self.close()
+
 
 def circuit_configuration(n_qubits, batch, n_layers=3, seed=0):
-    """bench_engines' and bench_pqc's workload: ``reuploading_circuit(n_qubits, n_layers)``,
-    random weights, a batch of features and a loss cotangent (float32)."""
-    import numpy as np
-
+    """``reuploading_circuit(n_qubits, n_layers)``, random weights, features and cotangent."""
     import tfq_meta
 
     spec = tfq_meta.circuits.reuploading_circuit(n_qubits, n_layers=n_layers)
@@ -247,9 +263,8 @@ def circuit_configuration(n_qubits, batch, n_layers=3, seed=0):
 
 
 def gradient_step(forward, weights, cotangent, jit_compile=False):
-    """A tf.function of features: loss = sum(forward(features) * cotangent), its gradients with
-    respect to ``weights`` and the features, and forward's values, all returned so that graph
-    pruning cannot drop them."""
+    """tf.function of features: sum(forward * cotangent), its gradients w.r.t. ``weights`` and
+    features, and forward's values (all returned: graph pruning cannot drop them)."""
     import tensorflow as tf
 
     @tf.function(jit_compile=jit_compile)
