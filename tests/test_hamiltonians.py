@@ -68,11 +68,13 @@ def test_periodic_ising_ground_energy_equals_the_free_fermion_closed_form(field)
     assert energy == pytest.approx(closed_form, abs=1e-9)
 
 
-def test_sparse_lanczos_equals_dense_diagonalization_above_the_dense_limit():
-    n = hamiltonians.DENSE_MAX_QUBITS + 1
-    expected = np.linalg.eigvalsh(xxz_matrix(n, 0.4, 0.75))[0]
-    assert hamiltonians.ground_energy(hamiltonians.xxz_chain(n, 0.4)) == \
-        pytest.approx(expected, abs=1e-8)
+def test_sparse_lanczos_gives_the_quoted_values_and_the_dense_spectrum(monkeypatch):
+    monkeypatch.setattr(hamiltonians, "DENSE_MAX_QUBITS", 4)  # 8 qubits take the sparse path
+    assert hamiltonians.ground_energy(hamiltonians.xxz_chain(8, -1.0934297)) == \
+        pytest.approx(-14.7474379, abs=1e-6)
+    expected = np.linalg.eigvalsh(tfim_matrix(6, 0.9))[0]
+    assert hamiltonians.ground_energy(hamiltonians.transverse_field_ising(6, 0.9)) == \
+        pytest.approx(expected, abs=1e-9)
 
 
 def brute_force_cut(graph):
