@@ -53,7 +53,7 @@ class ObservableDistillation(keras.distillation.DistillationLoss):
         # have `teacher_layer_name` attributes; this loss declares `features()` instead.
         self._teacher_layer_name = teacher_layer_name
         self._student_layer_name = student_layer_name
-        self._features = self._extractors = None
+        self._features = self._models = self._extractors = None
 
     def validate_model_compatibility(self, teacher, student):
         """Finds both circuits, maps the observables to the student and builds the measurements."""
@@ -67,8 +67,8 @@ class ObservableDistillation(keras.distillation.DistillationLoss):
             for observable in self.teacher_observables]
         self._features = (Feature(teacher_layer.name, tuple(self.teacher_observables)),
                           Feature(student_layer.name, tuple(self.student_observables)))
-        self._extractors = (FeatureExtractor(teacher, [self._features[0]]),
-                            FeatureExtractor(student, [self._features[1]]))
+        self._models = (teacher, student)
+        self._extractors = None  # built by the first `measure`; a Distiller builds its own
 
     def features(self):
         """The teacher's and the student's circuit measured on the observables (see
@@ -82,6 +82,9 @@ class ObservableDistillation(keras.distillation.DistillationLoss):
         The teacher always runs in inference mode; ``training`` applies to the student.
         """
         self._check_bound()
+        if self._extractors is None:
+            self._extractors = tuple(FeatureExtractor(model, [feature])
+                                     for model, feature in zip(self._models, self._features))
         teacher_extractor, student_extractor = self._extractors
         return (teacher_extractor(x, training=False)[0],
                 student_extractor(x, training=training)[0])
