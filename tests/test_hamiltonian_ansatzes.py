@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from tfq_meta import circuits, hamiltonians, tasks
+from tfq_meta import circuits, hamiltonians, models, tasks
 from tfq_meta.circuits.hamiltonian_ansatzes import _two_qubit_rotation
 
 
@@ -111,3 +111,68 @@ def test_ansatz_arguments_are_checked():
         circuits.qaoa_ansatz(4, graph=nx.empty_graph(4))
     with pytest.raises(ValueError, match="`p` must be a positive int"):
         circuits.qaoa_ansatz(4, p=0)
+
+
+def total_z(qubits):
+    return sum(cirq.Z(q) for q in qubits)
+
+
+@pytest.mark.parametrize("x0, singlets", [(-0.9, 0), (-0.2, 1), (0.3, 2), (0.9, 3)])
+def test_singlet_sector_encoding_turns_pairs_into_singlets_above_their_thresholds(x0, singlets):
+    qubits = cirq.LineQubit.range(6)
+    spec = circuits.singlet_sector_encoding(qubits, thresholds=[-0.5, 0.0, 0.5])
+    state = cirq.Simulator(dtype=np.complex128).simulate(
+        spec.circuit, param_resolver={"x0": x0}, qubit_order=qubits).final_state_vector
+    down = np.array([0.0, 1.0])
+    singlet = np.array([0.0, 1.0, -1.0, 0.0]) / np.sqrt(2)
+    expected = np.array([1.0])
+    for pair in range(3):
+        expected = np.kron(expected, singlet if pair < singlets else np.kron(down, down))
+    # Each switch is 0.2 or more from its threshold: σ(±8) leaves at most 3e-4 of the other state.
+    assert abs(np.vdot(expected, state)) ** 2 == pytest.approx(1.0, abs=2e-3)
+    z = expectation(spec, {"x0": x0}, total_z(qubits))
+    assert z == pytest.approx(-(6 - 2 * singlets), abs=1e-2)
+
+
+def test_number_conserving_layers_keep_the_magnetization():
+    qubits = cirq.LineQubit.range(5)
+    spec = circuits.number_conserving_layers(qubits, n_layers=2)
+    assert len(spec.weight_symbols) == 2 * 5 * 2 and not spec.data_symbols
+    rng = np.random.default_rng(0)
+    resolved = cirq.resolve_parameters(
+        spec.circuit, {str(s): rng.uniform(-2, 2) for s in spec.weight_symbols})
+    unitary = cirq.unitary(resolved)
+    magnetization = total_z(qubits).matrix(qubits)
+    np.testing.assert_allclose(unitary @ magnetization, magnetization @ unitary, atol=1e-10)
+    # ... and are not trivial: they move a spin from qubit 0 along the chain.
+    moved = cirq.Simulator().simulate(cirq.Circuit(cirq.X(qubits[0])) + resolved,
+                                      qubit_order=qubits).final_state_vector
+    assert abs(moved[0b10000]) ** 2 < 0.9
+
+
+@pytest.mark.parametrize("engine", ["statevector", "qsim"])
+def test_sector_ansatz_energies_on_both_engines_equal_cirq(engine):
+    family = tasks.XXZChain(n_qubits=4)
+    spec = (circuits.singlet_sector_encoding(4, np.array([-0.3, 0.4])) +
+            circuits.number_conserving_layers(4, n_layers=2))
+    model = models.energy_model(spec, family, engine=engine)
+    layer = model.get_layer("circuit")
+    weights = dict(zip(map(str, layer.weight_symbols), layer.circuit_weights.numpy()))
+    deltas = [-0.8, 0.0, 0.35, 1.0]
+    x, y = family.data(deltas)
+    energies = np.sum(y * model(x).numpy(), axis=-1)
+    expected = [expectation(spec, {**weights, "x0": d}, family.hamiltonian(d)) for d in deltas]
+    np.testing.assert_allclose(energies, expected, atol=2e-5)
+
+
+def test_symmetry_builders_check_their_arguments():
+    with pytest.raises(ValueError, match="`thresholds` must be a list of 2 finite numbers"):
+        circuits.singlet_sector_encoding(4, thresholds=[0.1])
+    with pytest.raises(ValueError, match="`thresholds`"):
+        circuits.singlet_sector_encoding(4, thresholds=[0.1, float("nan")])
+    with pytest.raises(ValueError, match="`qubits`.*even number; got 5"):
+        circuits.singlet_sector_encoding(5, thresholds=[0.1, 0.2])
+    with pytest.raises(ValueError, match="`sharpness`"):
+        circuits.singlet_sector_encoding(4, thresholds=[0.1, 0.2], sharpness=0)
+    with pytest.raises(ValueError, match="at least 2 qubits; got 1"):
+        circuits.number_conserving_layers(1)

@@ -43,6 +43,10 @@ def test_episodes_hold_each_tasks_features_and_coefficients():
     assert np.all(np.abs(deltas) <= 0.5)
     np.testing.assert_allclose(episode["support_y"][:, 0, 2], deltas)   # the first ZZ term
     np.testing.assert_array_equal(episode["query_y"], episode["support_y"])
+    # The episode of given parameters holds the same tasks, in the order given.
+    chosen = family.episode(list(deltas[::-1]))
+    for key in episode:
+        np.testing.assert_array_equal(chosen[key], episode[key][::-1])
 
 
 @pytest.mark.parametrize("engine", ["statevector", "qsim"])

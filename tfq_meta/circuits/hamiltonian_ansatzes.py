@@ -9,15 +9,19 @@ Symbol names:
                         Hamiltonian variational angles of layer ``l`` (bond group ``g``).
     ``gamma{l}``, ``beta{l}``
                         QAOA's cost and mixer angles of layer ``l``.
+    ``nxy{l}_{i}_{j}``, ``nzz{l}_{i}_{j}``
+                        number-conserving angles of bond ``(i, j)`` in layer ``l``.
 """
 import itertools
 import math
 
 import cirq
+import numpy as np
 import sympy
 
 from tfq_meta import hamiltonians
-from tfq_meta._validation import check_non_negative_int, check_positive_int
+from tfq_meta._validation import (check_non_negative_int, check_positive_float,
+                                  check_positive_int, is_finite_number)
 from tfq_meta.circuits.spec import CircuitSpec, qubit_list
 
 
@@ -84,11 +88,8 @@ def xxz_ansatz(qubits, n_layers=4, periodic=True):
     Returns:
         A :class:`CircuitSpec` with ``5 · n_layers`` weights and no data symbols.
     """
-    qubits = qubit_list(qubits)
+    qubits = _paired(qubits, "the XXZ ansatz pairs the qubits into singlets")
     n_layers = check_positive_int(n_layers, "n_layers")
-    if len(qubits) % 2:
-        raise ValueError(f"`qubits`: the XXZ ansatz pairs the qubits into singlets, so it needs "
-                         f"an even number; got {len(qubits)}.")
     bonds = hamiltonians.chain_bonds(len(qubits), periodic and len(qubits) > 2)
     groups = [bonds[0::2], bonds[1::2]]
     circuit = cirq.Circuit()
@@ -107,6 +108,85 @@ def xxz_ansatz(qubits, n_layers=4, periodic=True):
         z = sympy.Symbol(f"z{layer}")
         weights.append(z)
         circuit.append(cirq.rz(2 * z).on(q) for q in qubits)
+    return CircuitSpec(circuit, (), tuple(weights))
+
+
+def singlet_sector_encoding(qubits, thresholds, sharpness=40.0):
+    """A reference state whose magnetization sector is chosen by the feature ``x0``.
+
+    Every spin starts down (``|1⟩``). Pair ``p`` (qubits ``2p, 2p+1``) then turns into the singlet
+    ``(|01⟩ − |10⟩) / √2`` where ``x0`` is above ``thresholds[p]``: qubit ``2p`` is turned by
+    ``Ry(π σ(sharpness · (x0 − thresholds[p])))`` and a Givens rotation moves its flipped spin
+    into the singlet. With ``s`` singlets the state has ``s`` spins up, so in front of
+    :func:`number_conserving_layers` the thresholds say which sector of ``Σ Z`` each value of
+    ``x0`` is searched in. This is how a conserved quantity of the XXZ chain in a field, whose
+    ground state changes sector with ``Δ``, is given to a circuit that keeps it.
+
+    Args:
+        qubits: an even number of ``cirq.LineQubit`` (int) or a sequence of Cirq qubits.
+        thresholds: ``n_qubits / 2`` finite floats (a list, tuple or array); a threshold
+            outside the range of ``x0`` keeps its pair fixed (always down below the range,
+            always a singlet above it).
+        sharpness: the slope of the switch per unit of ``x0``; at 40 a pair is 98 % switched
+            0.1 away from its threshold.
+
+    Returns:
+        A :class:`CircuitSpec` with the data symbol ``x0`` and no weights.
+
+    Example:
+    >>> spec = singlet_sector_encoding(4, thresholds=[-0.5, 0.5])   # 0, 1 or 2 singlets
+    >>> len(spec.weight_symbols), [str(s) for s in spec.data_symbols]
+    (0, ['x0'])
+    """
+    qubits = _paired(qubits, "the encoding turns pairs of spins into singlets")
+    if isinstance(thresholds, (tuple, np.ndarray)):
+        thresholds = np.asarray(thresholds).tolist()
+    if not isinstance(thresholds, list) or len(thresholds) != len(qubits) // 2 or not all(
+            is_finite_number(t) for t in thresholds):
+        raise ValueError(f"`thresholds` must be a list of {len(qubits) // 2} finite numbers, one "
+                         f"per pair of qubits; got {thresholds!r}.")
+    sharpness = check_positive_float(sharpness, "sharpness")
+    x0 = sympy.Symbol("x0")
+    circuit = cirq.Circuit(cirq.X.on_each(*qubits))
+    for p, threshold in enumerate(thresholds):
+        a, b = qubits[2 * p], qubits[2 * p + 1]
+        # π σ(z) written with tanh, which stays finite for any z.
+        switch = sympy.pi / 2 * (1 + sympy.tanh(sharpness * (x0 - float(threshold)) / 2))
+        circuit.append([cirq.ry(switch).on(a), cirq.givens(-math.pi / 4).on(a, b)])
+    return CircuitSpec(circuit, (x0,), ())
+
+
+def number_conserving_layers(qubits, n_layers=5, periodic=True):
+    """Layers of two-qubit gates that keep the number of spins up: a particle-conserving ansatz.
+
+    Each layer acts on the even bonds ``(0,1), (2,3), …`` and then on the odd bonds
+    ``(1,2), …`` (and ``(n-1, 0)`` if ``periodic``). Every bond gets its own two angles: an
+    ``ISWAP`` power ``exp(i θ π/4 (XX + YY))``, which hops a spin between the two qubits, and a
+    ``ZZ`` power. Both commute with ``Σ Z``, so the circuit explores one magnetization sector:
+    the one of the state it starts from (e.g. :func:`singlet_sector_encoding`).
+
+    Args:
+        qubits: an int (that many ``cirq.LineQubit``) or a sequence of at least 2 Cirq qubits.
+        n_layers: layers.
+        periodic: whether the odd bonds include ``(n-1, 0)``.
+
+    Returns:
+        A :class:`CircuitSpec` with ``2 · bonds · n_layers`` weights (80 for 8 periodic qubits
+        and 5 layers) and no data symbols.
+    """
+    qubits = qubit_list(qubits)
+    n_layers = check_positive_int(n_layers, "n_layers")
+    if len(qubits) < 2:
+        raise ValueError(f"`qubits`: number-conserving layers act on bonds, so they need at least "
+                         f"2 qubits; got {len(qubits)}.")
+    bonds = hamiltonians.chain_bonds(len(qubits), periodic and len(qubits) > 2)
+    circuit, weights = cirq.Circuit(), []
+    for layer in range(n_layers):
+        for i, j in bonds[0::2] + bonds[1::2]:
+            xy, zz = sympy.Symbol(f"nxy{layer}_{i}_{j}"), sympy.Symbol(f"nzz{layer}_{i}_{j}")
+            weights += [xy, zz]
+            circuit.append([cirq.ISwapPowGate(exponent=xy).on(qubits[i], qubits[j]),
+                            cirq.ZZPowGate(exponent=zz).on(qubits[i], qubits[j])])
     return CircuitSpec(circuit, (), tuple(weights))
 
 
@@ -181,3 +261,11 @@ def _two_qubit_rotation(gate, angle, a, b):
     """``exp(-i angle P⊗P)`` for ``gate`` = ``cirq.XXPowGate`` … (``P⊗P`` to the power
     ``2 angle / π``, up to a global phase)."""
     return gate(exponent=2 * angle / math.pi).on(a, b)
+
+
+def _paired(qubits, why):
+    """``qubits`` as a list, checked to be an even number."""
+    qubits = qubit_list(qubits)
+    if len(qubits) % 2:
+        raise ValueError(f"`qubits`: {why}, so it needs an even number; got {len(qubits)}.")
+    return qubits

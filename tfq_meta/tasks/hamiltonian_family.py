@@ -69,9 +69,16 @@ class HamiltonianFamily(TaskFamily):
         """Each task's energy from a model's outputs ``[n, len(terms)]``: ``Σ_k c_k ⟨P_k⟩``."""
         return np.sum(self.data(parameters)[1] * np.asarray(expectations), axis=-1)
 
-    def sample_task(self, rng):
-        x, y = self.data([self.sample_parameter(rng)])
+    def episode(self, parameters):
+        """The episode of the tasks with these parameters (one task each, in order), for a
+        :class:`~tfq_meta.MetaLearner`'s ``fit``, ``evaluate`` or ``adaptation_losses``."""
+        x, y = self.data(parameters)
+        x, y = x[:, None], y[:, None]
         return {"support_x": x, "support_y": y, "query_x": x, "query_y": y}
+
+    def sample_task(self, rng):
+        episode = self.episode([self.sample_parameter(rng)])
+        return {key: value[0] for key, value in episode.items()}
 
     def sample_parameters(self, n_tasks, seed=0):
         """``n_tasks`` parameters, reproducibly from ``seed``."""
