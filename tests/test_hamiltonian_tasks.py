@@ -115,6 +115,48 @@ def test_maml_meta_gradient_through_energies_equals_finite_differences(engine, s
     assert np.linalg.norm(expected) > 1e-2
 
 
+@pytest.mark.parametrize("algorithm", ["fomaml", "reptile", "metasgd"])
+def test_other_meta_gradients_through_energies_equal_the_cirq_oracle(algorithm):
+    family = tasks.TransverseFieldIsing(n_qubits=3)
+    spec = circuits.hardware_efficient_ansatz(3, n_layers=1, entangler="cnot_ring")
+    keras.utils.set_random_seed(2)
+    model = models.energy_model(spec, family, state_dtype="complex128", dtype="float64")
+    steps, rate = (1, 0.2) if algorithm == "metasgd" else (2, 0.2)
+    meta = MetaLearner(model, algorithm, inner_steps=steps, inner_lr=rate,
+                       **meta_oracle.plain(algorithm))
+    meta.compile(loss=Energy())
+    fields = [0.6, 1.4]
+    episode = {key: value.astype("float64") for key, value in zip(
+        ("support_x", "support_y"), (v[:, None] for v in family.data(fields)))}
+    episode.update(query_x=episode["support_x"], query_y=episode["support_y"])
+    layer = model.get_layer("circuit")
+    by_variable = dict(zip(map(id, meta.trainable_variables), meta.meta_gradients(episode)))
+    gradient = by_variable[id(layer.circuit_weights)].numpy()
+
+    oracle = CirqEnergies(layer, family, fields)
+    weights = layer.circuit_weights.numpy()
+    adapted = []
+    for task in range(len(fields)):
+        adapted.append(weights)
+        for _ in range(steps):
+            adapted[task] = adapted[task] - rate * oracle.gradient(adapted[task], task)
+    if algorithm == "fomaml":   # the query gradient at the adapted weights
+        expected = np.mean([oracle.gradient(w, t) for t, w in enumerate(adapted)], axis=0)
+    elif algorithm == "reptile":   # θ − mean_t φ_t
+        expected = weights - np.mean(adapted, axis=0)
+    else:   # second order through one step with per-weight rates, and the rates' own gradient
+        expected = meta_oracle.central_differences(
+            lambda w: oracle.maml_objective(w, 1, rate), weights)
+        rates = [v for v in meta.trainable_variables if v is not layer.circuit_weights]
+        assert len(rates) == 1
+        expected_rates = np.mean([-oracle.gradient(weights, t) * oracle.gradient(w, t)
+                                  for t, w in enumerate(adapted)], axis=0)
+        np.testing.assert_allclose(np.ravel(by_variable[id(rates[0])].numpy()), expected_rates,
+                                   atol=1e-6)
+    np.testing.assert_allclose(gradient, expected, atol=1e-6)
+    assert np.linalg.norm(expected) > 1e-2
+
+
 def test_maxcut_features_energies_and_approximation_ratios():
     family = tasks.MaxCut(n_nodes=6, graph="erdos-renyi", edge_probability=0.6)
     graphs = family.sample_parameters(4, seed=0)
