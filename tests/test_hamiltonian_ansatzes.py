@@ -1,6 +1,7 @@
 """Ansatzes of quantum task families against closed forms: QAOA's p = 1 cut on triangle-free
-regular graphs, the energies of the ansatzes' initial states, the rotation convention against a
-matrix exponential, and Meta-VQE's Δ-linear encoding."""
+regular graphs and its p = 2 fixed-angle cut on a girth-6 one, the energies of the ansatzes'
+initial states, the rotation convention against a matrix exponential, and Meta-VQE's Δ-linear
+encoding."""
 import cirq
 import networkx as nx
 import numpy as np
@@ -60,6 +61,18 @@ def test_fixed_angles_reach_the_known_p1_ratio_on_large_girth_cubic_graphs():
                             {"gamma0": gamma, "beta0": np.pi / 8},
                             hamiltonians.maxcut_hamiltonian(graph))
     assert cut / graph.number_of_edges() == pytest.approx(0.69245, abs=1e-4)
+
+
+def test_p2_fixed_angles_reach_the_known_ratio_on_a_girth_6_cubic_graph():
+    # Wurtz & Lykov (2021), p = 2 on 3-regular graphs: γ = (0.488, 0.898), β = (0.555, 0.293)
+    # cut 0.7559 of the edges of any graph without cycles of length ≤ 5 (2p + 1): the layers'
+    # order and the angles' convention are those of the paper.
+    graph = nx.heawood_graph()   # 14 nodes, girth 6
+    angles = {"gamma0": 0.48788735, "gamma1": 0.89775859, "beta0": 0.55475546,
+              "beta1": 0.29225740}
+    cut = 10.5 - expectation(circuits.qaoa_ansatz(14, p=2, graph=graph), angles,
+                             hamiltonians.maxcut_hamiltonian(graph))
+    assert cut / graph.number_of_edges() == pytest.approx(0.7559, abs=1e-4)
 
 
 def test_xxz_ansatz_starts_from_singlets():

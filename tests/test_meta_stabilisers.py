@@ -116,6 +116,37 @@ def test_multi_step_loss_meta_gradient_equals_finite_differences_of_a_cirq_objec
     np.testing.assert_allclose(gradient, expected, atol=1e-7)
 
 
+@pytest.mark.parametrize("anneal_epochs, epoch, weights", [
+    (None, 0, [1 / 3, 1 / 3, 1 / 3]),     # uniform over 0, 1 and 2 steps
+    (4, 9, [0.01, 0.01, 0.98]),           # annealed: the floor 0.03 / 3 for 0 and 1 step
+])
+def test_multi_step_loss_with_the_initial_loss_weighs_the_query_loss_before_adaptation(
+        rng, anneal_epochs, epoch, weights):
+    steps, alpha = 2, 0.3
+    model = circuit_model()
+    meta = learner(model, inner_steps=steps, inner_lr=alpha, multi_step_loss=True,
+                   multi_step_loss_epochs=anneal_epochs, multi_step_loss_initial=True)
+    meta.epoch.assign(epoch)
+    episode = regression_episode(rng)
+    gradient = meta.meta_gradients(episode)[0].numpy()
+
+    oracle = meta_oracle.CirqModel(model.get_layer("circuit"))
+
+    def objective(theta):  # the query loss after k = 0, 1, 2 plain SGD steps
+        return sum(w * meta_oracle.maml_objective(oracle, episode, theta, k, alpha)
+                   for k, w in enumerate(weights))
+
+    theta = model.get_layer("circuit").circuit_weights.numpy()
+    expected = meta_oracle.central_differences(objective, theta)
+    np.testing.assert_allclose(gradient, expected, atol=1e-7)
+    # The initial loss matters: without it the meta-gradient differs.
+    without = learner(model, inner_steps=steps, inner_lr=alpha, multi_step_loss=True,
+                      multi_step_loss_epochs=anneal_epochs)
+    without.epoch.assign(epoch)
+    assert np.max(np.abs(without.meta_gradients(episode)[0].numpy() - expected)) > 1e-4
+    assert MetaLearner.from_config(meta.get_config()).stabilisers.multi_step_loss_initial
+
+
 def test_multi_step_loss_weights_follow_the_annealing_schedule():
     np.testing.assert_allclose(multi_step_loss_weights(4, 0, None), [0.25] * 4)
     np.testing.assert_allclose(multi_step_loss_weights(4, 0, 10), [0.25] * 4)
@@ -163,6 +194,9 @@ def test_fit_keeps_the_epoch_for_the_schedules():
     (dict(multi_step_loss_epochs=-3), "multi_step_loss_epochs"),
     (dict(multi_step_loss=False, multi_step_loss_epochs=3), "multi_step_loss_epochs"),
     (dict(multi_step_loss="linear"), "multi_step_loss"),
+    (dict(multi_step_loss=False, multi_step_loss_initial=True), "multi_step_loss_initial"),
+    (dict(algorithm="reptile", multi_step_loss_initial=True), "multi_step_loss_initial"),
+    (dict(multi_step_loss_initial="yes"), "multi_step_loss_initial"),
     (dict(learn_inner_lr="per_step"), "learn_inner_lr"),
     (dict(inner_clipnorm=0.0), "inner_clipnorm"),
     (dict(inner_clipnorm=-1.0), "inner_clipnorm"),

@@ -81,6 +81,11 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
             except for Reptile.
         multi_step_loss_epochs: None (default: uniform weights throughout), or the epochs over
             which the weights anneal toward the last step.
+        multi_step_loss_initial: the multi-step loss also weighs the query loss of the
+            initialization itself (0 steps), so that it does well before any adaptation as
+            well as after it; default False. Use it when the initialization may be used without
+            steps, or when the inner rates can make the later steps' losses nearly independent of
+            it (e.g. QAOA angles, ``examples/meta_qaoa.py``).
         first_order_epochs: epochs of first-order meta-gradients before exact second order
             (second-order algorithms only); default 0.
         inner_clipnorm: the largest global norm of a task's inner gradient, or None for no
@@ -103,7 +108,8 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
 
     def __init__(self, model, algorithm="maml", inner_steps=None, inner_lr=None, head=None,
                  learn_inner_lr=None, multi_step_loss=None, multi_step_loss_epochs=None,
-                 first_order_epochs=0, inner_clipnorm="auto", **kwargs):
+                 first_order_epochs=0, inner_clipnorm="auto", multi_step_loss_initial=False,
+                 **kwargs):
         super().__init__(**kwargs)
         if not isinstance(model, keras.Model):
             raise TypeError(f"`model` must be a keras.Model; got {type(model).__name__}.")
@@ -119,7 +125,7 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
                                              "inner_lr")
         self.stabilisers = Stabilisers.resolve(
             algorithm, spec, learn_inner_lr, multi_step_loss, multi_step_loss_epochs,
-            first_order_epochs, inner_clipnorm)
+            first_order_epochs, inner_clipnorm, multi_step_loss_initial)
         self.head = head_layers(model, head, algorithm)
         self.adapted_variables = adapted_variables(model, self.head)
         check_second_order(model, algorithm)
@@ -240,7 +246,7 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
 
         This is what ``fit`` hands to the optimizer: the gradient of the mean query loss after
         adaptation, or with the multi-step loss of the weighted query losses after every inner
-        step (Reptile: θ − mean_t φ_t).
+        step (and before the first with ``multi_step_loss_initial``; Reptile: θ − mean_t φ_t).
         """
         gradients, _, _ = self._outer_loop.gradients(self._episode(episode),
                                                      self.trainable_variables, training=False)

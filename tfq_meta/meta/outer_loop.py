@@ -6,8 +6,8 @@ from tfq_meta.meta.updates import reptile_gradients
 
 class OuterLoop:
     """Meta-gradients of a whole meta-batch: the gradient of the mean query loss after
-    adaptation, or with the multi-step loss of the weighted query losses after every inner step;
-    Reptile's θ − mean_t φ_t.
+    adaptation, or with the multi-step loss of the weighted query losses after every inner step
+    (and before the first, with ``multi_step_loss_initial``); Reptile's θ − mean_t φ_t.
 
     Args:
         inner_loop: the :class:`~tfq_meta.meta.inner_loop.InnerLoop` that adapts the tasks.
@@ -38,6 +38,9 @@ class OuterLoop:
             trajectory = list(inner_loop.trajectory(episode["support_x"], episode["support_y"],
                                                     self.inner_steps, training, second_order))
             scored = trajectory if self.stabilisers.multi_step_loss else trajectory[-1:]
+            if self.stabilisers.multi_step_loss_initial:
+                scored = [inner_loop.initial_weights(tf.shape(episode["support_x"])[0]),
+                          *scored]
             step_losses, query_predictions = self.query_losses(
                 scored, episode["query_x"], episode["query_y"], training)
             step_weights = self.stabilisers.step_loss_weights(len(scored), self.epoch)

@@ -23,6 +23,8 @@ class Stabilisers:
     - **multi-step loss** (``multi_step_loss``): the outer objective weighs the query loss after
       every inner step, uniformly, or annealed toward the last step over
       ``multi_step_loss_epochs`` epochs. ``loss`` in the logs is always the last step's.
+      With ``multi_step_loss_initial`` it also weighs the query loss of the initialization
+      itself (0 steps), as one more early step.
     - **derivative-order annealing** (``first_order_epochs``): first-order meta-gradients for the
       first epochs, at first-order cost, then exact second order.
     - **inner-gradient clipping** (``inner_clipnorm``): each task's inner gradient is scaled to a
@@ -34,10 +36,12 @@ class Stabilisers:
     multi_step_loss_epochs: int | None
     first_order_epochs: int
     inner_clipnorm: float | None
+    multi_step_loss_initial: bool = False
 
     @classmethod
     def resolve(cls, algorithm, spec, learn_inner_lr=None, multi_step_loss=None,
-                multi_step_loss_epochs=None, first_order_epochs=0, inner_clipnorm="auto"):
+                multi_step_loss_epochs=None, first_order_epochs=0, inner_clipnorm="auto",
+                multi_step_loss_initial=False):
         """Fills in the algorithm's defaults (``None``) and checks every option.
 
         Args:
@@ -61,6 +65,12 @@ class Stabilisers:
         if multi_step_loss_epochs is not None and not multi_step_loss:
             raise ValueError("`multi_step_loss_epochs` anneals the multi-step loss, which is off; "
                              "set multi_step_loss=True or leave multi_step_loss_epochs None.")
+        multi_step_loss_initial = _flag(multi_step_loss_initial, "multi_step_loss_initial",
+                                        default=False)
+        if multi_step_loss_initial and not multi_step_loss:
+            raise ValueError("`multi_step_loss_initial=True` adds the initialization's query loss "
+                             "to the multi-step loss, which is off; set multi_step_loss=True "
+                             "(reptile takes neither).")
         first_order_epochs = check_non_negative_int(first_order_epochs, "first_order_epochs",
                                                     meaning=EPOCHS)
         if first_order_epochs and not spec.second_order:
@@ -77,7 +87,7 @@ class Stabilisers:
                                  f"or 'auto' (the algorithm's default); got {inner_clipnorm!r}.") \
                     from None
         return cls(learn_inner_lr, multi_step_loss, multi_step_loss_epochs, first_order_epochs,
-                   inner_clipnorm)
+                   inner_clipnorm, multi_step_loss_initial)
 
     @property
     def schedules(self):
@@ -98,7 +108,8 @@ class Stabilisers:
                 "least that many epochs, lower multi_step_loss_epochs, or leave it None.")
 
     def step_loss_weights(self, n_steps, epoch):
-        """Weights of the query losses after inner steps 1 … ``n_steps`` (see
+        """Weights of the ``n_steps`` query losses the outer loop scores (after inner steps
+        1 … ``n_steps``, or 0 … ``n_steps - 1`` with ``multi_step_loss_initial``; see
         :func:`multi_step_loss_weights`); only the last step's without the multi-step loss."""
         if not self.multi_step_loss:
             return tf.one_hot(n_steps - 1, n_steps)
