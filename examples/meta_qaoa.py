@@ -1,4 +1,4 @@
-"""Meta-learned QAOA initialization for MaxCut on random 3-regular graphs (issue 15, item 7).
+"""Meta-learned QAOA initialization for MaxCut on random 3-regular graphs.
 
 The task family is MaxCut on uniformly random 3-regular graphs with 8 nodes
 (``tasks.MaxCut``); one circuit, ``circuits.qaoa_ansatz(8, p)``, serves every graph, reading
@@ -53,9 +53,9 @@ META_BATCH, META_STEPS = 16, 300
 RANDOM_DRAWS, OPTIMUM_STEPS = 5, 100
 COLUMNS = (0, 1, 2, 5, 10, 20)
 # Fixed angles (γ_1 … γ_p, β_1 … β_p) for 3-regular graphs, in qaoa_ansatz's convention
-# exp(-iβ Σ X) exp(-iγ C). p = 2: Wurtz & Lykov's table, from the full-precision values of their
-# data (github.com/danlkv/fixed-angle-QAOA) mapped by the symmetries of odd-degree graphs
-# (γ → γ + π with β → −β, β → β + π/2) to (0.488, 0.898; 0.555, 0.293) as printed in the paper.
+# exp(-iβ Σ X) exp(-iγ C). p = 2: Wurtz & Lykov's full-precision values, mapped by the
+# symmetries of odd-degree graphs (γ → γ + π with β → −β, β → β + π/2) to
+# (0.488, 0.898; 0.555, 0.293) as printed in their paper.
 FIXED_ANGLES = {1: ([np.arctan(1 / np.sqrt(2))], [np.pi / 8]),
                 2: ([0.48788735, 0.89775859], [0.55475546, 0.29225740])}
 TREE_RATIOS = {1: 0.6925, 2: 0.7559}  # their guaranteed ratio on 3-regular graphs of large girth
@@ -126,11 +126,10 @@ class HeldOut:
     def __init__(self):
         self.family = family()
         self.graphs = self.family.sample_parameters(TEST_GRAPHS, seed=2026)
-        x, y = self.family.data(self.graphs)
-        self.episode = {"support_x": x[:, None], "support_y": y[:, None],
-                        "query_x": x[:, None], "query_y": y[:, None]}
+        self.episode = self.family.episode(self.graphs)
         self.max_cuts = np.array([self.family.max_cut(g) for g in self.graphs], np.float64)
-        self.half_edges = y.sum(axis=1).astype(np.float64)  # |E| / 2
+        # |E| / 2: the coefficients of a graph's energy are 1/2 per edge.
+        self.half_edges = self.episode["support_y"][:, 0].sum(axis=1).astype(np.float64)
 
     def ratios(self, energies):
         """``[..., graphs]`` energies → approximation ratios."""
