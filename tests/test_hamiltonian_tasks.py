@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import meta_oracle
-from tfq_meta import Energy, MetaLearner, circuits, hamiltonians, models, tasks
+from tfq_meta import Energy, MetaLearner, circuits, hamiltonians, memory, models, tasks
 
 
 def cirq_energy(layer, weights, hamiltonian, features=()):
@@ -187,3 +187,29 @@ def test_family_arguments_are_checked():
     with pytest.raises(ValueError, match=r"`ansatz` acts on 3 qubits, but the family's "
                                          r"Hamiltonians act on 4 .* lacks \[cirq.LineQubit\(3\)\]"):
         models.energy_model(circuits.hardware_efficient_ansatz(3), family)
+
+
+def test_state_size_check_in_closed_form():
+    memory.check_state_fits(20, available_bytes=8 * 2 ** 20)   # exactly one state vector
+    with pytest.raises(ValueError, match=r"`n_nodes` is 21: one state vector of 21 qubits takes "
+                                         r"16.0 MiB, more than the 8.0 MiB .* `n_nodes` must be "
+                                         r"at most 20"):
+        memory.check_state_fits(21, "n_nodes", available_bytes=8 * 2 ** 20)
+
+
+@pytest.mark.parametrize("family, argument", [(tasks.XXZChain, "n_qubits"),
+                                              (tasks.TransverseFieldIsing, "n_qubits"),
+                                              (tasks.MaxCut, "n_nodes")])
+def test_a_family_too_large_for_memory_is_refused_naming_its_size(monkeypatch, family, argument):
+    # 1 MiB available: 17 qubits (1 MiB per state) fit, 18 do not.
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 2 ** 20)
+    with pytest.raises(ValueError, match=rf"`{argument}` is 18: .* takes 2.0 MiB, more than "
+                                         rf"the 1.0 MiB .* `{argument}` must be at most 17"):
+        family(**{argument: 18})
+    assert family(**{argument: 16}).n_qubits == 16
+
+
+def test_a_family_beyond_any_machine_is_refused():
+    with pytest.raises(ValueError, match=r"`n_qubits` is 40: one state vector of 40 qubits takes "
+                                         r"8.0 TiB"):
+        tasks.XXZChain(n_qubits=40)

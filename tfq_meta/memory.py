@@ -4,7 +4,9 @@ Both engines keep whole state vectors of ``2^n`` amplitudes. The statevector eng
 example and per operation while a gradient tape records (:func:`statevector_max_batch` says how
 many examples fit; :func:`split_batch` runs larger batches in chunks of that size, eagerly or
 traced with an unknown batch size). qsim keeps a few states per worker thread
-(:func:`check_qsim_memory` refuses circuits whose states do not fit at all).
+(:func:`check_qsim_memory` refuses circuits whose states do not fit at all). Below both,
+:func:`check_state_fits` refuses a problem size (a task family's qubits) whose one state vector
+would not fit, before any circuit is built.
 
 Example:
 >>> statevector_max_batch(12, 100, available_bytes=100 * 8 * 4096 * 102)   # 3.2 MiB per example
@@ -63,6 +65,30 @@ def check_qsim_memory(n_qubits, available_bytes=None):
             f"{threads} thread(s) needs about {_format_bytes(needed)}, but only "
             f"{_format_bytes(available)} of memory is available. Use fewer qubits."
         )
+
+
+def check_state_fits(n_qubits, argument="n_qubits", available_bytes=None):
+    """Raises ValueError, naming ``argument``, if one state vector of ``n_qubits`` does not fit.
+
+    Every engine holds at least one complex64 state of ``2^n_qubits`` amplitudes, so a size
+    beyond this can never be simulated here; the engines' own checks (:func:`check_qsim_memory`,
+    :func:`statevector_max_batch`) refine it once a circuit is known.
+
+    Args:
+        n_qubits: qubits of the problem.
+        argument: the name the caller's user gave the size (``"n_qubits"``, ``"n_nodes"``).
+        available_bytes: memory to plan for; default what the machine has available now.
+    """
+    needed = _AMPLITUDE_BYTES * 2.0 ** n_qubits
+    available = available_memory_bytes() if available_bytes is None else available_bytes
+    if needed > available:
+        # The largest n with 8 · 2^n <= available.
+        most = max(0, int(available // _AMPLITUDE_BYTES).bit_length() - 1)
+        raise ValueError(
+            f"`{argument}` is {n_qubits}: one state vector of {n_qubits} qubits takes "
+            f"{_format_bytes(needed)}, more than the {_format_bytes(available)} of memory "
+            f"available, so it cannot be simulated here. `{argument}` must be at most {most} "
+            "on this machine.")
 
 
 def split_batch(function, values, max_batch, output_dtype):

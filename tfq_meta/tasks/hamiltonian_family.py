@@ -2,8 +2,23 @@
 import cirq
 import numpy as np
 
-from tfq_meta import hamiltonians
+from tfq_meta import hamiltonians, memory
+from tfq_meta._validation import check_positive_int
 from tfq_meta.tasks.family import TaskFamily
+
+
+def check_family_size(n_qubits, argument):
+    """``n_qubits`` as an int, checked when a family is made: a positive int whose one state
+    vector fits in memory (:func:`tfq_meta.memory.check_state_fits`), so a size no engine could
+    simulate fails here, naming ``argument``, rather than in TensorFlow later.
+
+    Args:
+        n_qubits: the family's size (its spins or graph nodes).
+        argument: the constructor's name for it (``"n_qubits"``, ``"n_nodes"``).
+    """
+    n_qubits = check_positive_int(n_qubits, argument)
+    memory.check_state_fits(n_qubits, argument)
+    return n_qubits
 
 
 class HamiltonianFamily(TaskFamily):
@@ -20,8 +35,8 @@ class HamiltonianFamily(TaskFamily):
     loop minimizes the task's energy on the support set, and the query set is the same
     Hamiltonian.
 
-    Subclasses set :attr:`n_qubits` and :attr:`terms` and implement :meth:`sample_parameter`,
-    :meth:`coefficients` and :meth:`features`.
+    Subclasses set :attr:`n_qubits` (checked by :func:`check_family_size`) and :attr:`terms`
+    and implement :meth:`sample_parameter`, :meth:`coefficients` and :meth:`features`.
 
     Attributes:
         n_qubits: the spins (qubits ``cirq.LineQubit(0 … n-1)``).

@@ -6,8 +6,8 @@ import networkx as nx
 import numpy as np
 
 from tfq_meta import hamiltonians
-from tfq_meta._validation import check_choice, check_positive_int, check_unit_interval
-from tfq_meta.tasks.hamiltonian_family import HamiltonianFamily
+from tfq_meta._validation import check_choice, check_unit_interval
+from tfq_meta.tasks.hamiltonian_family import HamiltonianFamily, check_family_size
 
 GRAPHS = ("3-regular", "erdos-renyi")
 
@@ -22,7 +22,8 @@ class MaxCut(HamiltonianFamily):
     :func:`tfq_meta.circuits.qaoa_ansatz` reads as data.
 
     Args:
-        n_nodes: nodes per graph (qubits), at least 3.
+        n_nodes: nodes per graph (qubits), at least 3; one state vector of them must fit in
+            memory.
         graph: ``"3-regular"`` (uniform random 3-regular graphs) or ``"erdos-renyi"`` (each edge
             with probability ``edge_probability``, redrawn until it has an edge).
         edge_probability: for Erdős–Rényi graphs.
@@ -37,7 +38,7 @@ class MaxCut(HamiltonianFamily):
     """
 
     def __init__(self, n_nodes=8, graph="3-regular", edge_probability=0.5):
-        self.n_qubits = check_positive_int(n_nodes, "n_nodes")
+        self.n_qubits = n_nodes = check_family_size(n_nodes, "n_nodes")
         self.graph = check_choice(graph, GRAPHS, "graph")
         self.edge_probability = check_unit_interval(edge_probability, "edge_probability")
         if n_nodes < 3:

@@ -4,7 +4,7 @@ import numpy as np
 
 from tfq_meta import hamiltonians
 from tfq_meta._validation import check_finite_number, check_interval
-from tfq_meta.tasks.hamiltonian_family import HamiltonianFamily
+from tfq_meta.tasks.hamiltonian_family import HamiltonianFamily, check_family_size
 
 
 class XXZChain(HamiltonianFamily):
@@ -14,7 +14,8 @@ class XXZChain(HamiltonianFamily):
     drawn uniformly from ``delta_range``. A task's features are ``[Δ]``.
 
     Args:
-        n_qubits: spins (default 8, as in Meta-VQE).
+        n_qubits: spins (default 8, as in Meta-VQE); one state vector of them must fit in
+            memory.
         field: ``λ`` (default 0.75).
         delta_range: ``(low, high)`` of ``Δ`` (default ``(-1.1, 1.1)``).
         periodic: whether the chain is a ring.
@@ -29,6 +30,7 @@ class XXZChain(HamiltonianFamily):
     """
 
     def __init__(self, n_qubits=8, field=0.75, delta_range=(-1.1, 1.1), periodic=True):
+        n_qubits = check_family_size(n_qubits, "n_qubits")
         self.n_qubits, self.field, self.periodic = n_qubits, field, periodic
         self.delta_range = check_interval(delta_range, "delta_range")
         q = cirq.LineQubit.range(n_qubits)
@@ -55,7 +57,7 @@ class TransverseFieldIsing(HamiltonianFamily):
     point ``h = 1``). A task's features are ``[h]``.
 
     Args:
-        n_qubits: spins (default 8).
+        n_qubits: spins (default 8); one state vector of them must fit in memory.
         field_range: ``(low, high)`` of ``h``.
         periodic: whether the chain is a ring.
 
@@ -66,6 +68,7 @@ class TransverseFieldIsing(HamiltonianFamily):
     """
 
     def __init__(self, n_qubits=8, field_range=(0.5, 1.5), periodic=True):
+        n_qubits = check_family_size(n_qubits, "n_qubits")
         self.n_qubits, self.periodic = n_qubits, periodic
         self.field_range = check_interval(field_range, "field_range")
         q = cirq.LineQubit.range(n_qubits)
