@@ -20,6 +20,8 @@ reports the approximation ratio after 0 to 20 steps of the inner loop, against:
 The baselines of a given p adapt with the inner loop meta-learned beside the initialization
 (its learned step sizes), so they differ from the meta-learned row only in where they start.
 
+FOMAML, Meta-SGD (with the same option) and Reptile (defaults) are shown at p = 1 too.
+
 MAML here uses the library's defaults plus one option, ``multi_step_loss_initial=True``: the
 multi-step loss then also weighs the energy of the initialization itself. Plain MAML (the row
 "maml, defaults") descends only the energies after 1 … 5 steps. From anywhere near the optimum
@@ -29,7 +31,7 @@ angles from which one step lands on the optimum but which are 0.02 below the fix
 stays there with more meta-steps, one inner step, or fixed inner rates). Weighing step 0 too
 makes the initialization a good zero-shot guess that the steps still improve.
 
-Run:  python examples/meta_qaoa.py        (about 6 minutes on 2 cores)
+Run:  python examples/meta_qaoa.py        (about 8 minutes on 2 cores)
 Writes examples/output/meta_qaoa.png (approximation ratio against steps).
 """
 import os
@@ -70,12 +72,12 @@ def family():
     return tasks.MaxCut(n_nodes=N_NODES, graph="3-regular")
 
 
-def meta_train(p, held_out, **options):
-    meta = MetaLearner(qaoa_model(p), "maml", **options)
+def meta_train(p, held_out, algorithm="maml", **options):
+    meta = MetaLearner(qaoa_model(p), algorithm, **options)
     meta.compile(loss=Energy())
     label = ", ".join(f"{k}={v}" for k, v in options.items()) or "library defaults"
-    print(f"\nmeta-training p={p} MAML ({label}): {META_STEPS} meta-steps of {META_BATCH} random "
-          f"graphs, {meta.inner_steps} inner steps", flush=True)
+    print(f"\nmeta-training p={p} {algorithm} ({label}): {META_STEPS} meta-steps of {META_BATCH} "
+          f"random graphs, {meta.inner_steps} inner steps", flush=True)
     start = time.time()
     for part in range(4):  # four fits, for progress lines
         meta.fit(family().episodes(META_BATCH, seed=p, start=part * META_STEPS // 4), epochs=1,
@@ -163,6 +165,10 @@ def main():
     learners = {(1, "maml, defaults"): meta_train(1, held_out),
                 (1, "maml + initial loss"): meta_train(1, held_out, multi_step_loss_initial=True),
                 (2, "maml + initial loss"): meta_train(2, held_out, multi_step_loss_initial=True)}
+    for algorithm in ("fomaml", "metasgd"):
+        learners[1, f"{algorithm} + initial loss"] = meta_train(
+            1, held_out, algorithm, multi_step_loss_initial=True)
+    learners[1, "reptile, defaults"] = meta_train(1, held_out, "reptile")
     print("\nadaptation curves on the held-out graphs", flush=True)
     for (p, name), learner in learners.items():
         curves[p, name] = held_out.curve(learner)
@@ -242,7 +248,8 @@ def _mean_and_error(values):
 def plot(curves, optimum):
     """Ratio against steps for p = 1 and 2: the whole range (top) and close up (bottom)."""
     colors = {"maml, defaults": "C7", "maml + initial loss": "C0", "random": "C2",
-              "fixed angles": "C3"}
+              "fixed angles": "C3", "fomaml + initial loss": "C1", "metasgd + initial loss": "C4",
+              "reptile, defaults": "C5"}
     figure, axes = plt.subplots(2, 2, figsize=(13, 8.5))
     for column, p in enumerate((1, 2)):
         means = {name: curve.mean(axis=1) for (curve_p, name), curve in curves.items()
