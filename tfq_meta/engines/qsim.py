@@ -24,6 +24,7 @@ import tensorflow as tf
 import tensorflow_quantum as tfq
 
 from tfq_meta._compat.cirq import eigen_components
+from tfq_meta._compat.tfq import upstream_scale
 
 DIFFERENTIATORS = {
     "adjoint": tfq.differentiators.Adjoint,
@@ -126,28 +127,12 @@ class QsimEngine:
         return vector_jacobian_product(gate_values, upstream)
 
     def _differentiate(self, arguments, forward, upstream):
-        """The TFQ differentiator's ``upstream · dE/dvalues`` ``[batch, n_gates]``.
-
-        TFQ's adjoint op drops every observable whose ``|upstream · coefficient|`` is below 1e-5,
-        an *absolute* threshold (``AccumulateOperators``, tensorflow_quantum/core/src/
-        util_qsim.h), so its gradient is not linear in ``upstream``: a loss averaged over 16
-        tasks, or the small upstreams the second order sends through the shifted circuits, lose
-        terms (the meta-gradient of 16 copies of a task was 2e-4 off that of the task alone).
-        Each example's upstream is therefore scaled by a power of two to a largest entry of
-        2^10 … 2^12 and its gradient scaled back: exact for a linear op, and what the threshold
-        drops is then below 1e-8 of the example's largest upstream.
-        """
-        largest = tf.reduce_max(tf.abs(upstream), axis=1, keepdims=True)
-        exponent = tf.floor(tf.math.log(tf.where(largest > 0, largest, 1.0)) / math.log(2.0))
-        scale = tf.pow(tf.constant(2.0, upstream.dtype),
-                       tf.clip_by_value(10.0 - exponent, -100.0, 100.0))   # a power of two
-        if self.samples:
-            gradient = self._differentiator.differentiate_sampled(
-                *arguments, forward, upstream * scale)
-        else:
-            gradient = self._differentiator.differentiate_analytic(
-                *arguments, forward, upstream * scale)
-        return gradient / scale
+        """The TFQ differentiator's ``upstream · dE/dvalues`` ``[batch, n_gates]``, linear in
+        ``upstream`` (see :func:`tfq_meta._compat.tfq.upstream_scale`)."""
+        scale = upstream_scale(upstream)
+        differentiate = (self._differentiator.differentiate_sampled if self.samples else
+                         self._differentiator.differentiate_analytic)
+        return differentiate(*arguments, forward, upstream * scale) / scale
 
     def _shift_rule_product(self, programs, gate_values, upstream):
         """upstream · dE/dvalues by the parameter-shift rule, as differentiable graph ops."""
