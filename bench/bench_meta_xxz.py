@@ -32,12 +32,12 @@ ENGINES = ("statevector", "qsim")
 BATCHED, LOOP = "batched", "task loop"
 RATIOS = {"loop/batched": (LOOP, BATCHED)}
 # The averaged per-task meta-gradient against the batched one (relative to the largest entry):
-# on statevector both are the same float32 sums in other orders (measured 1.5e-7). On qsim the
-# batched one is 9.2e-4 off a complex128 statevector reference (meta_vqe) while the loop's is
-# 1e-5 off: qsim's meta-gradient depends on the batch size (16 copies of one task against it
-# alone: 0 for one plain inner step, 3e-4 for two, 6e-4 for one clipped step), still open; the
-# two still compute the same meta-step, so their times compare.
-TOLERANCE = {"statevector": 1e-5, "qsim": 2e-3}
+# on statevector both are the same float32 sums in other orders (measured 1.5e-7). On qsim too,
+# now that TFQ's adjoint op no longer sees upstreams below its 1e-5 cut-off (the engine rescales
+# them): measured 1.8e-6 (meta_vqe) and 1.1e-6 (xxz_hva) apart, both 1.2e-5 and 4.6e-5 off a
+# complex128 statevector reference. Before, the batched one was 9.2e-4 off it (meta_vqe), the
+# loop's 1e-5: a task's upstream shrinks as 1 / tasks, so more terms fell under the cut-off.
+TOLERANCE = {"statevector": 1e-5, "qsim": 1e-5}
 # {key: (text, ratio, bound, at least?, engine)}. Measured on 2 shared cores (two runs):
 # statevector 3.3-3.9x (meta_vqe) and 2.6-2.7x (xxz_hva); qsim 1.0-1.2x for both, as each of
 # the loop's calls already sends TFQ batches of 2 · gates shifted circuits (the second order).

@@ -42,6 +42,24 @@ def test_first_and_second_derivatives_equal_finite_differences(engine, seed):
     assert np.max(np.abs(expected_hessian)) > 0.1  # a non-trivial Hessian
 
 
+@pytest.mark.parametrize("scale", [1e-6, 1 / 16, 1e4])
+def test_qsim_derivatives_are_linear_in_the_cotangent(scale):
+    # TFQ's adjoint op drops every observable whose |cotangent · coefficient| is below 1e-5 (an
+    # absolute threshold); the engine scales each example's cotangent so that none is dropped.
+    # Unscaled, a cotangent of 1e-6 gave a zero gradient, and smaller ones, such as a mean over
+    # 16 meta-learning tasks sends, lost terms in the second order's shifted circuits.
+    circuit = random_circuit(1, n_operations=14)
+    rng = np.random.default_rng(1)
+    values = rng.uniform(-2, 2, (1, len(SYMBOLS)))
+    cotangent = rng.normal(size=(1, len(OBSERVABLES)))
+    expectation = ops.CircuitExpectation(circuit, SYMBOLS, OBSERVABLES, engine="qsim")
+    gradient, hess = hessian(expectation, values, cotangent)
+    scaled_gradient, scaled_hessian = hessian(expectation, values, scale * cotangent)
+    np.testing.assert_allclose(scaled_gradient / scale, gradient, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(scaled_hessian / scale, hess, rtol=1e-5, atol=1e-6)
+    assert np.max(np.abs(hess)) > 0.1
+
+
 def test_qsim_second_order_needs_the_shift_rule():
     circuit = cirq.Circuit(cirq.H(QUBITS[0]), cirq.ISwapPowGate(exponent=A)(*QUBITS[:2]),
                            cirq.rx(X)(QUBITS[1]))

@@ -2,7 +2,7 @@
 
 - :mod:`.keras_tuner`: the distributed search's chief, the oracle's files and gRPC messages;
 - :mod:`.keras`: the Keras 3 internals that the MetaLearner, the Distiller and the kernels use;
-- :mod:`.tfq`: TensorFlow Quantum's lazily loaded op libraries;
+- :mod:`.tfq`: TensorFlow Quantum's lazily loaded op libraries and its adjoint op's cut-off;
 - :mod:`.tensorflow`: whether the graph being built will be compiled by XLA;
 - :mod:`.cirq`: EigenGate exponents and spectra, for lowering circuits and the engines.
 

@@ -24,6 +24,7 @@ import tensorflow as tf
 import tensorflow_quantum as tfq
 
 from tfq_meta._compat.cirq import eigen_components
+from tfq_meta._compat.tfq import upstream_scale
 
 DIFFERENTIATORS = {
     "adjoint": tfq.differentiators.Adjoint,
@@ -105,11 +106,8 @@ class QsimEngine:
         @tf.custom_gradient
         def vector_jacobian_product(values, upstream):
             arguments = self._arguments(programs, tf.stop_gradient(values))
-            constants = (tf.stop_gradient(forward), tf.stop_gradient(upstream))
-            if self.samples:
-                gradient = self._differentiator.differentiate_sampled(*arguments, *constants)
-            else:
-                gradient = self._differentiator.differentiate_analytic(*arguments, *constants)
+            gradient = self._differentiate(arguments, tf.stop_gradient(forward),
+                                           tf.stop_gradient(upstream))
 
             def second_order(downstream):
                 if self.second_order_blocker is not None:
@@ -127,6 +125,14 @@ class QsimEngine:
             return gradient, second_order
 
         return vector_jacobian_product(gate_values, upstream)
+
+    def _differentiate(self, arguments, forward, upstream):
+        """The TFQ differentiator's ``upstream · dE/dvalues`` ``[batch, n_gates]``, linear in
+        ``upstream`` (see :func:`tfq_meta._compat.tfq.upstream_scale`)."""
+        scale = upstream_scale(upstream)
+        differentiate = (self._differentiator.differentiate_sampled if self.samples else
+                         self._differentiator.differentiate_analytic)
+        return differentiate(*arguments, forward, upstream * scale) / scale
 
     def _shift_rule_product(self, programs, gate_values, upstream):
         """upstream · dE/dvalues by the parameter-shift rule, as differentiable graph ops."""
