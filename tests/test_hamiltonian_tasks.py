@@ -117,9 +117,7 @@ def test_maml_meta_gradient_through_energies_equals_finite_differences(engine, s
                        **meta_oracle.plain("maml"))
     meta.compile(optimizer=keras.optimizers.SGD(1.0), loss=Energy())
     fields = [0.6, 1.4]
-    episode = {key: value.astype(dtype) for key, value in
-               zip(("support_x", "support_y"), (v[:, None] for v in family.data(fields)))}
-    episode.update(query_x=episode["support_x"], query_y=episode["support_y"])
+    episode = {key: value.astype(dtype) for key, value in family.episode(fields).items()}
     gradient = meta.meta_gradients(episode)[0].numpy()
 
     oracle = CirqEnergies(model.get_layer("circuit"), family, fields)
@@ -143,9 +141,7 @@ def test_qsim_maml_meta_gradient_of_many_tasks_equals_finite_differences():
     meta.compile(optimizer=keras.optimizers.SGD(1.0), loss=Energy())
 
     def episode(n_tasks):
-        x, y = family.data([0.3] * n_tasks)
-        episode = dict(support_x=x[:, None], support_y=y[:, None])
-        return dict(episode, query_x=episode["support_x"], query_y=episode["support_y"])
+        return family.episode([0.3] * n_tasks)
 
     gradient = meta.meta_gradients(episode(16))[0].numpy()
     layer = model.get_layer("circuit")
@@ -169,9 +165,7 @@ def test_other_meta_gradients_through_energies_equal_the_cirq_oracle(algorithm):
                        **meta_oracle.plain(algorithm))
     meta.compile(loss=Energy())
     fields = [0.6, 1.4]
-    episode = {key: value.astype("float64") for key, value in zip(
-        ("support_x", "support_y"), (v[:, None] for v in family.data(fields)))}
-    episode.update(query_x=episode["support_x"], query_y=episode["support_y"])
+    episode = {key: value.astype("float64") for key, value in family.episode(fields).items()}
     layer = model.get_layer("circuit")
     by_variable = dict(zip(map(id, meta.trainable_variables), meta.meta_gradients(episode)))
     gradient = by_variable[id(layer.circuit_weights)].numpy()
