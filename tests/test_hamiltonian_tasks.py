@@ -69,14 +69,14 @@ def test_one_call_gives_every_tasks_energy(engine):
 class CirqEnergies:
     """The oracle MAML objective of an ansatz with one rotation per weight, through energies.
 
-    With data symbols (``features`` of each task), a weight may also be a slope ``a`` of an angle
-    ``a · x + w`` (``circuits.meta_vqe_ansatz``): ``∂E/∂a = x · ∂E/∂w``, ``w`` the angle's
-    offset weight, named as ``a`` with ``w`` for ``a``.
+    With data symbols (each task's ``family.features``), a weight may also be a slope ``a`` of
+    an angle ``a · x + w`` (``circuits.meta_vqe_ansatz``): ``∂E/∂a = x · ∂E/∂w``, ``w`` the
+    angle's offset weight, named as ``a`` with ``w`` for ``a``.
     """
 
-    def __init__(self, layer, family, parameters, features=None):
+    def __init__(self, layer, family, parameters):
         self.layer, self.hamiltonians = layer, [family.hamiltonian(p) for p in parameters]
-        self.features = [()] * len(parameters) if features is None else list(features)
+        self.features = [family.features(p) for p in parameters]
         names = [str(s) for s in layer.weight_symbols]
         self.offsets = {i: names.index("w" + name[1:]) for i, name in enumerate(names)
                         if name.startswith("a")}
@@ -145,7 +145,7 @@ def test_qsim_maml_meta_gradient_of_many_tasks_equals_finite_differences():
 
     gradient = meta.meta_gradients(episode(16))[0].numpy()
     layer = model.get_layer("circuit")
-    oracle = CirqEnergies(layer, family, [0.3], features=episode(1)["support_x"][:, 0])
+    oracle = CirqEnergies(layer, family, [0.3])
     weights = layer.circuit_weights.numpy().astype(np.float64)
     expected = meta_oracle.central_differences(
         lambda w: oracle.maml_objective(w, 2, 0.2), weights)
