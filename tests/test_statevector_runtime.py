@@ -51,7 +51,7 @@ def test_statevector_runs_any_constant_unitary_qsim_cannot():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_statevector_xla_formulation_matches_to_second_order(seed):
-    # Under XLA the engine builds its contractions as broadcast products and sums instead of
+    # Under XLA the engine builds its contractions as sums of sliced products instead of
     # einsums and matmuls: both must agree with Cirq and with each other, derivatives included.
     # Six rotations in a row make a run longer than one polynomial (MAX_TERMS).
     circuit = random_circuit(seed, n_operations=20) + cirq.Circuit(

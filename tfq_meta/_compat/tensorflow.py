@@ -16,3 +16,13 @@ def in_xla_context():
     """Whether the ops being created now will be compiled by XLA (False when it cannot tell)."""
     return GraphOrParentsInXlaContext is not None and bool(
         GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+
+
+# Whether `tf.config.experimental.enable_op_determinism()` was called: TensorFlow has a setter
+# and no public getter (checked on 2.18). Keras' own "auto" jit_compile asks the same function;
+# XLA cannot honour determinism for every op, so XLA is not chosen by default then.
+try:
+    from tensorflow.python.framework.config import is_op_determinism_enabled
+except ImportError:  # pragma: no cover
+    def is_op_determinism_enabled():
+        return False

@@ -7,6 +7,7 @@ from tfq_meta._compat.keras import (DistributedFit, compiled_loss, compiled_metr
 from tfq_meta._validation import check_unit_interval, is_finite_number
 from tfq_meta.distillation.features import FeatureExtractor, declared_features
 from tfq_meta.meta.replicas import per_replica_loss
+from tfq_meta.xla import resolve_jit_compile
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
@@ -81,7 +82,7 @@ class Distiller(DistributedFit, keras.distillation.Distiller):
                          float(student_loss_weight), name=name, **kwargs)
         self._build_feature_extractors()
 
-    def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
+    def compile(self, optimizer="adam", loss=None, metrics=None, jit_compile="auto", **kwargs):
         """Configures training of the student.
 
         Args:
@@ -89,12 +90,17 @@ class Distiller(DistributedFit, keras.distillation.Distiller):
             loss: the student's loss on labels (a Keras loss; ``from_logits=True`` for logits).
                 May be None when ``student_loss_weight`` is 0 or no labels are given.
             metrics: Keras metrics of the student's predictions on labeled batches.
+            jit_compile: ``"auto"`` (default): XLA wherever the teacher and student can be
+                compiled by it, on a CPU too (see :mod:`tfq_meta.xla`); or True, False.
             **kwargs: other ``keras.Model.compile`` arguments.
         """
         # keras.Model.compile, not Keras' Distiller.compile: the latter refuses loss=None and
         # keeps the loss outside Keras' compiled loss, which then loses sample weights and does
         # not survive saving.
-        keras.Model.compile(self, optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        keras.Model.compile(self, optimizer=optimizer, loss=loss, metrics=metrics,
+                            jit_compile=resolve_jit_compile(self, jit_compile,
+                                                            kwargs.get("run_eagerly", False)),
+                            **kwargs)
 
     def compile_from_config(self, config):
         self.compile(**keras.saving.deserialize_keras_object(config))

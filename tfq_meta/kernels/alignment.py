@@ -5,6 +5,7 @@ import tensorflow as tf
 from tfq_meta._compat.keras import loss_tracker
 from tfq_meta.kernels.base import trainable_kernel
 from tfq_meta.meta.replicas import per_replica_loss
+from tfq_meta.xla import XlaByDefault
 
 
 def kernel_target_alignment(gram, labels):
@@ -32,7 +33,7 @@ def kernel_target_alignment(gram, labels):
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
-class KernelAlignment(keras.Model):
+class KernelAlignment(XlaByDefault, keras.Model):
     """Maximizes the kernel-target alignment of a trainable quantum kernel, driven by ``fit``.
 
     Each training step takes a batch of labeled examples, computes their Gram matrix and descends

@@ -7,6 +7,7 @@ from tfq_meta._validation import check_int_at_least, check_positive_float
 from tfq_meta.kernels.base import trainable_kernel
 from tfq_meta.meta.replicas import replica_share, weigh_by_share
 from tfq_meta.tasks.episodes import EpisodicFit, unpack_episode
+from tfq_meta.xla import XlaByDefault
 
 
 def ridge_predictions(support_gram, support_y, query_gram, n_classes, ridge):
@@ -30,7 +31,7 @@ def ridge_predictions(support_gram, support_y, query_gram, n_classes, ridge):
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
-class KernelMetaLearner(EpisodicFit, keras.Model):
+class KernelMetaLearner(EpisodicFit, XlaByDefault, keras.Model):
     """Meta-learns a quantum kernel's embedding so that few-shot classifiers on it generalize.
 
     Each step takes an episode of few-shot tasks (``support_x``, ``support_y``, ``query_x``,

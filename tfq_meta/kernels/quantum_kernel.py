@@ -60,6 +60,8 @@ class QuantumKernel(KernelLayer):
         self._fidelity = CircuitFidelity(self.circuit, self._weight_spec.symbols, method,
                                          state_dtype)
         self.method, self.state_dtype = self._fidelity.method, state_dtype
+        # The pairwise method runs TFQ ops, which XLA cannot compile.
+        self.supports_jit = self.method == "statevector"
         self._requested_method = method
         self.n_features = len(self.data_symbols)
         self.n_qubits = len(self._fidelity.qubits)

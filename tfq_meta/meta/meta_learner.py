@@ -17,10 +17,11 @@ from tfq_meta.meta.replicas import (check_fit_split, check_replica_split, replic
 from tfq_meta.meta.stabilisers import EpochCounter, Stabilisers
 from tfq_meta.meta.task_losses import check_labels, flatten_tasks, labels_like, per_example_loss
 from tfq_meta.tasks.episodes import EpisodicFit, fit_arguments, unpack_episode
+from tfq_meta.xla import XlaByDefault
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
-class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
+class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
     """Meta-learns a model's initial weights so that a few gradient steps fit a new task.
 
     Each ``fit`` step takes an episode, a meta-batch of tasks ``{"support_x", "support_y",
@@ -161,8 +162,10 @@ class MetaLearner(DistributedFit, EpisodicFit, keras.Model):
                 (``pre_adapt_loss``, ``pre_adapt_<name>``): ``"evaluate"`` (default) in
                 ``evaluate`` and ``fit``'s validation logs; ``"always"`` in the training logs too,
                 which costs a forward pass of the initial model on every training step.
-            **kwargs: other ``keras.Model.compile`` arguments (``jit_compile``, ``run_eagerly``,
+            **kwargs: other ``keras.Model.compile`` arguments (``run_eagerly``,
                 ``steps_per_execution`` …), except ``loss_weights`` and ``weighted_metrics``.
+                ``jit_compile`` defaults to ``"auto"``: XLA wherever the model can be compiled
+                by it, on a CPU too (see :mod:`tfq_meta.xla`).
         """
         if loss is None:
             raise ValueError("`loss` is required: the inner loop descends it on the support set "
