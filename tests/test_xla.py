@@ -68,3 +68,23 @@ def test_compiled_meta_gradients_equal_the_executors():
     scale = max(float(tf.reduce_max(tf.abs(g))) for g in graph)
     for a, b in zip(xla, graph):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5 * scale)
+
+
+def test_bad_data_is_caught_before_the_compiled_step():
+    # XLA compiles graph assertions to nothing: the checks run on the data before the step.
+    meta = meta_learner()
+    episode = tasks.Sinusoid(shots=4).sample(2, seed=0)
+    episode["query_x"][0, 0, 0] = np.nan
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
+        meta.fit(tf.data.Dataset.from_tensors(episode), epochs=1, verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
+        meta.evaluate(episode, verbose=0)
+    teacher = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    distiller = Distiller(teacher, student(), LogitsDistillation(2.0), student_loss_weight=0.0)
+    distiller.compile()
+    assert distiller.jit_compile is True
+    x = np.array([[0.1], [np.inf]], np.float32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
+        distiller.fit(x, epochs=1, verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
+        distiller.fit(tf.data.Dataset.from_tensor_slices(x).batch(2), epochs=1, verbose=0)

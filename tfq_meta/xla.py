@@ -6,7 +6,13 @@ or a kernel step compiled by XLA runs about twice as fast on a CPU as TensorFlow
 does (``bench/bench_meta.py``, ``bench/bench_peers.py``), and XLA also fuses better on a GPU.
 So :class:`XlaByDefault` resolves ``"auto"`` itself: on, unless something in the model cannot
 be compiled by XLA.
+
+XLA compiles assertions to nothing, so the checks that a step makes in its graph (finite
+features, class labels in range) would pass bad data silently. :class:`XlaByDefault` therefore
+also runs the model's :meth:`~XlaByDefault.check_inputs` on the data before the compiled step:
+in a ``tf.data`` map for datasets, once and eagerly for arrays.
 """
+import numpy as np
 import tensorflow as tf
 
 from tfq_meta._compat.keras import flatten_layers
@@ -33,8 +39,44 @@ def resolve_jit_compile(model, jit_compile="auto", run_eagerly=False):
 
 class XlaByDefault:
     """A ``keras.Model`` mixin whose ``compile(jit_compile="auto")`` (the default) resolves by
-    :func:`resolve_jit_compile`."""
+    :func:`resolve_jit_compile`, and whose ``fit`` and ``evaluate`` check their data with
+    :meth:`check_inputs` outside the compiled step."""
 
     def compile(self, *args, jit_compile="auto", **kwargs):
         super().compile(*args, jit_compile=resolve_jit_compile(
             self, jit_compile, kwargs.get("run_eagerly", False)), **kwargs)
+
+    def fit(self, x=None, *args, **kwargs):
+        if kwargs.get("validation_data") is not None:
+            kwargs["validation_data"] = checked_data(kwargs["validation_data"], self.check_inputs)
+        return super().fit(checked_data(x, self.check_inputs), *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        return super().evaluate(checked_data(x, self.check_inputs), *args, **kwargs)
+
+    def check_inputs(self, data):
+        """``data`` (one element or batch: tensors, nested), checked; raises on bad values,
+        eagerly or through graph assertions. Default: every float tensor is finite."""
+        return tf.nest.map_structure(_finite, data)
+
+
+def checked_data(data, check):
+    """``data`` with ``check`` applied: mapped over a ``tf.data.Dataset``, called once on arrays
+    and tensors (eagerly, so it raises at once); other inputs (generators, ``PyDataset``) are
+    passed on unchecked."""
+    if isinstance(data, tf.data.Dataset):
+        # map passes a tuple element as separate arguments.
+        return data.map(lambda *element: check(element if len(element) > 1 else element[0]))
+    leaves = tf.nest.flatten(data)
+    if leaves and all(leaf is None or isinstance(leaf, (np.ndarray, tf.Tensor)) for leaf in leaves):
+        check(tf.nest.map_structure(
+            lambda leaf: leaf if leaf is None else tf.convert_to_tensor(leaf), data))
+    return data
+
+
+def _finite(value):
+    if value is None or not tf.as_dtype(value.dtype).is_floating:
+        return value
+    return tf.debugging.assert_all_finite(
+        value, "the data holds NaN or infinite values; circuit angles and targets must be "
+        "finite.")

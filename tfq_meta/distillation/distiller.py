@@ -7,11 +7,11 @@ from tfq_meta._compat.keras import (DistributedFit, compiled_loss, compiled_metr
 from tfq_meta._validation import check_unit_interval, is_finite_number
 from tfq_meta.distillation.features import FeatureExtractor, declared_features
 from tfq_meta.meta.replicas import per_replica_loss
-from tfq_meta.xla import resolve_jit_compile
+from tfq_meta.xla import XlaByDefault, resolve_jit_compile
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
-class Distiller(DistributedFit, keras.distillation.Distiller):
+class Distiller(DistributedFit, XlaByDefault, keras.distillation.Distiller):
     """Knowledge distillation from a teacher model into a smaller student, by ``compile``/``fit``.
 
     Keras' ``keras.distillation.Distiller`` with the same arguments, plus what training quantum

@@ -364,6 +364,17 @@ class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
                            format=format, verbose=True if verbose is None else verbose,
                            input_signature=input_signature)
 
+    def check_inputs(self, data):
+        """An episode (or ``(episode,)``) with finite values and, for classification, labels
+        that index the model's outputs; see :class:`tfq_meta.xla.XlaByDefault`."""
+        data = super().check_inputs(data)
+        episode = data[0] if isinstance(data, (tuple, list)) and data else data
+        if isinstance(episode, dict):
+            for key in ("support_y", "query_y"):
+                if key in episode:
+                    episode[key] = check_labels(tf.convert_to_tensor(episode[key]), self.model, key)
+        return data
+
     def _task_losses(self, y, predictions):
         """Mean loss of each task, ``[tasks]``."""
         losses = self._task_loss(labels_like(y, predictions), predictions)
