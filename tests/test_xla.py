@@ -79,6 +79,8 @@ def test_bad_data_is_caught_before_the_compiled_step():
         meta.fit(tf.data.Dataset.from_tensors(episode), epochs=1, verbose=0)
     with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
         meta.evaluate(episode, verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
+        meta.train_on_batch(episode)
     teacher = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     distiller = Distiller(teacher, student(), LogitsDistillation(2.0), student_loss_weight=0.0)
     distiller.compile()

@@ -39,8 +39,8 @@ def resolve_jit_compile(model, jit_compile="auto", run_eagerly=False):
 
 class XlaByDefault:
     """A ``keras.Model`` mixin whose ``compile(jit_compile="auto")`` (the default) resolves by
-    :func:`resolve_jit_compile`, and whose ``fit`` and ``evaluate`` check their data with
-    :meth:`check_inputs` outside the compiled step."""
+    :func:`resolve_jit_compile`, and whose ``fit``, ``evaluate``, ``train_on_batch`` and
+    ``test_on_batch`` check their data with :meth:`check_inputs` outside the compiled step."""
 
     def compile(self, *args, jit_compile="auto", **kwargs):
         super().compile(*args, jit_compile=resolve_jit_compile(
@@ -53,6 +53,12 @@ class XlaByDefault:
 
     def evaluate(self, x=None, *args, **kwargs):
         return super().evaluate(checked_data(x, self.check_inputs), *args, **kwargs)
+
+    def train_on_batch(self, x=None, *args, **kwargs):
+        return super().train_on_batch(checked_data(x, self.check_inputs), *args, **kwargs)
+
+    def test_on_batch(self, x=None, *args, **kwargs):
+        return super().test_on_batch(checked_data(x, self.check_inputs), *args, **kwargs)
 
     def check_inputs(self, data):
         """``data`` (one element or batch: tensors, nested), checked; raises on bad values,
