@@ -24,7 +24,10 @@ setup(
         "test": ["pytest>=7", "pytest-timeout>=2"],
         # What bench/ compares against: TFQ's own layers (tf_keras) and PennyLane on torch.
         # torch 2.13.0 installs the CPU build; numpy stays below 2.1 for TensorFlow 2.18.
-        "bench": ["tf-keras~=2.18.0", "torch==2.13.0", "pennylane>=0.40", "numpy<2.1"],
+        # bench_peers.py's JAX peers: jax 0.5.3 (TFQ 0.7.6 needs jax<0.6), PennyLane on it,
+        # TensorCircuit-ng on it and optax's Adam; 1.10.0 and 0.2.8 leave numpy and jax be.
+        "bench": ["tf-keras~=2.18.0", "torch==2.13.0", "pennylane>=0.40", "numpy<2.1",
+                  "jax[cpu]==0.5.3", "tensorcircuit-ng==1.10.0", "optax==0.2.8"],
         # keras-tuner's distributed search (tfq_meta.distributed): the chief serves the oracle
         # over gRPC. keras-tuner 1.4.7 does not install these; the ranges are TF 2.18's.
         "distributed": ["grpcio>=1.24.3,<2.0", "protobuf>=3.20.3,<6.0.0dev"],

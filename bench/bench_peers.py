@@ -1,0 +1,329 @@
+"""tfq_meta against its JAX peers, PennyLane on JAX and TensorCircuit-ng on JAX, side by side.
+
+Engine step (bench_engines.py's): ``reuploading_circuit(n, n_layers=3)``'s Z expectations on 160
+examples and the gradient of their sum against a fixed cotangent w.r.t. weights and features,
+by CircuitExpectation (engine "auto") in ``tf.function(jit_compile=True)`` ("tfq_meta XLA", the
+default: XLA when auto picks statevector) and without XLA ("tfq_meta no XLA"); by PennyLane
+``default.qubit`` on JAX (backprop, ``jax.jit``) with parameter broadcasting ("PL-JAX bcast") or
+``jax.vmap`` over the examples ("PL-JAX vmap"); by TensorCircuit-ng on JAX (``K.jit`` of
+``K.vectorized_value_and_grad``, "TC-JAX"); and, as information, by PennyLane on torch
+(pennylane_torch.py, broadcasting, complex128: "PL-torch"). Peers: bench/peers_jax.py. At 4-12
+qubits all of them; at 14 and 16 (auto picks qsim there: no XLA) tfq_meta alone, for its GB/s.
+
+Meta-step (bench_meta.py's): 16 sinusoid tasks, ``student(n_features=1, n_qubits=Q,
+n_layers=3)``, 5 inner SGD steps (0.1), Adam 1e-3, 10 support + 10 query shots, FOMAML and exact
+second-order MAML: ``MetaLearner.train_on_batch`` compiled with the library's defaults ("tfq_meta
+default": no jit_compile argument), with ``jit_compile=True`` and ``False`` (information); the
+JAX peers' whole step (inner loop as a ``lax.scan``, meta-gradient, optax Adam) under one
+``jax.jit``, vmapped over the tasks ("PL-JAX vmap", "TC-JAX vmap") or one broadcast qnode call
+over every task's examples ("PL-JAX bcast"). Peers compute in float32 / complex64 (JAX's x64
+off), as tfq_meta does.
+
+Each peer is checked before it is timed: engine steps against tfq_meta's values and gradients,
+meta-steps' query loss and meta-gradient against bench_meta's float64 PennyLane-torch reference.
+Times: steady-state median ms (timing.BlockTiming, ratios paired per repeat, peer / tfq_meta's
+default) and the first call (tracing, compilation, first run) separately.
+
+Physical limit: a pass over the state reads and writes batch · 2^n · 8 bytes (complex64) each.
+A forward evaluation makes F = (steps of tfq_meta's program, ``compile_circuit``) + 1 (the
+observables) passes; forward + gradient ≈ 3F (the backward pass ≈ 2F: the state's cotangent and
+the matrices' gradients); a meta-step 3F · (inner steps + 1) for FOMAML (each inner step and the
+query: forward + gradient on 160 examples) and 3F · (3 · inner steps + 1) for MAML (each inner
+gradient differentiated again, ≈ twice its cost); qsim rows (14, 16 qubits) are counted as if
+statevector ran them. GB/s = those bytes / median step, against this machine's bandwidth (best
+of 5 NumPy copies of 512 MB, bytes read + written / time). Small states live in cache: only rows
+of about 12 qubits and more compare with memory meaningfully.
+
+Run:  python bench/bench_peers.py [--quick]   (30-40 minutes on 2 idle cores, most of it JAX's
+      compilation of the meta-steps; --quick: 4 qubits, FOMAML only, about 4 minutes). Writes
+      bench/output/bench_peers.json.
+"""
+import dataclasses
+import functools
+import time
+
+import common  # first: sets up TensorFlow's environment
+import keras
+import numpy as np
+import tensorflow as tf
+import torch
+
+import bench_engines
+import bench_meta
+import pennylane_torch
+import peers_jax
+import timing
+from tfq_meta.engines.statevector.compiler import compile_circuit
+from tfq_meta.meta import MetaLearner
+from tfq_meta.ops import CircuitExpectation
+from tfq_meta.tasks import Sinusoid
+from timing import timed_first_call
+
+BATCH, ENGINE_QUBITS, LARGE_QUBITS = 160, (4, 6, 8, 10, 12), (14, 16)
+META_QUBITS, ALGORITHMS = (4, 8), ("fomaml", "maml")
+ENGINE_TIMING, META_TIMING = bench_engines.TIMING, bench_meta.TIMING
+TOLERANCE = 1e-4  # engine: peers' values and gradients against tfq_meta's
+BANDWIDTH_BYTES, BANDWIDTH_REPEATS, BANDWIDTH_SHARE, BANDWIDTH_QUBITS = 2**29, 5, 0.3, 12
+META_CONSTANTS = (bench_meta.INNER_STEPS, bench_meta.INNER_LR, bench_meta.OUTER_LR,
+                  bench_meta.EPISODE)
+XLA, NO_XLA, PL_BCAST, PL_VMAP, TC, PL_TORCH = (
+    "tfq_meta XLA", "tfq_meta no XLA", "PL-JAX bcast", "PL-JAX vmap", "TC-JAX", "PL-torch")
+DEFAULT, META_XLA, META_NO_XLA, TC_VMAP = (
+    "tfq_meta default", "tfq_meta XLA", "tfq_meta no XLA", "TC-JAX vmap")
+ENGINE_DEFAULT, ENGINE_PEERS, META_PEERS = XLA, (PL_BCAST, PL_VMAP, TC), (PL_VMAP, PL_BCAST,
+                                                                           TC_VMAP)
+ENGINE_KEYS = ("loss", "grad_weights", "grad_features", "values")
+
+
+def tfq_meta_engine(config, xla):
+    """bench_engines.py's step on CircuitExpectation with the library's defaults (engine
+    "auto"): XLA when asked for and auto picks statevector (TFQ's qsim ops have no XLA)."""
+    spec = config["spec"]
+    expectation = CircuitExpectation(spec.circuit, spec.data_symbols + spec.weight_symbols,
+                                     [f"Z{i}" for i in range(config["qubits"])])
+    weights, features = tf.Variable(config["weights"]), tf.constant(config["features"])
+
+    def forward(features):  # as tfq_meta.layers.PQC.call: features next to the tiled weights
+        tiled = tf.tile(weights[tf.newaxis], [tf.shape(features)[0], 1])
+        return expectation(tf.concat([features, tiled], axis=1))
+
+    used = expectation.compiled.engine
+    step = common.gradient_step(forward, weights, tf.constant(config["cotangent"]),
+                                jit_compile=xla and used == "statevector")
+    return (lambda: step(features)), {"engine": used, "compiled": expectation.compiled}
+
+
+def engine_peer(build):
+    return lambda config: (build(config), {})
+
+
+def tfq_meta_meta(config, algorithm, **compile_options):
+    """bench_meta.py's MetaLearner (plain MAML: stabilisers off) compiled with ``loss="mse"``, its
+    Adam and ``compile_options`` only; a step returns (query loss before the update, None)."""
+    meta = MetaLearner(bench_meta.new_model(config["qubits"], config["weights"]), algorithm,
+                       inner_steps=bench_meta.INNER_STEPS, inner_lr=bench_meta.INNER_LR,
+                       learn_inner_lr=False, multi_step_loss=False, inner_clipnorm=None)
+    meta.compile(optimizer=keras.optimizers.Adam(bench_meta.OUTER_LR), loss="mse",
+                 **compile_options)
+    return (lambda: (meta.train_on_batch(config["episode"], return_dict=True)["loss"], None),
+            {"meta": meta, "compiled": config["layer"].compiled_circuit})
+
+
+def meta_peer(build):
+    return lambda config, algorithm: (build(config, algorithm, META_CONSTANTS), {})
+
+
+# {name: builder}: the first is the default every ratio divides by; add a row here to compare it.
+ENGINE = {XLA: functools.partial(tfq_meta_engine, xla=True),
+          NO_XLA: functools.partial(tfq_meta_engine, xla=False),
+          PL_BCAST: engine_peer(peers_jax.pennylane_engine_step),
+          PL_VMAP: engine_peer(functools.partial(peers_jax.pennylane_engine_step, vmap=True)),
+          TC: engine_peer(peers_jax.tensorcircuit_engine_step),
+          PL_TORCH: engine_peer(bench_engines.pennylane_step)}
+META = {DEFAULT: tfq_meta_meta, META_XLA: functools.partial(tfq_meta_meta, jit_compile=True),
+        META_NO_XLA: functools.partial(tfq_meta_meta, jit_compile=False),
+        PL_VMAP: meta_peer(peers_jax.pennylane_meta),
+        PL_BCAST: meta_peer(functools.partial(peers_jax.pennylane_meta, broadcast=True)),
+        TC_VMAP: meta_peer(peers_jax.tensorcircuit_meta)}
+
+
+def forward_passes(compiled):
+    """F: the passes over the state of one forward evaluation of tfq_meta's program."""
+    program = compile_circuit(compiled.lowered.circuit, compiled.qubits,
+                              compiled.lowered.gate_symbols)
+    return len(program.steps) + 1
+
+
+def memory_bandwidth():
+    """GB/s of the best of BANDWIDTH_REPEATS NumPy copies of BANDWIDTH_BYTES (read + write)."""
+    source = np.ones(BANDWIDTH_BYTES // 8)
+    target, best = np.empty_like(source), float("inf")
+    for _ in range(BANDWIDTH_REPEATS):
+        start = time.perf_counter()
+        np.copyto(target, source)
+        best = min(best, time.perf_counter() - start)
+    return 2 * source.nbytes / best / 1e9
+
+
+def ratio_keys(names, default):
+    return {f"{name}/default": (name, default) for name in names if name != default}
+
+
+def fastest_peer(row, peers):
+    """Adds the paired ratio of the peer with the lowest median to the row's ratios."""
+    measured = [p for p in peers if p in row["median_ms"]]
+    if measured:
+        peer = min(measured, key=row["median_ms"].get)
+        row["ratios"]["fastest JAX/default"] = {**row["ratios"][f"{peer}/default"], "peer": peer}
+
+
+def engine_row(n_qubits, args, implementations):
+    config = common.circuit_configuration(n_qubits, BATCH)
+    steps, info, first_call, results = {}, {}, {}, {}
+    for name in implementations:
+        steps[name], info[name] = ENGINE[name](config)
+        results[name], first_call[name] = timed_first_call(steps[name])
+        print(f"  {n_qubits} qubits {name}: first call {first_call[name]:.1f} s", flush=True)
+    reference = timing.sync(results[ENGINE_DEFAULT])
+    errors = {name: {key: common.agree(f"{name} vs {ENGINE_DEFAULT} ({n_qubits} qubits) on {key}",
+                                       value, expected, TOLERANCE)
+                     for key, value, expected in zip(ENGINE_KEYS, timing.sync(results[name]),
+                                                     reference)}
+              for name in steps if name != ENGINE_DEFAULT}
+    threads = (pennylane_torch.choose_threads(steps[PL_TORCH], args.engine_timing,
+                                              args.torch_threads) if PL_TORCH in steps else None)
+    engine = info[ENGINE_DEFAULT]["engine"]
+    record = args.engine_timing.measure(
+        steps, args.repeats, first_call, ratios=ratio_keys(steps, ENGINE_DEFAULT),
+        label=f"{n_qubits:>2} qubits (auto -> {engine})")
+    row = {"config": f"{n_qubits}q", "qubits": n_qubits, "batch": BATCH, "gates": config["gates"],
+           "auto_engine": engine, **record, "first_call_s": first_call,
+           "relative_errors_vs_default": errors, "torch_threads": threads,
+           "state_passes": 3 * forward_passes(info[ENGINE_DEFAULT]["compiled"])}
+    fastest_peer(row, ENGINE_PEERS)
+    return row
+
+
+def meta_row(n_qubits, algorithm, args):
+    keras.utils.set_random_seed(0)
+    model = bench_meta.new_model(n_qubits)
+    config = {"qubits": n_qubits, "weights": model.get_weights(),
+              "layer": model.get_layer("circuit"),
+              "episode": Sinusoid(shots=bench_meta.SHOTS, query_shots=bench_meta.SHOTS).sample(
+                  bench_meta.N_TASKS, seed=0)}
+    gradients, loss = bench_meta.PennyLaneMeta(config, algorithm, dtype=torch.float64).gradients()
+    expected_loss, expected_gradients = loss.numpy(), [g.numpy() for g in gradients]
+    steps, info, first_call, errors, where = {}, {}, {}, {}, f"{n_qubits}q {algorithm}"
+    for name, build in META.items():
+        step, info[name] = build(config, algorithm)
+        (loss, gradients), first_call[name] = timed_first_call(step)
+        print(f"  {where} {name}: first call {first_call[name]:.1f} s", flush=True)
+        errors[name] = {"query_loss_vs_float64": common.agree(
+            f"{name} ({where}) vs float64 on the query loss", loss, expected_loss,
+            bench_meta.LOSS_TOLERANCE)}
+        if gradients is not None:
+            errors[name]["meta_gradient_vs_float64"] = max(
+                common.agree(f"{name} ({where}) vs float64 on the meta-gradient", g, e,
+                             bench_meta.GRADIENT_TOLERANCE)
+                for g, e in zip(gradients, expected_gradients))
+        steps[name] = (lambda step: lambda: step()[0])(step)
+    record = args.meta_timing.measure(steps, args.repeats, first_call,
+                                      ratios=ratio_keys(steps, DEFAULT), label=where)
+    forward = forward_passes(info[DEFAULT]["compiled"])
+    inner = bench_meta.INNER_STEPS * (3 if algorithm == "maml" else 1)
+    row = {"config": where, "qubits": n_qubits, "algorithm": algorithm,
+           "batch": bench_meta.N_TASKS * bench_meta.SHOTS, "auto_engine": config["layer"].engine,
+           **record, "first_call_s": first_call, "relative_errors": errors,
+           "jit_compile_resolved": {name: info[name]["meta"].jit_compile
+                                    for name in (DEFAULT, META_XLA, META_NO_XLA)},
+           "state_passes": 3 * forward * (inner + 1)}
+    fastest_peer(row, META_PEERS)
+    return row
+
+
+def add_throughput(rows, bandwidth):
+    """Each row's bytes per step (module docstring) and GB/s of each implementation."""
+    for row in rows:
+        row["bytes_per_step"] = row["state_passes"] * row["batch"] * 2 ** row["qubits"] * 8 * 2
+        row["gb_per_s"] = {name: row["bytes_per_step"] / ms / 1e6
+                           for name, ms in row["median_ms"].items()}
+        row["share_of_bandwidth"] = {name: v / bandwidth for name, v in row["gb_per_s"].items()}
+
+
+def report(what, rows, default, bandwidth):
+    names = list(dict.fromkeys(name for row in rows for name in row["median_ms"]))
+    labels = list(dict.fromkeys(key for row in rows for key in row["ratios"]))
+
+    def cells(row, key, cell):
+        return [cell(row, name) if name in row[key] else "-" for name in names]
+
+    def engine(row):  # and what the library's default jit_compile resolved to
+        resolved = row.get("jit_compile_resolved", {}).get(DEFAULT)
+        return row["auto_engine"] + ("" if resolved is None else f", jit_compile {resolved}")
+
+    common.print_table(f"ms per {what} (median of blocks):", ["config", "engine", *names],
+                       [[r["config"], engine(r), *cells(r, "median_ms", lambda r, n: (
+                           f"{r['median_ms'][n]:.2f}"))] for r in rows])
+    common.print_table("first call, s (tracing, compilation, first run):", ["config", *names],
+                       [[r["config"], *cells(r, "first_call_s", lambda r, n: (
+                           f"{r['first_call_s'][n]:.1f}"))] for r in rows])
+    common.print_table(f"ratios, peer / {default} (median [quartiles] of paired repeats; > 1: "
+                       "tfq_meta faster):", ["config", *labels],
+                       [[r["config"], *(timing.format_ratio(r["ratios"][k]) if k in r["ratios"]
+                                        else "-" for k in labels)] for r in rows])
+    print("  fastest JAX peer: " + ", ".join(
+        f"{r['config']} {r['ratios']['fastest JAX/default']['peer']}" for r in rows
+        if "fastest JAX/default" in r["ratios"]))
+    common.print_table(f"GB/s of state traffic (state passes x batch x 2^n x 8 B x 2), this "
+                       f"machine's copy bandwidth {bandwidth:.1f} GB/s:",
+                       ["config", "passes", "MB/step", *names],
+                       [[r["config"], r["state_passes"], f"{r['bytes_per_step'] / 1e6:.0f}",
+                         *cells(r, "gb_per_s", lambda r, n: f"{r['gb_per_s'][n]:.1f}")]
+                        for r in rows])
+
+
+def goals(engine_rows, meta_rows):
+    def ratios(rows, key, qubits):
+        return {r["config"]: r["ratios"][key]["median"] for r in rows
+                if r["qubits"] in qubits and key in r["ratios"]}
+
+    meta_required = [f"{n}q {a}" for n in META_QUBITS for a in ALGORITHMS]
+    first = {r["config"]: r["first_call_s"][DEFAULT] / min(r["first_call_s"][p] for p in META_PEERS)
+             for r in meta_rows if r["qubits"] in META_QUBITS}
+    large = {r["config"]: r["share_of_bandwidth"][ENGINE_DEFAULT] for r in engine_rows
+             if r["qubits"] >= BANDWIDTH_QUBITS}
+    return {
+        "meta_step": common.goal("meta-step: fastest JAX peer / tfq_meta default", 2.0,
+                                 ratios(meta_rows, "fastest JAX/default", META_QUBITS),
+                                 required=meta_required),
+        "engine": common.goal("engine step: fastest JAX peer / tfq_meta XLA", 1.5,
+                              ratios(engine_rows, "fastest JAX/default", (4, 6, 8, 10)),
+                              required=[f"{n}q" for n in (4, 6, 8, 10)]),
+        "first_meta_step": common.goal(
+            "first meta-step: tfq_meta default / fastest JAX peer's", 0.5, first,
+            at_least=False, required=meta_required),
+        "bandwidth": common.goal(f"engine step at >= {BANDWIDTH_QUBITS} qubits: tfq_meta auto's "
+                                 "state traffic / copy bandwidth", BANDWIDTH_SHARE, large,
+                                 required=[f"{BANDWIDTH_QUBITS}q"])}
+
+
+def main(args):
+    tf.get_logger().setLevel("ERROR")  # every configuration traces anew, on purpose
+    run = common.start(args)
+    run["machine"]["torch_before"] = pennylane_torch.stall_probe()
+    bandwidth = memory_bandwidth()
+    print(f"memory bandwidth (NumPy copy of {BANDWIDTH_BYTES >> 20} MB, read + write): "
+          f"{bandwidth:.1f} GB/s", flush=True)
+    engine_rows = [engine_row(n, args, list(ENGINE)) for n in args.qubits]
+    engine_rows += [engine_row(n, args, [XLA]) for n in args.large_qubits]
+    meta_rows = [meta_row(n, algorithm, args) for n in args.meta_qubits
+                 for algorithm in args.algorithms]
+    add_throughput(engine_rows + meta_rows, bandwidth)
+    report(f"batch of {BATCH}, forward + gradient w.r.t. weights and features", engine_rows,
+           ENGINE_DEFAULT, bandwidth)
+    report(f"meta-step of {bench_meta.N_TASKS} tasks x {2 * bench_meta.SHOTS} examples, "
+           f"{bench_meta.INNER_STEPS} inner steps", meta_rows, DEFAULT, bandwidth)
+    print()
+    verdicts = goals(engine_rows, meta_rows)
+    run["machine"]["torch_after"] = pennylane_torch.stall_probe("at the end")
+    run["machine"]["memory_bandwidth_gb_s"] = bandwidth
+    common.write_json("bench_peers", __doc__, {**run, "goals": verdicts, "engine_rows":
+                                               engine_rows, "meta_rows": meta_rows},
+                      torch=torch.__version__, **peers_jax.versions())
+
+
+if __name__ == "__main__":
+    parser = common.parser(__doc__, engine_timing=ENGINE_TIMING, meta_timing=META_TIMING)
+    parser.add_argument("--qubits", type=int, nargs="+", default=list(ENGINE_QUBITS),
+                        help="engine steps, every implementation")
+    parser.add_argument("--large-qubits", type=int, nargs="*", default=list(LARGE_QUBITS),
+                        help="engine steps of tfq_meta XLA alone: its state traffic")
+    parser.add_argument("--meta-qubits", type=int, nargs="+", default=list(META_QUBITS))
+    parser.add_argument("--algorithms", nargs="+", default=list(ALGORITHMS), choices=ALGORITHMS)
+    parser.add_argument("--repeats", type=int, default=10,
+                        help="most timed blocks per implementation (slow ones get fewer, >= 4)")
+    pennylane_torch.add_threads_argument(parser)
+    common.run(parser, main, qubits=[4], large_qubits=[], meta_qubits=[4], algorithms=["fomaml"],
+               repeats=2,
+               engine_timing=dataclasses.replace(ENGINE_TIMING, configuration_seconds=3.0),
+               meta_timing=dataclasses.replace(META_TIMING, configuration_seconds=5.0))
