@@ -6,10 +6,12 @@ noisy ones (Monte-Carlo trajectories).
 Every op call, forward or gradient, goes through :meth:`QsimEngine._chunked`, which sends a batch
 as op calls of at most :data:`CHUNK_SIZE` circuits. A TFQ op first builds every circuit of its
 batch (parsed program, symbol map, qsim gates and their fusion; the adjoint gradient also a fused
-circuit per gate), measured at 0.4–1.1 MB per circuit, and only then simulates them: one call on
-160 circuits streams 65–175 MB through the caches, and the second order's ``2 · n_gates`` shifted
-circuits per example hundreds of MB more. Chunks keep each call's working set small and make the
-same work cheaper; running the chunks concurrently did not make them faster, so they run in turn.
+circuit per gate), about 0.5–0.9 MB per circuit, and only then simulates them: a gradient call on
+160 circuits adds 80–140 MB at its peak, the second order's ``2 · n_gates`` shifted circuits per
+example 360 MB for 8 examples at 8 qubits, all of it written, read back and freed on every call.
+Chunks keep each call's working set at 10–20 MB: the same work takes less CPU time. They do not
+add parallelism (each op already spreads its circuits over TensorFlow's threads), and chunks run
+concurrently were no faster, so they run in turn.
 
 Gradients: no TFQ differentiator gives second-order gradients, so the op is wrapped
 in two custom gradients. The first-order gradient is the chosen TFQ differentiator's (adjoint by
@@ -45,12 +47,12 @@ CHANNELS = (
     cirq.GeneralizedAmplitudeDampingChannel, cirq.ResetChannel, cirq.PhaseDampingChannel,
     cirq.PhaseFlipChannel, cirq.BitFlipChannel,
 )
-# Circuits per op call (why: the module docstring). One call per batch against chunks of 4, 8,
-# 16 and 32 (reuploading circuits, 2 cores shared with other work): 8 was best or within noise of
-# the best everywhere. bench/bench_qsim_chunks.py measures one call / chunks of 8: forward 1.37x
-# at 8 qubits, 1.26x at 12, 1.05x at 14 (batch 160); forward + adjoint gradient 1.35x, 1.02x,
-# 1.03x; second order 1.41x at 8 qubits (batch 8), 1.18x at 12 (batch 2), at an eighth of the
-# peak memory. Chunks of 4 lost 17 % at 14 qubits; 32 and more gained little anywhere.
+# Circuits per op call (why: the module docstring). Chunks of 4, 8, 16 and 32 against one call
+# per batch (reuploading circuits, 2 cores shared with other work): 8 was best or within noise of
+# the best everywhere; 4 lost 17 % at 14 qubits. bench/bench_qsim_chunks.py, one call / chunks of
+# 8, batch 160: forward 1.7x at 8 qubits, 1.4x at 12, 1.2x at 14; forward + adjoint gradient
+# 1.4x, 1.2x, and even at 14 (0.94-1.06x over runs); second order 1.4x at 8 qubits (batch 8),
+# even at 12 (batch 2). Peak memory: 5-6x lower for gradients, 10-30x for second orders.
 CHUNK_SIZE = 8
 
 
