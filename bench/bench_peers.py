@@ -34,9 +34,9 @@ statevector ran them. GB/s = those bytes / median step, against this machine's b
 of 5 NumPy copies of 512 MB, bytes read + written / time). Small states live in cache: only rows
 of about 12 qubits and more compare with memory meaningfully.
 
-Run:  python bench/bench_peers.py [--quick]   (30-40 minutes on 2 idle cores, most of it JAX's
-      compilation of the meta-steps; --quick: 4 qubits, FOMAML only, about 4 minutes). Writes
-      bench/output/bench_peers.json.
+Run:  python bench/bench_peers.py [--quick]   (an hour on 2 busy cores, half of it JAX compiling
+      the meta-steps: PennyLane's broadcast 8-qubit MAML step took 16 minutes; --quick: 4
+      qubits, FOMAML only, 3 minutes). Writes bench/output/bench_peers.json.
 """
 import dataclasses
 import functools
