@@ -15,7 +15,7 @@ import torch
 
 import pennylane_torch
 import timing
-from tfq_meta.ops import EXPECTATION_STATEVECTOR_MAX_QUBITS, CircuitExpectation
+from tfq_meta.ops import EXPECTATION_STATEVECTOR_MAX_QUBITS
 
 BATCH, QUBITS = 160, (1, 2, 4, 6, 8, 10, 12)
 TIMING = timing.BlockTiming(block_seconds=0.15, settle_seconds=0.03, configuration_seconds=25.0,
@@ -30,21 +30,9 @@ RATIOS = {"qsim/sv": (QSIM, SV), "pl/sv": (PL, SV), "pl/best": (PL, *OURS), "pl/
 
 def tfq_meta_step(config, engine):
     """A step on CircuitExpectation, and the engine it uses."""
-    spec = config["spec"]
-    expectation = CircuitExpectation(
-        spec.circuit, spec.data_symbols + spec.weight_symbols,
-        [f"Z{i}" for i in range(config["qubits"])],
-        engine="statevector" if engine == SV_GRAPH else engine)
-    weights, features = tf.Variable(config["weights"]), tf.constant(config["features"])
-
-    def forward(features):  # as tfq_meta.layers.PQC.call: features next to the tiled weights
-        tiled = tf.tile(weights[tf.newaxis], [tf.shape(features)[0], 1])
-        return expectation(tf.concat([features, tiled], axis=1))
-
-    used = expectation.compiled.engine
-    step = common.gradient_step(forward, weights, tf.constant(config["cotangent"]),
-                                jit_compile=engine != SV_GRAPH and used == "statevector")
-    return (lambda: step(features)), used
+    step, expectation = common.expectation_step(
+        config, "statevector" if engine == SV_GRAPH else engine, xla=engine != SV_GRAPH)
+    return step, expectation.compiled.engine
 
 
 def pennylane_step(config):

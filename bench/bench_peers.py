@@ -55,7 +55,6 @@ import peers_jax
 import timing
 from tfq_meta.engines.statevector.compiler import compile_circuit
 from tfq_meta.meta import MetaLearner
-from tfq_meta.ops import CircuitExpectation
 from tfq_meta.tasks import Sinusoid
 from timing import timed_first_call
 
@@ -76,21 +75,10 @@ ENGINE_KEYS = ("loss", "grad_weights", "grad_features", "values")
 
 
 def tfq_meta_engine(config, xla):
-    """bench_engines.py's step on CircuitExpectation with the library's defaults (engine
-    "auto"): XLA when asked for and auto picks statevector (TFQ's qsim ops have no XLA)."""
-    spec = config["spec"]
-    expectation = CircuitExpectation(spec.circuit, spec.data_symbols + spec.weight_symbols,
-                                     [f"Z{i}" for i in range(config["qubits"])])
-    weights, features = tf.Variable(config["weights"]), tf.constant(config["features"])
-
-    def forward(features):  # as tfq_meta.layers.PQC.call: features next to the tiled weights
-        tiled = tf.tile(weights[tf.newaxis], [tf.shape(features)[0], 1])
-        return expectation(tf.concat([features, tiled], axis=1))
-
-    used = expectation.compiled.engine
-    step = common.gradient_step(forward, weights, tf.constant(config["cotangent"]),
-                                jit_compile=xla and used == "statevector")
-    return (lambda: step(features)), {"engine": used, "compiled": expectation.compiled}
+    """bench_engines.py's step with the library's defaults (engine "auto"): XLA when asked for
+    and auto picks statevector (TFQ's qsim ops have no XLA)."""
+    step, expectation = common.expectation_step(config, xla=xla)
+    return step, {"engine": expectation.compiled.engine, "compiled": expectation.compiled}
 
 
 def engine_peer(build):

@@ -276,3 +276,26 @@ def gradient_step(forward, weights, cotangent, jit_compile=False):
         return (loss, *tape.gradient(loss, [weights, features]), values)
 
     return step
+
+
+def expectation_step(config, engine="auto", xla=True):
+    """bench_engines' step on CircuitExpectation: the configuration's Z expectations and their
+    gradients (see :func:`gradient_step`), under XLA if ``xla`` and the engine used is
+    statevector (TFQ's qsim ops have none). Returns (the step, of no arguments; the
+    CircuitExpectation)."""
+    import tensorflow as tf
+
+    from tfq_meta.ops import CircuitExpectation
+
+    spec = config["spec"]
+    expectation = CircuitExpectation(spec.circuit, spec.data_symbols + spec.weight_symbols,
+                                     [f"Z{i}" for i in range(config["qubits"])], engine=engine)
+    weights, features = tf.Variable(config["weights"]), tf.constant(config["features"])
+
+    def forward(features):  # as tfq_meta.layers.PQC.call: features next to the tiled weights
+        tiled = tf.tile(weights[tf.newaxis], [tf.shape(features)[0], 1])
+        return expectation(tf.concat([features, tiled], axis=1))
+
+    step = gradient_step(forward, weights, tf.constant(config["cotangent"]),
+                         jit_compile=xla and expectation.compiled.engine == "statevector")
+    return (lambda: step(features)), expectation
