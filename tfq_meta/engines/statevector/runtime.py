@@ -123,14 +123,14 @@ class BatchedState:
         ``[2^k, 2^k]``, to qubits ``axes`` (in the matrix's qubit order)."""
         layout = EinsumLayout.of(axes, self.n)
         if self.xla:
-            self.value, self.view = self._sliced_product(matrix, axes, layout), layout.view
+            self.value, self.view = self._xla_product(matrix, axes, layout), layout.view
         elif len(axes) == 1 and axes[0] in (0, self.n - 1):
             self.value, self.view = self._matmul(matrix, axes[0] == 0)
         else:
             self.value, self.view = self._einsum(matrix, axes, layout), layout.view
         self.batched = True
 
-    def _sliced_product(self, matrix, axes, layout):
+    def _xla_product(self, matrix, axes, layout):
         """The XLA formulation: each output slice (one per value of the matrix's qubits) is a
         sum of input slices times the matrix's entries, all elementwise, so XLA emits one fused
         loop per step. A product-then-reduce formulation costs a materialized product and a
