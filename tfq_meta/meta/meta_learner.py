@@ -96,7 +96,7 @@ class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
     Example:
     >>> from tfq_meta import models, tasks
     >>> meta = MetaLearner(models.student(n_features=1))   # MAML, 5 steps, all stabilisers
-    >>> meta.compile(loss="mse")                            # Adam(0.01), weights averaged
+    >>> meta.compile(loss="mse", jit_compile=False)  # Adam(0.01); no XLA for a 2-step demo
     >>> episodes = tasks.Sinusoid(shots=5).episodes(meta_batch_size=4, seed=0)
     >>> history = meta.fit(episodes, epochs=1, steps_per_epoch=2, verbose=0)
     >>> sorted(history.history)
