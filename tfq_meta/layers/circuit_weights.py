@@ -111,7 +111,9 @@ class CircuitWeights:
         batch = tf.shape(features)[0] if batch is None else batch
         weights = tf.cast(weights, features.dtype)
         if weights.shape.rank == 1:
-            weights = tf.tile(weights[tf.newaxis], [batch, 1])
+            # A broadcast product, not tf.tile, whose gradient XLA cannot compile inside a
+            # differentiated while loop (the meta-learning inner loop) when the batch is dynamic.
+            weights = weights[tf.newaxis] * tf.ones([batch, 1], weights.dtype)
         return tf.concat([features, weights], axis=1)
 
     def config(self):

@@ -70,7 +70,12 @@ def _call(layer, by_id, inputs, n_tasks, training):
 
 def _per_example(values, n_examples, n_tasks):
     """Repeat each task's values for its examples: ``[tasks, ...]`` → ``[tasks * shots, ...]``."""
-    return tf.repeat(values, n_examples // n_tasks, axis=0)
+    # A broadcast product rather than tf.repeat: the gradient of tf.repeat (a tile) needs its
+    # multiples as a compile-time constant, which XLA cannot trace once the inner loop's
+    # while loop is differentiated.
+    ones = tf.ones(tf.concat([[n_examples // n_tasks], [1] * (values.shape.rank - 1)], 0),
+                   values.dtype)
+    return tf.reshape(values[:, tf.newaxis] * ones, [-1, *values.shape[1:]])
 
 
 def _pqc_call(layer, by_id, inputs, n_tasks):
@@ -81,11 +86,10 @@ def _pqc_call(layer, by_id, inputs, n_tasks):
 
 def _dense_call(layer, by_id, inputs, n_tasks):
     kernel = by_id.get(id(layer.kernel), layer.kernel)
-    if kernel.shape.rank == 2:  # only the bias is adapted
-        kernel = tf.tile(kernel[tf.newaxis], [n_tasks, 1, 1])
     flat_shape = tf.shape(inputs)
     per_task = tf.reshape(inputs, [n_tasks, -1, flat_shape[-1]])
-    outputs = tf.einsum("tsi,tio->tso", tf.cast(per_task, kernel.dtype), kernel)
+    equation = "tsi,io->tso" if kernel.shape.rank == 2 else "tsi,tio->tso"  # shared or per task
+    outputs = tf.einsum(equation, tf.cast(per_task, kernel.dtype), kernel)
     if layer.use_bias:
         bias = by_id.get(id(layer.bias), layer.bias)
         outputs += bias[:, tf.newaxis] if bias.shape.rank == 2 else bias

@@ -43,15 +43,43 @@ class InnerLoop:
         ``second_order=False`` the inner gradients are constants to an outer tape."""
         second_order = self.second_order if second_order is None else second_order
         weights = self.initial_weights(tf.shape(support_x)[0])
-        for step in range(min(steps, self.inner_steps)):
+        trained = self._trained_steps(weights, support_x, support_y,
+                                      min(steps, self.inner_steps), training, second_order)
+        yield from trained
+        if steps > self.inner_steps:
+            yield from self._safeguarded_steps(trained[-1], support_x, support_y,
+                                               steps - self.inner_steps, training)
+
+    def _trained_steps(self, weights, support_x, support_y, steps, training, second_order):
+        """The weights after each of the first ``steps`` steps, as a list per step.
+
+        The steps run as one ``tf.while_loop``, so that one step is traced, differentiated and
+        compiled whatever their number: unrolled, each step added its own copy to the graph,
+        and the first meta-step took twice as long. The loop carries every step's weights in a
+        tensor ``[steps, tasks, *shape]`` per variable, written by a one-hot sum: plain
+        arithmetic, differentiable to any order.
+
+        The same step is unrolled when the support set's shape is only known at run time (a
+        ``fit`` on arrays whose last batch is smaller): the gradient of a while loop through
+        TensorFlow's own reduction gradients then needs shapes XLA cannot compile.
+        """
+        def step(i, weights, history):
             _, gradients = self._support_gradients(weights, support_x, support_y, training)
             if not second_order:
                 gradients = [tf.stop_gradient(g) for g in gradients]
-            weights = self._descend(weights, gradients, self.rates.for_step(step))
-            yield weights
-        if steps > self.inner_steps:
-            yield from self._safeguarded_steps(weights, support_x, support_y,
-                                               steps - self.inner_steps, training)
+            weights = self._descend(weights, gradients, self.rates.for_step(i))
+            history = [h + _at_step(i, steps, w) * w[tf.newaxis]
+                       for h, w in zip(history, weights)]
+            return i + 1, weights, history
+
+        loop = (tf.constant(0), weights,
+                [tf.zeros(tf.concat([[steps], tf.shape(w)], 0), w.dtype) for w in weights])
+        if support_x.shape.is_fully_defined() and support_y.shape.is_fully_defined():
+            loop = tf.while_loop(lambda i, *_: i < steps, step, loop, maximum_iterations=steps)
+        else:
+            for _ in range(steps):
+                loop = step(*loop)
+        return [list(values) for values in zip(*[tf.unstack(h, num=steps) for h in loop[2]])]
 
     def _safeguarded_steps(self, weights, support_x, support_y, steps, training):
         rates = self.rates.for_step(self.inner_steps - 1)
@@ -85,6 +113,12 @@ class InnerLoop:
         if task_factors is not None:
             gradients = [g * per_task(task_factors, g) for g in gradients]
         return inner_update(weights, gradients, rates)
+
+
+def _at_step(i, steps, weights):
+    """One-hot ``[steps, 1, …]`` of step ``i``, to broadcast against ``weights[tf.newaxis]``."""
+    return tf.reshape(tf.one_hot(i, steps, dtype=weights.dtype),
+                      [steps] + [1] * weights.shape.rank)
 
 
 def _where_kept(kept, new, old):

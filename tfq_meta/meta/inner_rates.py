@@ -48,13 +48,16 @@ class InnerRates(keras.layers.Layer):
         self.built = True
 
     def for_step(self, step):
-        """The rates of inner step ``step`` (0-based): one per variable, each a float or a tensor
-        broadcastable to ``[tasks, *variable.shape]``."""
+        """The rates of inner step ``step`` (0-based, an int or a scalar tensor): one per
+        variable, each a float or a tensor broadcastable to ``[tasks, *variable.shape]``."""
         if self.kind == "fixed":
             return [self.inner_lr] * len(self._group_index)
         if self.kind == "per_parameter":
             return [tf.convert_to_tensor(rate) for rate in self.per_parameter]
-        rates = tf.exp(self.log_rates[min(step, self.inner_steps - 1)])
+        # A one-hot product, not a gather, so that the rates' gradient is a dense tensor.
+        row = tf.one_hot(tf.minimum(step, self.inner_steps - 1), self.inner_steps,
+                         dtype=self.log_rates.dtype)
+        rates = tf.exp(tf.linalg.matvec(self.log_rates, row, transpose_a=True))
         return [tf.gather(rates, index) for index in self._group_index]
 
     def by_group(self):

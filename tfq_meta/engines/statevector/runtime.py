@@ -231,7 +231,10 @@ def _batched_gate(state, matrix, dims):
         def gradient(upstream):
             adjoint = tf.math.conj(tf.transpose(matrix, [0, *range(k + 1, 2 * k + 1),
                                                          *range(1, k + 1)]))
-            return _batched_gate(upstream, adjoint, dims), _outer_sum(upstream, state, dims)
+            state_gradient = _batched_gate(upstream, adjoint, dims)
+            if state.shape[0] == 1:  # the initial state, broadcast over the batch
+                state_gradient = tf.reduce_sum(state_gradient, axis=0, keepdims=True)
+            return state_gradient, _outer_sum(upstream, state, dims)
 
         return result, gradient
 
