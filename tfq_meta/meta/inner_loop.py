@@ -60,8 +60,8 @@ class InnerLoop:
         arithmetic, differentiable to any order.
 
         The same step is unrolled when the support set's shape is only known at run time (a
-        ``fit`` on arrays whose last batch is smaller): the gradient of a while loop through
-        TensorFlow's own reduction gradients then needs shapes XLA cannot compile.
+        ``fit`` on arrays, which Keras batches with an unknown size): the gradient of a while
+        loop through TensorFlow's own reduction gradients then needs shapes XLA cannot compile.
         """
         def step(i, weights, history):
             _, gradients = self._support_gradients(weights, support_x, support_y, training)
