@@ -1,10 +1,11 @@
 """Tasks per second of a MetaLearner step against per-task loops, the raw engine and PennyLane.
 
 A step: an outer step on 16 sinusoid tasks (5 inner SGD steps, one Adam step) of
-``models.student(n_features=1, n_qubits=Q, n_layers=3)`` by MetaLearner (``train_on_batch``), the
-keras.io loop (one task at a time, eager: the issue's baseline), the compiled task loop, raw
-(CircuitExpectation alone, no Keras) and PennyLane + torch; "XLA": with jit_compile, as are
-MetaLearner and raw in a ratio whose label ends in " XLA".
+``models.student(n_features=1, n_qubits=Q, n_layers=3)`` by MetaLearner (``train_on_batch``) with
+the library's default (XLA) and with ``jit_compile=False``, the keras.io loop (one task at a time,
+eager: the issue's baseline), the compiled task loop, raw (CircuitExpectation alone, no Keras)
+and PennyLane + torch; "XLA": with jit_compile, as are MetaLearner and raw in a ratio whose label
+ends in " XLA" (without it: both without XLA).
 
 Run:  python bench/bench_meta.py [--quick] [--profile]   (12 minutes on 2 idle cores after waiting
       up to --wait minutes; --quick: 4 qubits, 3). Writes bench/output/bench_meta.json.
@@ -38,8 +39,8 @@ TIMING = timing.BlockTiming(block_seconds=0.3, settle_seconds=0.05, configuratio
 LOSS_TOLERANCE, GRADIENT_TOLERANCE, RAW_VALUE_TOLERANCE = 1e-4, 1e-3, 1e-5
 MSE = keras.losses.MeanSquaredError()
 META, META_XLA, KERAS_IO, LOOP, RAW, RAW_XLA, PL = (
-    "MetaLearner", "Meta XLA", "keras.io loop", "compiled task loop", "raw", "raw XLA",
-    "pennylane")
+    "MetaLearner no XLA", "MetaLearner XLA (default)", "keras.io loop", "compiled task loop",
+    "raw", "raw XLA", "pennylane")
 META_GRADS, LOOP_XLA = "meta_gradients", "compiled loop XLA"
 RATIOS = {"keras.io/meta": (KERAS_IO, META), "compiled/meta": (LOOP, META),
           "meta/raw": (META, RAW), "pl/meta": (PL, META),
@@ -239,14 +240,15 @@ def build_steps(config, algorithm, args):
     # MetaLearner's own meta-gradient and query loss (eagerly).
     gradients, loss = PennyLaneMeta(config, algorithm, dtype=torch.float64).gradients()
     references["float64"] = (loss.numpy(), [g.numpy() for g in gradients])
-    meta, meta_step = meta_learner(config, algorithm)
+    meta, meta_step = meta_learner(config, algorithm, jit_compile=False)
     predictions = meta.adapt_and_predict(*(episode[k] for k in EPISODE[:3]))
     loss = float(np.mean((np.asarray(predictions, np.float64) - episode["query_y"]) ** 2))
     gradients = [g.numpy() for g in meta.meta_gradients(episode)]
     check(META + " (eager)", loss, gradients)
     references["MetaLearner"] = (loss, gradients)
 
-    steps = {META: meta_step, META_XLA: meta_learner(config, algorithm, jit_compile=True)[1]}
+    default_meta, default_step = meta_learner(config, algorithm)
+    steps = {META: meta_step, META_XLA: default_step}
     for name in (META, META_XLA):
         loss, first_call[name] = timed_first_call(steps[name])  # the loss before its update
         check(name, loss)
@@ -272,7 +274,7 @@ def build_steps(config, algorithm, args):
         _, first_call[META_GRADS] = timed_first_call(steps[META_GRADS])
     return steps, {
         "first_call_s": first_call, "relative_errors": errors,
-        "meta_learner_default_jit_compile": meta.jit_compile,
+        "meta_learner_default_jit_compile": default_meta.jit_compile,
         "torch_threads": pennylane_torch.choose_threads(steps[PL], TIMING, args.torch_threads)}
 
 

@@ -80,6 +80,8 @@ def test_bad_data_is_caught_before_the_compiled_step():
     with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
         meta.evaluate(episode, verbose=0)
     with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
+        meta.fit((episode for _ in range(2)), epochs=1, steps_per_epoch=2, verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
         meta.train_on_batch(episode)
     teacher = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     distiller = Distiller(teacher, student(), LogitsDistillation(2.0), student_loss_weight=0.0)

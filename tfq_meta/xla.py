@@ -11,8 +11,11 @@ be compiled by XLA.
 XLA compiles assertions to nothing, so the checks that a step makes in its graph (finite
 features, class labels in range) would pass bad data silently. :class:`XlaByDefault` therefore
 also runs the model's :meth:`~XlaByDefault.check_inputs` on the data before the compiled step:
-in a ``tf.data`` map for datasets, once and eagerly for arrays.
+in a ``tf.data`` map for datasets, once and eagerly for arrays, and eagerly on each item of a
+Python generator.
 """
+import types
+
 import numpy as np
 import tensorflow as tf
 
@@ -69,11 +72,13 @@ class XlaByDefault:
 
 def checked_data(data, check):
     """``data`` with ``check`` applied: mapped over a ``tf.data.Dataset``, called once on arrays
-    and tensors (eagerly, so it raises at once); other inputs (generators, ``PyDataset``) are
-    passed on unchecked."""
+    and tensors (eagerly, so it raises at once), and on each item of a Python generator as it is
+    drawn; a ``keras.utils.PyDataset`` is passed on unchecked."""
     if isinstance(data, tf.data.Dataset):
         # map passes a tuple element as separate arguments.
         return data.map(lambda *element: check(element if len(element) > 1 else element[0]))
+    if isinstance(data, types.GeneratorType):
+        return (checked_data(item, check) for item in data)
     leaves = tf.nest.flatten(data)
     if leaves and all(leaf is None or isinstance(leaf, (np.ndarray, tf.Tensor)) for leaf in leaves):
         check(tf.nest.map_structure(
