@@ -285,6 +285,7 @@ def expectation_step(config, engine="auto", xla=True):
     CircuitExpectation)."""
     import tensorflow as tf
 
+    from tfq_meta.layers.circuit_weights import CircuitWeights
     from tfq_meta.ops import CircuitExpectation
 
     spec = config["spec"]
@@ -292,9 +293,8 @@ def expectation_step(config, engine="auto", xla=True):
                                      [f"Z{i}" for i in range(config["qubits"])], engine=engine)
     weights, features = tf.Variable(config["weights"]), tf.constant(config["features"])
 
-    def forward(features):  # as tfq_meta.layers.PQC.call: features next to the tiled weights
-        tiled = tf.tile(weights[tf.newaxis], [tf.shape(features)[0], 1])
-        return expectation(tf.concat([features, tiled], axis=1))
+    def forward(features):  # as tfq_meta.layers.PQC.call: features next to the shared weights
+        return expectation(CircuitWeights.symbol_values(features, weights))
 
     step = gradient_step(forward, weights, tf.constant(config["cotangent"]),
                          jit_compile=xla and expectation.compiled.engine == "statevector")
