@@ -285,3 +285,15 @@ def test_episodes_start_at_a_given_or_computed_index():
     np.testing.assert_array_equal(next(iter(computed))["query_y"], first[0]["query_y"])
     with pytest.raises(ValueError, match="`start` must be a non-negative int"):
         FAMILY.episodes(2, start=-1)
+
+
+def test_episodes_start_at_a_mirrored_step_counter():
+    # int() of a Keras variable fails under a strategy: `start` reads the variable itself.
+    first = list(FAMILY.episodes(2, seed=3, n_episodes=3).as_numpy_iterator())
+    with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
+        step = keras.Variable(2, dtype="int64", trainable=False)
+    computed = FAMILY.episodes(2, seed=3, n_episodes=1, start=lambda: step)
+    np.testing.assert_array_equal(next(iter(computed))["query_y"], first[2]["query_y"])
+    step.assign(-1)
+    with pytest.raises(Exception, match="`start` must be a non-negative int"):
+        next(iter(computed))

@@ -11,7 +11,7 @@ import tensorflow as tf
 from conftest import run_fresh_python
 from tfq_meta import Distiller, MetaLearner, models, tasks
 from tfq_meta.distillation import LogitsDistillation
-from tfq_meta.export import export, load
+from tfq_meta.export import REQUIREMENTS_NOTE, export, load, tfq_ops
 from tfq_meta.meta.task_losses import labels_are_class_indices
 
 CROSS_ENTROPY = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -264,3 +264,82 @@ def test_one_rule_for_class_index_labels(tmp_path, loss, class_indices):
                                                   (tf.float32, (None, 2)))
     accuracy = next(m for m in meta.metrics if m.name == "accuracy")
     assert isinstance(accuracy, keras.metrics.SparseCategoricalAccuracy) is class_indices
+
+
+# --------------------------------------------------------------------------------------------
+# Serving without tfq_meta
+# --------------------------------------------------------------------------------------------
+
+# Makes importing tfq_meta or TensorFlow Quantum fail in a fresh process.
+WITHOUT_TFQ_META = """
+import sys
+
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tfq_meta", "tensorflow_quantum"):
+            raise ImportError(f"{name} is not importable in this process")
+
+sys.meta_path.insert(0, Blocked())
+"""
+
+
+def test_statevector_exports_serve_in_stock_tensorflow(tmp_path, rng):
+    """A statevector model's SavedModel runs only TensorFlow's own ops: a process that cannot
+    import tfq_meta or TFQ serves it, by tf.saved_model.load and by saved_model_cli."""
+    student = models.student(n_features=1, n_qubits=2, n_layers=1)
+    meta = regression_learner("maml")
+    export(student, tmp_path / "student")
+    meta.export(tmp_path / "meta", verbose=False)
+    x = rng.uniform(0, np.pi, (7, 1)).astype(np.float32)
+    support_x, support_y, query_x = one_task(meta, seed=11)
+    np.savez(tmp_path / "inputs.npz", x=x, support_x=support_x, support_y=support_y,
+             query_x=query_x)
+    np.save(tmp_path / "x.npy", x)
+    for name in ("student", "meta"):
+        assert tfq_ops(tmp_path / name) == []
+        assert not (tmp_path / name / REQUIREMENTS_NOTE).exists()
+
+    served = run_fresh_python(WITHOUT_TFQ_META + """
+import numpy as np
+import tensorflow as tf
+inputs = np.load("inputs.npz")
+student, meta = tf.saved_model.load("student"), tf.saved_model.load("meta")
+np.savez("served.npz", serve=student.serve(tf.constant(inputs["x"])).numpy(),
+         adapted=meta.adapt_and_predict(*(tf.constant(inputs[key]) for key in
+                                          ("support_x", "support_y", "query_x"))).numpy())
+print(sorted(name for name in sys.modules
+             if name.split(".")[0] in ("tfq_meta", "tensorflow_quantum")))
+""", cwd=tmp_path)
+    assert served.returncode == 0, served.stderr[-3000:]
+    assert served.stdout.strip().splitlines()[-1] == "[]"
+    outputs = np.load(tmp_path / "served.npz")
+    np.testing.assert_allclose(outputs["serve"], student.predict(x, verbose=0), atol=1e-6)
+    expected = _in_graph(meta.adapt_and_predict)(support_x[None], support_y[None],
+                                                 query_x[None]).numpy()[0]
+    np.testing.assert_allclose(outputs["adapted"], expected, atol=1e-6)
+
+    cli = run_fresh_python(WITHOUT_TFQ_META + """
+import runpy
+sys.argv = ["saved_model_cli", "run", "--dir", "student", "--tag_set", "serve",
+            "--signature_def", "serving_default", "--inputs", "x=x.npy", "--outdir", "cli"]
+runpy.run_module("tensorflow.python.tools.saved_model_cli", run_name="__main__")
+""", cwd=tmp_path)
+    assert cli.returncode == 0, cli.stderr[-3000:]
+    np.testing.assert_allclose(np.load(tmp_path / "cli" / "output_0.npy"),
+                               student.predict(x, verbose=0), atol=1e-6)
+
+
+def test_qsim_exports_say_they_need_tfq_meta(tmp_path, capsys):
+    student = models.student(n_features=1, n_qubits=2, n_layers=1, engine="qsim")
+    path = export(student, tmp_path / "qsim", verbose=True)
+    assert "TfqSimulateExpectation" in tfq_ops(path)
+    note = (path / REQUIREMENTS_NOTE).read_text()
+    assert "import tfq_meta" in note and "TfqSimulateExpectation" in note
+    assert note in capsys.readouterr().out
+    # Without TFQ's ops TensorFlow cannot load it, which is why the note is there.
+    result = run_fresh_python(WITHOUT_TFQ_META + """
+import tensorflow as tf
+tf.saved_model.load("qsim")
+""", cwd=tmp_path)
+    assert result.returncode != 0 and "Op type not registered 'Tfq" in result.stderr
+    assert load(path).serve(np.zeros((2, 1), np.float32)).shape == (2, 1)

@@ -16,8 +16,13 @@ SavedModel or an empty directory; export never deletes anything else.
 
 ``load(path)`` loads it in any process (registering TensorFlow Quantum's ops first) and checks
 inputs against the signatures, with errors that say what each input must be. The SavedModel is
-also a plain one: ``tf.saved_model.load(path).serve(x)`` or TF-Serving work too
+also a plain one: ``loaded = tf.saved_model.load(path)`` then ``loaded.serve(x)`` (keep
+``loaded`` alive while calling it: its functions need the variables it holds), or TF-Serving
 (``serving_default`` is ``serve``).
+
+A model on the statevector engine exports TensorFlow's own ops only, so stock TensorFlow serves
+it without tfq_meta or TensorFlow Quantum. One on qsim runs TFQ's ops (:func:`tfq_ops` lists
+them); its export holds ``assets.extra/tfq_meta_requirements.txt`` saying what loading it needs.
 """
 import os
 import shutil
@@ -28,6 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfq_meta._compat.tensorflow import saved_model_op_types
 from tfq_meta._validation import check_positive_int
 from tfq_meta.distillation import Distiller
 from tfq_meta.meta import MetaLearner
@@ -37,6 +43,9 @@ from tfq_meta.meta.task_losses import task_label_spec
 # a directory holding anything else is not a SavedModel that overwrite may replace.
 SAVED_MODEL_ENTRIES = frozenset({"saved_model.pb", "saved_model.pbtxt", "variables", "assets",
                                  "assets.extra", "fingerprint.pb", "keras_metadata.pb"})
+# Written into a SavedModel whose graph runs TensorFlow Quantum's ops (a qsim-engine model): a
+# process without them cannot load it, and TensorFlow's error does not say where they come from.
+REQUIREMENTS_NOTE = Path("assets.extra", "tfq_meta_requirements.txt")
 
 
 def export(model, filepath, overwrite=False, adaptation_steps=None, format="tf_saved_model",
@@ -91,12 +100,33 @@ def export(model, filepath, overwrite=False, adaptation_steps=None, format="tf_s
     archive.track(model)
     for name, (function, specs) in endpoints.items():
         archive.add_endpoint(name, function, input_signature=specs)
-    _write_atomically(lambda staging: archive.write_out(staging, verbose=False), path,
-                      overwrite)
+    _write_atomically(lambda staging: _write(archive, staging), path, overwrite)
     if verbose:
         print(f"Saved artifact at '{path}'. The following endpoints are available:\n\n" +
               "\n".join(_describe(name, specs) for name, (_, specs) in endpoints.items()))
+        if tfq_ops(path):
+            print("\n" + (path / REQUIREMENTS_NOTE).read_text())
     return path
+
+
+def tfq_ops(path):
+    """The TensorFlow Quantum ops a SavedModel at ``path`` runs, sorted; empty when it needs
+    none, so that stock TensorFlow (``tf.saved_model.load``, TF-Serving, ``saved_model_cli``)
+    loads and serves it without tfq_meta or TensorFlow Quantum installed."""
+    return sorted(op for op in saved_model_op_types(path) if op.startswith("Tfq"))
+
+
+def _write(archive, directory):
+    archive.write_out(directory, verbose=False)
+    ops = tfq_ops(directory)
+    if ops:
+        note = Path(directory, REQUIREMENTS_NOTE)
+        note.parent.mkdir(exist_ok=True)
+        note.write_text(
+            f"This SavedModel runs TensorFlow Quantum ops ({', '.join(ops)}): the qsim engine. "
+            "Load it where tfq_meta is installed, after `import tfq_meta` (or with "
+            "`tfq_meta.export.load`), which registers them; TF-Serving needs a build with "
+            "them. Models on the statevector engine need no such ops.\n")
 
 
 def load(path):

@@ -26,3 +26,23 @@ try:
 except ImportError:  # pragma: no cover
     def is_op_determinism_enabled():
         return False
+
+
+def saved_model_op_types(path):
+    """The op types a SavedModel directory's graphs and functions run, read without loading it.
+
+    Loading is what fails when an op is not registered, so the graph is read from
+    ``saved_model.pb`` through TensorFlow's protobuf module, which has no public alias (checked
+    on 2.18); ``saved_model_cli show`` reads it the same way.
+    """
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved_model = saved_model_pb2.SavedModel()
+    with open(f"{path}/saved_model.pb", "rb") as file:
+        saved_model.ParseFromString(file.read())
+    types = set()
+    for graph in saved_model.meta_graphs:
+        types.update(node.op for node in graph.graph_def.node)
+        types.update(node.op for function in graph.graph_def.library.function
+                     for node in function.node_def)
+    return types

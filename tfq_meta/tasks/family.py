@@ -52,8 +52,9 @@ class TaskFamily:
             n_episodes: ``None`` for an endless dataset (give ``steps_per_epoch`` to ``fit``), or
                 how many episodes, e.g. for ``validation_data``.
             start: index of the first episode: an int, or a function of no arguments returning
-                one, called each time an iteration over the dataset begins. With
-                ``start=lambda: int(meta.optimizer.iterations)`` the episode of each training
+                one (or a scalar integer tensor or variable), called each time an iteration over
+                the dataset begins. With
+                ``start=lambda: meta.optimizer.iterations`` the episode of each training
                 step is the one of its global step number, so a run restarted by
                 ``keras.callbacks.BackupAndRestore`` (which restores the optimizer's step count)
                 continues with the episodes an uninterrupted run would have seen.
@@ -71,7 +72,7 @@ class TaskFamily:
                      for key, value in first.items()}
 
         def generate():
-            index = _check_start(start() if callable(start) else start)
+            index = _check_start(_as_index(start() if callable(start) else start))
             stop = None if n_episodes is None else index + n_episodes
             while stop is None or index < stop:
                 yield self.sample(meta_batch_size, seed=[seed, index])
@@ -119,6 +120,15 @@ def _check_start(start):
     """``start`` of ``episodes`` (or what its function returned) as an int, checked."""
     return check_non_negative_int(
         start, "start", meaning=" (the first episode's index) or a function returning one")
+
+
+def _as_index(value):
+    """A scalar integer tensor or variable (``optimizer.iterations``) as a NumPy integer; any
+    other value as it is. ``int()`` of a Keras variable fails under a ``tf.distribute``
+    strategy, whose variables are mirrored (Keras 3.15)."""
+    if getattr(value, "shape", None) == () and not isinstance(value, (int, np.generic)):
+        return np.asarray(value)[()]
+    return value
 
 
 def _as_model_array(array):
