@@ -113,6 +113,8 @@ def resolved_circuits(model, x):
     if not any(isinstance(layer, PQC) for layer in flatten_layers(model)):
         raise ValueError(f"`model` {model.name!r} has no PQC layer, so it has no circuit to "
                          "resolve; pass a model built with tfq_meta.layers.PQC.")
+    if not (isinstance(model, keras.Sequential) or is_functional(model)):
+        raise _subclassed(model)
     pqc_inputs = {}
     _run_model(model, _model_inputs(model, x), pqc_inputs, prefix="")
     return {name: layer.resolved_circuits(inputs)
@@ -157,8 +159,13 @@ def _run_model(model, inputs, pqc_inputs, prefix):
             return lambda *args, **kwargs: _run(operation, args[0], pqc_inputs, prefix,
                                                 args[1:], kwargs)
         return run_through_graph(model, inputs, operation_fn)
-    raise TypeError(f"Model {model.name!r} is a subclassed {type(model).__name__}, whose layers' "
-                    "inputs cannot be traced: build it as a keras.Sequential or functional model.")
+    raise _subclassed(model)
+
+
+def _subclassed(model):
+    return TypeError(f"Model {model.name!r} is a subclassed {type(model).__name__}, whose layers' "
+                     "inputs cannot be traced: build it as a keras.Sequential or functional "
+                     "model.")
 
 
 def _run(layer, inputs, pqc_inputs, prefix, args=(), kwargs=None):
