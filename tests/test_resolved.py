@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import pytest
 import sympy
+import tensorflow as tf
+import tensorflow_quantum as tfq
 
 from conftest import resolved_expectations
 from qasm_oracle import circuit_from_qasm
@@ -81,6 +83,23 @@ def test_sequential_and_nested_models_resolve_every_circuit(rng):
     first = sequential.get_layer("first")(sequential.get_layer("angles")(features)).numpy()
     assert_resolved(resolved["block/first"], first)
     assert_resolved(resolved["student/circuit"], circuit_outputs(inner, "circuit", features))
+
+
+def test_quantum_data_model_resolves_each_data_circuit_in_front(rng):
+    q = cirq.LineQubit.range(2)
+    circuits_in = keras.Input(shape=(), dtype="string", name="circuits")
+    features_in = keras.Input(shape=(2,), name="features")
+    expectations = PQC(circuits.reuploading_circuit(2, n_layers=1), ["Z0", "X0*Z1"],
+                       name="circuit")([circuits_in, features_in])
+    model = keras.Model([circuits_in, features_in], expectations)
+    data = tfq.convert_to_tensor([cirq.Circuit(cirq.X(q[0])), cirq.Circuit(cirq.H(q[1]))])
+    features = rng.uniform(-1, 1, (2, 2)).astype(np.float32)
+
+    resolved = resolved_circuits(model, [data, features])["circuit"]
+    assert resolved.circuits[1][0] == cirq.Moment(cirq.H(q[1]))
+    assert_resolved(resolved, model([data, tf.constant(features)]).numpy())
+    with pytest.raises(ValueError, match="`x` must be a list of 2 arrays, one per input"):
+        resolved_circuits(model, features)
 
 
 def test_adapted_model_of_a_meta_learner_resolves_to_its_adapted_circuit():
@@ -183,8 +202,6 @@ def test_bad_models_and_inputs_are_refused_with_the_reason():
         resolved_circuits(student, np.zeros((2, 3)))
     with pytest.raises(ValueError, match="`x` contains NaN or infinite values"):
         resolved_circuits(student, np.array([[np.nan]]))
-    with pytest.raises(ValueError, match="`x` holds 2 arrays, but model 'student' takes 1"):
-        resolved_circuits(student, [np.zeros((1, 1)), np.zeros((1, 1))])
     with pytest.raises(ValueError, match=r"`circuits\[0\]` still has free symbols \['a'\]"):
         ResolvedCircuits([cirq.Circuit(cirq.rx(sympy.Symbol("a"))(cirq.LineQubit(0)))], [])
 

@@ -126,10 +126,12 @@ def _model_inputs(model, x):
     if not model.built or not getattr(model, "inputs", None):
         raise ValueError(f"`model` {model.name!r} is not built: call or fit it first, so its "
                          "circuits have weights to resolve.")
-    values = keras.tree.flatten(x)
-    if len(values) != len(model.inputs):
-        raise ValueError(f"`x` holds {len(values)} arrays, but model {model.name!r} takes "
-                         f"{len(model.inputs)} inputs.")
+    values = [x]
+    if len(model.inputs) > 1:
+        values = list(x) if isinstance(x, (list, tuple)) else [x]
+        if len(values) != len(model.inputs):
+            raise ValueError(f"`x` must be a list of {len(model.inputs)} arrays, one per input of "
+                             f"model {model.name!r}; got {len(values)}.")
     tensors = [_input_tensor(value, spec) for value, spec in zip(values, model.inputs)]
     return tensors[0] if len(tensors) == 1 else tensors
 
