@@ -51,14 +51,15 @@ def test_fitted_student_resolves_to_circuits_that_reproduce_its_circuit_outputs(
 
 
 def test_model_whose_output_is_the_circuit_matches_its_predictions(rng):
-    """A Dense projection feeds symbol expressions (w·x, 0.5·x + 0.25, sin(b)·x)."""
+    """A Dense projection and a keras.ops node feed symbol expressions (w·x, 0.5·x + 0.25,
+    sin(b)·x)."""
     x, y, a, b = sympy.symbols("x y a b")
     q = cirq.LineQubit.range(2)
     circuit = cirq.Circuit(
         cirq.ry(0.5 * x + 0.25)(q[0]), cirq.rx(a * y)(q[1]), cirq.ZZPowGate(exponent=a * b)(*q),
         cirq.rz(sympy.sin(b) * x)(q[0]), cirq.XPowGate(exponent=b)(q[1]), cirq.H(q[0]))
     inputs = keras.Input((3,))
-    angles = keras.layers.Dense(2, name="projection")(inputs)
+    angles = keras.ops.tanh(keras.layers.Dense(2, name="projection")(inputs))
     model = keras.Model(inputs, PQC(circuit, ["Z0", "X0*Z1"], data_symbols=[x, y],
                                     name="pqc")(angles))
     features = rng.uniform(-1, 1, (5, 3)).astype(np.float32)

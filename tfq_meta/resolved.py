@@ -179,7 +179,8 @@ def _run(layer, inputs, pqc_inputs, prefix, args=(), kwargs=None):
                              "circuits take each PQC layer called once.")
         pqc_inputs[name] = (layer, inputs)
         return layer(inputs)
-    if not any(isinstance(sub, PQC) for sub in flatten_layers(layer)):
+    if not isinstance(layer, keras.layers.Layer) or not any(
+            isinstance(sub, PQC) for sub in flatten_layers(layer)):
         return layer(inputs, *args, **(kwargs or {}))
     return _run_model(layer, inputs, pqc_inputs, f"{prefix}{layer.name}/")
 
@@ -188,7 +189,10 @@ def _qasm(circuit, qubits):
     try:
         return circuit.to_qasm(qubit_order=qubits)
     except ValueError:
-        operation = next(op for op in circuit.all_operations() if not _writable(op, qubits))
+        operation = next((op for op in circuit.all_operations() if not _writable(op, qubits)),
+                         None)
+        if operation is None:
+            raise
         raise ValueError(
             f"OpenQASM 2.0 cannot express {_describe(operation)}: Cirq writes unitary gates on up "
             "to three qubits. Rewrite it with such gates first (cirq.decompose, "
