@@ -179,10 +179,18 @@ def on_qubits(pauli_sum, line):
 
 def test_openqasm_names_an_operation_it_cannot_write():
     q = cirq.LineQubit.range(2)
-    resolved = ResolvedCircuits([cirq.Circuit(cirq.rx(0.3)(q[0]), cirq.depolarize(0.1)(q[1]))],
-                                [cirq.PauliSum.from_pauli_strings(cirq.Z(q[0]))])
-    with pytest.raises(ValueError, match=r"cannot express cirq.depolarize\(p=0.1\).*"
-                                         r"cirq.optimize_for_target_gateset"):
+    x = sympy.Symbol("x")
+    noisy = PQC(cirq.Circuit(cirq.rx(x)(q[0]), cirq.amplitude_damp(0.3)(q[0]), cirq.CNOT(*q)),
+                ["Z1"], data_symbols=[x])
+    noisy.build((None, 1))
+    resolved = noisy.resolved_circuits(np.array([[0.4]], np.float32))
+    assert resolved.circuits[0][1] == cirq.Moment(cirq.amplitude_damp(0.3)(q[0]))
+    with pytest.raises(ValueError, match=r"cannot express cirq.amplitude_damp\(gamma=0.3\)"
+                                         r".*cirq.optimize_for_target_gateset"):
+        resolved.to_qasm()
+    opaque = cirq.MatrixGate(cirq.testing.random_unitary(16, random_state=1))
+    resolved = ResolvedCircuits([cirq.Circuit(opaque(*cirq.LineQubit.range(4)))], [])
+    with pytest.raises(ValueError, match=r"cannot express a MatrixGate on \[cirq.LineQubit\(0\)"):
         resolved.to_qasm()
 
 
