@@ -43,6 +43,7 @@ def resolved_expectations(resolved):
         circuit, resolved.observables, qubit_order=resolved.qubits))
         for circuit in resolved.circuits])
 
+
 def run_fresh_python(script, stdin="", cwd=None, **env):
     """Runs ``script`` in a fresh interpreter; returns the CompletedProcess."""
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow", **env}
