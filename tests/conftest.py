@@ -36,6 +36,14 @@ def cirq_expectations(layer, features, weights=None, circuit=None, noise=None):
     return np.array(rows)
 
 
+def resolved_expectations(resolved):
+    """Exact expectations [batch, n_obs] of resolved circuits (no free symbols), by Cirq."""
+    simulator = cirq.Simulator(dtype=np.complex128)
+    return np.array([np.real(simulator.simulate_expectation_values(
+        circuit, resolved.observables, qubit_order=resolved.qubits))
+        for circuit in resolved.circuits])
+
+
 def run_fresh_python(script, stdin="", cwd=None, **env):
     """Runs ``script`` in a fresh interpreter; returns the CompletedProcess."""
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow", **env}

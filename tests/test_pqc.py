@@ -7,7 +7,7 @@ import sympy
 import tensorflow as tf
 import tensorflow_quantum as tfq
 
-from conftest import cirq_expectations
+from conftest import cirq_expectations, resolved_expectations
 from tfq_meta import PQC, circuits
 
 OBSERVABLES = ["Z0", "Z0*Z1", "0.5*X2 - 0.25*Y1*Z2", "X0*Y1*Z2"]
@@ -218,3 +218,49 @@ def test_noisy_gradients_equal_density_matrix_finite_differences(rng):
     tolerance = 5 * np.sqrt(2) / 2 / np.sqrt(trajectories)
     np.testing.assert_allclose(grad_weights.numpy(), expected_weights, atol=tolerance)
     np.testing.assert_allclose(grad_features.numpy()[0, 0], expected_feature, atol=tolerance)
+
+
+# --------------------------------------------------------------------------------------------
+# Resolved circuits: the trained circuit per example, for plain Cirq
+# --------------------------------------------------------------------------------------------
+
+def test_resolved_circuits_with_symbol_expressions_reproduce_the_outputs(rng):
+    x, y, a, b = sympy.symbols("x y a b")
+    q = [cirq.GridQubit(1, 0), cirq.GridQubit(0, 1)]
+    circuit = cirq.Circuit(
+        cirq.ry(0.5 * x + 0.25)(q[0]), cirq.rx(a * y)(q[1]), cirq.ZZPowGate(exponent=a * b)(*q),
+        cirq.rz(sympy.sin(b) * x)(q[0]), cirq.XPowGate(exponent=b)(q[1]), cirq.H(q[0]),
+    )
+    layer = PQC(circuit, ["Z0", "X0*Z1", "0.5*Y1 - Z0"], data_symbols=[x, y])
+    layer.build((None, 2))
+    randomize(layer, rng)
+    features = rng.uniform(-2, 2, (4, 2)).astype(np.float32)
+    resolved = layer.resolved_circuits(features)
+    assert len(resolved.circuits) == 4
+    assert not any(cirq.is_parameterized(c) for c in resolved.circuits)
+    assert all(isinstance(o, cirq.PauliSum) for o in resolved.observables)
+    assert resolved.qubits == sorted(q)
+    np.testing.assert_allclose(resolved_expectations(resolved), layer(features).numpy(),
+                               atol=1e-5)
+
+
+def test_resolved_circuits_prepend_the_data_circuits(rng):
+    layer = entangling_layer()
+    randomize(layer, rng)
+    qubits = layer.compiled_circuit.qubits
+    data = [cirq.Circuit(cirq.X(qubits[0])), cirq.Circuit(cirq.H(qubits[1]), cirq.T(qubits[2]))]
+    inputs = [tfq.convert_to_tensor(data), rng.uniform(-2, 2, (2, 3)).astype(np.float32)]
+    resolved = layer.resolved_circuits(inputs)
+    assert resolved.circuits[0][0] == cirq.Moment(cirq.X(qubits[0]))
+    np.testing.assert_allclose(resolved_expectations(resolved), layer(inputs).numpy(), atol=1e-5)
+
+
+def test_resolved_circuits_reject_bad_features_and_an_unbuilt_layer():
+    layer = entangling_layer()
+    with pytest.raises(ValueError, match="`features` has 2 columns, but the circuit has 3"):
+        layer.resolved_circuits(np.zeros((1, 2), np.float32))
+    with pytest.raises(ValueError, match="`features` contains NaN or infinite"):
+        layer.resolved_circuits(np.array([[0.0, np.inf, 1.0]], np.float32))
+    unbuilt = PQC(circuits.angle_encoding(2), ["Z0"])
+    with pytest.raises(ValueError, match="has no weights yet: call it"):
+        unbuilt.resolved_circuits(np.zeros((1, 2), np.float32))

@@ -15,7 +15,7 @@ _tfq_compat.load_op_libraries()
 
 from tfq_meta import (  # noqa: E402
     circuits, distillation, export, hamiltonians, kernels, layers, meta, models, observables, ops,
-    tasks)
+    resolved, tasks)
 from tfq_meta.circuits import CircuitSpec  # noqa: E402
 from tfq_meta.distillation import Distiller  # noqa: E402
 from tfq_meta.energy import Energy  # noqa: E402
@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 
 __all__ = ["CircuitSpec", "Distiller", "Energy", "MetaLearner", "PQC", "circuits",
            "distillation", "distributed", "export", "hamiltonians", "kernels", "layers", "meta",
-           "models", "observables", "ops", "tasks", "tuning"]
+           "models", "observables", "ops", "resolved", "tasks", "tuning"]
 
 # Submodules whose imports are heavy or start nothing the rest needs: loaded on first use (PEP 562).
 _LAZY_SUBMODULES = ("distributed", "tuning")

@@ -3,6 +3,7 @@ import cirq
 import keras
 import numpy as np
 import tensorflow as tf
+import tensorflow_quantum as tfq
 
 from tfq_meta.layers.circuit_weights import CircuitWeights
 from tfq_meta.ops import CompiledCircuit, noise_model
@@ -151,6 +152,52 @@ class PQC(keras.layers.Layer):
         """
         observables = self.compiled_circuit.prepare(observables)
         return lambda inputs: self._expectations(inputs, self.circuit_weights, observables)
+
+    def resolved_circuits(self, inputs):
+        """This layer's circuit for each example, every symbol replaced by its current value.
+
+        The result runs on plain Cirq (or a device) without tfq_meta: simulating
+        ``circuits[i]`` and measuring ``observables`` gives row ``i`` of the layer's output (exact
+        expectations; shots and noise are simulation options, not part of the circuit).
+
+        Args:
+            inputs: as for ``call``: features ``[batch, len(data_symbols)]``, or
+                ``[data_circuits, features]`` (each data circuit is prepended to its example's
+                circuit), or ``data_circuits`` alone when there are no data symbols.
+
+        Returns:
+            A :class:`tfq_meta.resolved.ResolvedCircuits` with ``circuits`` (one
+            ``cirq.Circuit`` per example, without free symbols), ``observables``
+            (``cirq.PauliSum``), ``qubits`` and ``to_qasm()``.
+
+        Example:
+        >>> import sympy
+        >>> x, a = sympy.symbols("x a")
+        >>> layer = PQC(cirq.Circuit(cirq.rx(a * x)(cirq.LineQubit(0))), "Z0", data_symbols=[x],
+        ...             initial_values={"a": 0.5})
+        >>> layer.build((None, 1))
+        >>> print(layer.resolved_circuits(np.array([[2.0]])).circuits[0])
+        0: ───Rx(0.318π)───
+        """
+        # The model-level walk in tfq_meta.resolved imports this layer.
+        from tfq_meta.resolved import ResolvedCircuits
+        if not self.built:
+            raise ValueError(f"PQC layer {self.name!r} has no weights yet: call it on features "
+                             "(or build it) before asking for its resolved circuits.")
+        data_circuits, features = self._split_inputs(inputs)
+        features = np.asarray(features, np.float64)
+        weights = np.asarray(keras.ops.convert_to_numpy(self.circuit_weights), np.float64)
+        names = [str(s) for s in self.data_symbols + self.weight_symbols]
+        if data_circuits is None:
+            circuits = [self.circuit] * len(features)
+        else:
+            circuits = [c + self.circuit for c in tfq.from_tensor(data_circuits)]
+            if len(circuits) != len(features):
+                raise ValueError(f"`data_circuits` has {len(circuits)} circuits but `features` "
+                                 f"{len(features)} rows: give one circuit per example.")
+        resolved = [cirq.resolve_parameters(c, dict(zip(names, [*row, *weights])))
+                    for c, row in zip(circuits, features)]
+        return ResolvedCircuits(resolved, list(self.observables))
 
     def _expectations(self, inputs, weights, observables):
         """features -> symbol values (features next to weights) -> the compiled circuit."""
