@@ -137,6 +137,16 @@ def check_export(namespace):
         adapted.predict(namespace["query_x"], verbose=0), atol=1e-5)
 
 
+def check_circuits_out(namespace):
+    # Cirq's expectations of the resolved circuit, through the trained readout, are the model's
+    # prediction.
+    student, x = namespace["student"], namespace["x"]
+    expectations = np.real([namespace["expectations"]]).astype("float32")
+    np.testing.assert_allclose(namespace["readout"](expectations).numpy(),
+                               student.predict(x[:1], verbose=0), atol=1e-5)
+    assert "OPENQASM 2.0;" in namespace["resolved"].to_qasm()[0]
+
+
 # -------------------------------------------------------------------------------------- cases
 
 CLASSIFICATION_DATA = """
@@ -192,6 +202,7 @@ family = tasks.FewShotClassification(rng.uniform(0, np.pi, (40, 16)).astype("flo
                      "gram_train = kernel.gram(x_train, x_train)\n"
                      "gram_test = kernel.gram(x_test, x_train)\n"
                      "aligner = KernelAlignment(kernel)"}),
+    "Trained circuits out": Case(check_circuits_out, shorter={"epochs=5": "epochs=1"}),
     "Export and serving": Case(
         check_export,
         setup="""

@@ -3,7 +3,6 @@ import cirq
 import keras
 import numpy as np
 import tensorflow as tf
-import tensorflow_quantum as tfq
 
 from tfq_meta.layers.circuit_weights import CircuitWeights
 from tfq_meta.ops import CompiledCircuit, noise_model
@@ -191,6 +190,8 @@ class PQC(keras.layers.Layer):
         if data_circuits is None:
             circuits = [self.circuit] * len(features)
         else:
+            import tensorflow_quantum as tfq  # quantum data exists only where TFQ does
+
             circuits = [c + self.circuit for c in tfq.from_tensor(data_circuits)]
             if len(circuits) != len(features):
                 raise ValueError(f"`data_circuits` has {len(circuits)} circuits but `features` "
