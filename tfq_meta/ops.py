@@ -23,6 +23,9 @@ Two engines sit behind it:
 ``"qsim"``
     TensorFlow Quantum's qsim ops (:mod:`tfq_meta.engines.qsim`): large circuits, shots, noise;
     second order through an in-graph parameter-shift rule.
+A Cirq backend
+    Any ``cirq.Sampler`` or simulator implementing ``cirq.SimulatesExpectationValues``
+    (:mod:`tfq_meta.backends`): the qsim engine's code path with TFQ's ops for that backend.
 
 ``engine="auto"`` picks statevector for exact, noise-free expectations on at most
 :data:`EXPECTATION_STATEVECTOR_MAX_QUBITS` qubits (the crossover ``bench/bench_engines.py``
@@ -33,6 +36,7 @@ import sympy
 import tensorflow as tf
 
 from tfq_meta._validation import check_choice, check_positive_int
+from tfq_meta.backends import check_backend_options, check_engine
 from tfq_meta.engines import qsim, statevector
 from tfq_meta.lowering import LoweredCircuit
 from tfq_meta.memory import check_qsim_memory, split_batch, statevector_max_batch
@@ -60,16 +64,20 @@ class CompiledCircuit:
         symbols: ordered list of ``sympy.Symbol`` (or names) matching the columns of
             ``symbol_values``; must cover every symbol of ``circuit``.
         engine: ``"auto"`` (default), ``"statevector"`` or ``"qsim"`` for expectations (see the
-            module docstring). States always come from the statevector engine.
+            module docstring), or a Cirq backend: a ``cirq.Sampler`` (with ``repetitions``) or a
+            simulator implementing ``cirq.SimulatesExpectationValues`` (see
+            :mod:`tfq_meta.backends`). States always come from the statevector engine.
         differentiator: first-order gradient method of the qsim engine: ``"adjoint"`` (exact,
             fastest; analytic only), ``"parameter_shift"`` (exact; shots and noise) or
             ``"finite_difference"`` (central, step 1e-3); ``None`` picks adjoint when analytic and
-            parameter shift otherwise. The statevector engine differentiates exactly by autodiff.
+            parameter shift otherwise (always on a Cirq backend). The statevector engine
+            differentiates exactly by autodiff.
         repetitions: ``None`` for exact expectations, or a positive number of measurement shots
             per circuit and observable (qsim).
         noise: ``None``, a depolarizing probability (float) applied to every qubit after every
             moment, a Cirq channel such as ``cirq.depolarize(0.01)``, or a ``cirq.NoiseModel``
-            (qsim).
+            (qsim). With a Cirq backend, the backend simulates these channels; it must not
+            have a noise model of its own.
         trajectories: number of Monte-Carlo trajectories for noisy expectations without shots.
         state_dtype: ``"complex64"`` (default) or ``"complex128"`` (statevector only): the
             precision of the simulation; outputs are float32 or float64 accordingly.
@@ -100,9 +108,13 @@ class CompiledCircuit:
         if self.noise is not None:
             self.lowered.circuit = self.lowered.circuit.with_noise(self.noise)
         self.noisy = qsim.is_noisy(self.lowered.circuit)
+        engine = check_engine(engine, ENGINES)
+        self.backend = None if isinstance(engine, str) else engine
+        if self.backend is not None:
+            check_backend_options(self.backend, self.repetitions, self.noise, self.noisy)
         self.differentiator = self._resolve_differentiator(differentiator)
-        self.requested_engine = check_choice(engine, ENGINES, "engine")
-        self.engine = self._resolve_engine(engine)
+        self.requested_engine = engine
+        self.engine = self._resolve_engine("qsim" if self.backend is not None else engine)
         self._engines = {}  # (engine name, observables key) -> engine
         self._max_batch = None  # statevector rows per evaluation, from the memory estimate
 
@@ -195,9 +207,10 @@ class CompiledCircuit:
 
     def _qsim_engine(self, observables):
         check_qsim_memory(len(self.qubits))
-        samples = self.repetitions or (self.trajectories if self.noisy else None)
+        trajectories = self.trajectories if self.noisy and self.backend is None else None
         return qsim.QsimEngine(self.lowered.circuit, self.lowered.gate_symbols, observables,
-                               self.differentiator, samples, sampled=self.repetitions is not None)
+                               self.differentiator, self.repetitions or trajectories,
+                               sampled=self.repetitions is not None, backend=self.backend)
 
     def _statevector_engine(self, observables):
         if self._max_batch is None:
@@ -212,8 +225,13 @@ class CompiledCircuit:
     def _resolve_differentiator(self, differentiator):
         exact = self.repetitions is None and not self.noisy
         if differentiator is None:
-            differentiator = "adjoint" if exact else "parameter_shift"
+            differentiator = "adjoint" if exact and self.backend is None else "parameter_shift"
         check_choice(differentiator, DIFFERENTIATORS, "differentiator")
+        if differentiator == "adjoint" and self.backend is not None:
+            raise ValueError(
+                "`differentiator='adjoint'` runs inside TFQ's qsim simulator, not on a Cirq "
+                f"backend ({type(self.backend).__name__}): use 'parameter_shift' (the default) "
+                "or 'finite_difference'.")
         if differentiator == "adjoint" and not exact:
             raise ValueError(
                 "`differentiator='adjoint'` needs exact expectations, but this circuit is "
@@ -277,7 +295,8 @@ def noise_model(noise):
         return None
     if isinstance(noise, (int, float)) and not isinstance(noise, bool):
         if not 0.0 <= noise <= 1.0:
-            raise ValueError(f"`noise` as a depolarizing probability must be in [0, 1]; got {noise}.")
+            raise ValueError("`noise` as a depolarizing probability must be in [0, 1]; "
+                             f"got {noise}.")
         noise = cirq.depolarize(noise)
     try:
         return cirq.NoiseModel.from_noise_model_like(noise)

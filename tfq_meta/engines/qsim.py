@@ -1,7 +1,8 @@
 """The ``qsim`` engine: TensorFlow Quantum's ops, differentiable to any order.
 
 Forward passes run TFQ's qsim ops: exact expectations, sampled ones (``repetitions`` shots) and
-noisy ones (Monte-Carlo trajectories).
+noisy ones (Monte-Carlo trajectories). Given a Cirq backend (:mod:`tfq_meta.backends`), they run
+TFQ's ops for that backend instead, and everything below holds unchanged.
 
 Every op call, forward or gradient, goes through :meth:`QsimEngine._chunked`, which sends a batch
 as op calls of at most :data:`CHUNK_SIZE` circuits. A TFQ op first builds every circuit of its
@@ -69,10 +70,13 @@ class QsimEngine:
         samples: ``None`` for exact expectations, else shots (sampled) or trajectories (noisy)
             per circuit and observable.
         sampled: True for shot-based expectations.
+        backend: ``None`` for qsim, or a Cirq backend that runs every evaluation (a
+            ``cirq.Sampler`` when ``sampled``, else a ``cirq.SimulatesExpectationValues``);
+            it simulates the circuit's noise channels itself.
     """
 
     def __init__(self, circuit, gate_symbols, observables, differentiator, samples=None,
-                 sampled=False):
+                 sampled=False, backend=None):
         check_gates(circuit)
         self.noisy = is_noisy(circuit)
         self.samples = samples
@@ -82,7 +86,7 @@ class QsimEngine:
         self._operators = tfq.convert_to_tensor([observables])
         self._symbol_names = tf.constant(list(gate_symbols), tf.string)
         self._differentiator = DIFFERENTIATORS[differentiator]()
-        self._forward_op = self._tfq_op(sampled)
+        self._forward_op = self._tfq_op(sampled, backend)
         # Registers the forward op with the differentiator, which its gradient methods use.
         self._differentiator.generate_differentiable_op(
             **({"sampled_op": self._forward_op} if samples else {"analytic_op": self._forward_op}))
@@ -97,7 +101,10 @@ class QsimEngine:
                 data_circuits, tf.tile(programs, tf.shape(data_circuits)[:1]))
         return self._expectation(programs, gate_values)
 
-    def _tfq_op(self, sampled):
+    def _tfq_op(self, sampled, backend):
+        if backend is not None:
+            return (tfq.get_sampled_expectation_op(backend=backend) if sampled
+                    else tfq.get_expectation_op(backend=backend))
         if self.noisy:
             return tfq.noise.sampled_expectation if sampled else tfq.noise.expectation
         return tfq.get_sampled_expectation_op() if sampled else tfq.get_expectation_op()

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfq_meta.backends import BackendReference
 from tfq_meta.layers.circuit_weights import CircuitWeights
 from tfq_meta.ops import CompiledCircuit, noise_model
 from tfq_meta.serialization import circuit_from_json, circuit_to_json
@@ -42,13 +43,19 @@ class PQC(keras.layers.Layer):
         engine: ``"auto"`` (default), ``"statevector"`` (TensorFlow state vector: fast for small
             circuits, XLA-compilable) or ``"qsim"`` (TFQ: large circuits, shots, noise, quantum
             data). Auto picks statevector for exact expectations on few qubits and qsim otherwise;
-            every engine is differentiable to any order (see :mod:`tfq_meta.ops`).
+            every engine is differentiable to any order (see :mod:`tfq_meta.ops`). Or a Cirq
+            backend: a ``cirq.Sampler`` with ``repetitions`` (hardware, ``cirq.Simulator()``,
+            ``cirq.DensityMatrixSimulator(noise=...)``, qsimcirq), or a simulator implementing
+            ``cirq.SimulatesExpectationValues`` for exact expectations; gradients by parameter
+            shift (see :mod:`tfq_meta.backends`). Such a layer is not XLA-compilable, and
+            ``clone_model`` keeps its backend, but it cannot be saved to a file.
         differentiator: first-order gradient on qsim: ``"adjoint"`` (default for exact
             expectations), ``"parameter_shift"`` (default with shots or noise) or
             ``"finite_difference"``. The statevector engine differentiates exactly by autodiff.
         repetitions: ``None`` for exact expectations, or the number of measurement shots.
         noise: ``None``, a depolarizing probability, a Cirq channel or a ``cirq.NoiseModel``
-            applied after every moment; circuits with noise are simulated by trajectories.
+            applied after every moment; circuits with noise are simulated by trajectories (or by
+            a Cirq backend, which must then have no noise model of its own).
         trajectories: Monte-Carlo trajectories of noisy expectations without shots.
         state_dtype: ``"complex64"`` (default) or ``"complex128"`` (statevector engine only).
         initializer: Keras initializer of the weights; default uniform angles in ``[0, 2π)``.
@@ -82,13 +89,20 @@ class PQC(keras.layers.Layer):
             repetitions=repetitions, noise=noise, trajectories=trajectories,
             state_dtype=state_dtype)
         self.observables = self.compiled_circuit.prepare(observables)
-        # TFQ ops are not XLA-compilable; the statevector engine is.
+        # TFQ ops, and the Python that runs a Cirq backend, are not XLA-compilable; the
+        # statevector engine is.
         self.supports_jit = self.compiled_circuit.engine == "statevector"
 
     @property
     def engine(self):
-        """The engine that simulates this layer: ``"statevector"`` or ``"qsim"``."""
+        """The engine that simulates this layer: ``"statevector"`` or ``"qsim"`` (also for a
+        Cirq backend, which runs on the qsim engine's code path: see :attr:`backend`)."""
         return self.compiled_circuit.engine
+
+    @property
+    def backend(self):
+        """The Cirq backend that simulates this layer, or None."""
+        return self.compiled_circuit.backend
 
     @property
     def second_order_blocker(self):
@@ -232,7 +246,8 @@ class PQC(keras.layers.Layer):
 
     def _check_features(self, features):
         features = tf.convert_to_tensor(features)
-        if not (features.dtype.is_floating or features.dtype.is_integer) or features.dtype == tf.bool:
+        dtype = features.dtype
+        if not (dtype.is_floating or dtype.is_integer) or dtype == tf.bool:
             raise TypeError(f"`features` must be a float or int tensor; got dtype "
                             f"{features.dtype.name}.")
         self._check_feature_shape(features.shape)
@@ -267,7 +282,8 @@ class PQC(keras.layers.Layer):
             circuit=circuit_to_json(self.circuit),
             observables=[cirq.to_json(o) for o in self.observables],
             **self._weight_spec.config(),
-            engine=compiled.requested_engine,
+            engine=(compiled.requested_engine if compiled.backend is None
+                    else BackendReference(compiled.backend)),
             differentiator=compiled.differentiator,
             repetitions=compiled.repetitions,
             noise=None if compiled.noise is None else _noise_to_json(compiled.noise),
