@@ -72,6 +72,18 @@ def check_quickstart(namespace):
                                student.predict(x, verbose=0), atol=1e-6)
 
 
+def check_cirq_backends(namespace):
+    import cirq
+
+    x, exact, noisy = namespace["x"], namespace["exact"], namespace["noisy"]
+    np.testing.assert_allclose(namespace["y_exact"].numpy(), cirq_expectations(exact, x),
+                               atol=1e-5)
+    # One Pauli term: shot noise sqrt((1 - E²) / 1000) around the density-matrix oracle.
+    expected = cirq_expectations(noisy, x, noise=cirq.depolarize(0.01))
+    sigma = np.sqrt((1 - expected ** 2) / 1000)
+    assert np.all(np.abs(namespace["y_noisy"].numpy() - expected) <= 5 * sigma)
+
+
 def check_meta_learning(namespace):
     meta, adapted, task = namespace["meta"], namespace["adapted"], namespace["task"]
     support_x, support_y = task["support_x"][0], task["support_y"][0]
@@ -160,6 +172,7 @@ x_transfer = x
 
 CASES = {
     "Quickstart": Case(check_quickstart),
+    "Cirq backends": Case(check_cirq_backends),
     "Meta-learning": Case(
         check_meta_learning,
         shorter={"epochs=4, steps_per_epoch=150": "epochs=1, steps_per_epoch=2",

@@ -15,9 +15,11 @@ given to a backend without a noise model: the channels are then put into the cir
 backend simulates as it simulates any channel. Exact noisy expectations need a density-matrix
 backend; a state-vector backend samples one trajectory per evaluation, so it needs
 ``repetitions`` (each shot then draws its own trajectory). A backend's own noise model also acts
-on the basis changes a sampled expectation appends before measuring X and Y terms, as a device's
-noise would, so those sampled values are not the exact noisy expectations of the circuit alone;
-with ``noise=`` the channels stay in the circuit.
+on the moments a sampled expectation appends to measure each Pauli term (basis changes,
+measurement), as a device's noise would: on ``cirq.DensityMatrixSimulator(noise=
+cirq.depolarize(0.05))`` sampled ``Z0`` kept its exact noisy value while ``X1`` and ``Z0*Z1``
+came out about one depolarizing layer lower (×0.93, ×0.87). With ``noise=`` the channels stay in
+the circuit alone.
 
 These evaluations run Cirq in Python through ``tf.py_function``: XLA cannot compile them, and a
 layer on a backend cannot be written to a file (its config holds the backend object).
