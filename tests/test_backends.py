@@ -31,8 +31,8 @@ SHOTS = 2000
 SEED = 1234
 
 
-def layer(engine, **options):
-    pqc = PQC(CIRCUIT, OBSERVABLES, data_symbols=[X0, X1], engine=engine,
+def layer(engine, observables=OBSERVABLES, **options):
+    pqc = PQC(CIRCUIT, observables, data_symbols=[X0, X1], engine=engine,
               initial_values={"a": float(WEIGHTS[0]), "b": float(WEIGHTS[1])}, **options)
     pqc.build((None, 2))
     return pqc
@@ -99,6 +99,38 @@ def test_sampled_expectations_and_gradients_lie_within_five_sigma_of_the_exact(s
             assert np.all(np.abs(gradient[:, j] - 0.5 * (plus - minus)) <= 5 * sigma)
 
 
+def test_sampled_second_derivatives_lie_within_five_sigma_of_the_exact():
+    pqc = layer(cirq.Simulator(seed=SEED), observables="Z0*Z1", repetitions=SHOTS)
+    features = tf.constant(FEATURES[:2])   # 2 · 4 gates · 2 · 4 gates sampled circuits each
+    with tf.GradientTape() as outer:
+        outer.watch(features)
+        with tf.GradientTape() as inner:
+            inner.watch(features)
+            outputs = pqc(features)
+        gradient = inner.gradient(outputs, features)
+    hessian = outer.batch_jacobian(gradient, features).numpy()    # [batch, j, k]
+    quarter_turn = math.pi / 2
+    for j in range(2):
+        for k in range(2):
+            # The in-graph rule's ½(∂_k E(x + π/2 e_j) − ∂_k E(x − π/2 e_j)), each ∂_k by TFQ's
+            # shift rule: four independently sampled expectations, weights ±¼.
+            terms = [sign_j * sign_k * shifted_pair(pqc, features.numpy(), j,
+                                                    sign_j * quarter_turn, k,
+                                                    sign_k * quarter_turn)
+                     for sign_j in (1, -1) for sign_k in (1, -1)]
+            exact = 0.25 * sum(terms)
+            sigma = 0.25 * np.sqrt(sum(shot_sigma(term) ** 2 for term in terms))
+            assert np.all(np.abs(hessian[:, j, k] - exact) <= 5 * sigma)
+
+
+def shifted_pair(pqc, features, j, shift_j, k, shift_k):
+    """Exact expectations ``[batch]`` with feature ``j`` and then ``k`` moved."""
+    features = features.astype(np.float64)
+    features[:, j] += shift_j
+    features[:, k] += shift_k
+    return cirq_expectations(pqc, features)[:, 0]
+
+
 @pytest.mark.parametrize("p", [0.05])
 def test_a_noisy_density_matrix_backend_equals_the_density_matrix_oracle(p):
     noisy_backend = layer(cirq.DensityMatrixSimulator(noise=cirq.depolarize(p)))
@@ -109,10 +141,16 @@ def test_a_noisy_density_matrix_backend_equals_the_density_matrix_oracle(p):
     np.testing.assert_allclose(noise_option(FEATURES).numpy(), exact, atol=1e-5)
 
 
-def test_noise_option_on_a_noiseless_sampler_lies_within_five_sigma_of_the_noisy_oracle():
-    pqc = layer(cirq.Simulator(seed=SEED), noise=0.05, repetitions=SHOTS)
-    exact = cirq_expectations(pqc, FEATURES, noise=cirq.depolarize(0.05))
-    assert np.all(np.abs(pqc(FEATURES).numpy() - exact) <= 5 * shot_sigma(exact))
+# cirq.Simulator simulates each shot of a noisy circuit on its own (one trajectory each), which
+# costs seconds per example: it gets one.
+@pytest.mark.parametrize("simulator, rows", [(cirq.DensityMatrixSimulator, 4),
+                                             (cirq.Simulator, 1)])
+def test_noise_option_on_a_noiseless_sampler_lies_within_five_sigma_of_the_noisy_oracle(
+        simulator, rows):
+    pqc = layer(simulator(seed=SEED), observables="X1", noise=0.05, repetitions=SHOTS)
+    exact = cirq_expectations(pqc, FEATURES[:rows], noise=cirq.depolarize(0.05))
+    assert not np.allclose(exact, cirq_expectations(pqc, FEATURES[:rows]), atol=1e-2)
+    assert np.all(np.abs(pqc(FEATURES[:rows]).numpy() - exact) <= 5 * shot_sigma(exact))
 
 
 def test_a_model_on_a_backend_trains_without_xla_and_clones_but_does_not_save(tmp_path):
