@@ -2,7 +2,7 @@
 and their first and second derivatives the statevector engine's; sampled expectations and their
 parameter-shift gradients on cirq.Simulator and cirq.DensityMatrixSimulator lie within 5σ of
 their shot noise around the exact values; noise from the backend or from `noise=`; training,
-XLA resolution, cloning and saving; and the errors."""
+XLA resolution, cloning, saving and export; and the errors."""
 import math
 
 import cirq
@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from conftest import cirq_expectations
 from tfq_meta import models, ops
+from tfq_meta.export import export
 from tfq_meta.layers import PQC
 from tfq_meta.meta import MetaLearner
 from tfq_meta.xla import xla_is_valid
@@ -169,6 +170,9 @@ def test_a_model_on_a_backend_trains_without_xla_and_clones_but_does_not_save(tm
     np.testing.assert_allclose(clone(FEATURES).numpy(), model(FEATURES).numpy(), atol=1e-6)
     with pytest.raises(TypeError, match="cannot be written to a file"):
         model.save(tmp_path / "model.keras")
+    with pytest.raises(ValueError, match="Cirq backend Simulator, which a SavedModel cannot hold"):
+        export(model, tmp_path / "savedmodel")
+    assert not (tmp_path / "savedmodel").exists()
 
 
 def test_meta_learner_resolves_xla_off_for_a_backend():

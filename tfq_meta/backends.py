@@ -21,8 +21,9 @@ cirq.depolarize(0.05))`` sampled ``Z0`` kept its exact noisy value while ``X1`` 
 came out about one depolarizing layer lower (×0.93, ×0.87). With ``noise=`` the channels stay in
 the circuit alone.
 
-These evaluations run Cirq in Python through ``tf.py_function``: XLA cannot compile them, and a
-layer on a backend cannot be written to a file (its config holds the backend object).
+These evaluations run Cirq in Python through ``tf.py_function``: XLA cannot compile them, a
+SavedModel cannot hold them (:func:`tfq_meta.export.export` refuses such a model), and a layer on
+a backend cannot be written to a ``.keras`` file (its config holds the backend object).
 """
 import cirq
 

@@ -33,6 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfq_meta._compat.keras import flatten_layers
 from tfq_meta._compat.tensorflow import saved_model_op_types
 from tfq_meta._validation import check_positive_int
 from tfq_meta.distillation import Distiller
@@ -95,6 +96,7 @@ def export(model, filepath, overwrite=False, adaptation_steps=None, format="tf_s
     path = Path(filepath)
     _check_target(path, overwrite)
     model = _exported_model(model)
+    _check_no_backend(model)
     endpoints = _endpoints(model, input_signature, adaptation_steps)
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -269,6 +271,18 @@ def _exported_model(model):
         raise TypeError(f"`model` must be a keras.Model, Distiller or MetaLearner; got "
                         f"{type(model).__name__}.")
     return model
+
+
+def _check_no_backend(model):
+    for layer in flatten_layers(model):
+        backend = getattr(getattr(layer, "compiled_circuit", None), "backend", None)
+        if backend is not None:
+            # The backend runs in a tf.py_function, whose Python a SavedModel cannot hold: the
+            # export would write, then fail on every call after loading.
+            raise ValueError(
+                f"Layer {layer.name!r} runs on the Cirq backend {type(backend).__name__}, "
+                "which a SavedModel cannot hold. Export a copy built with engine='qsim' or "
+                "'statevector' and the same weights.")
 
 
 def _endpoints(model, input_signature, adaptation_steps):

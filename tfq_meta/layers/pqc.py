@@ -48,7 +48,7 @@ class PQC(keras.layers.Layer):
             ``cirq.DensityMatrixSimulator(noise=...)``, qsimcirq), or a simulator implementing
             ``cirq.SimulatesExpectationValues`` for exact expectations; gradients by parameter
             shift (see :mod:`tfq_meta.backends`). Such a layer is not XLA-compilable, and
-            ``clone_model`` keeps its backend, but it cannot be saved to a file.
+            ``clone_model`` keeps its backend, but it cannot be saved to a file or exported.
         differentiator: first-order gradient on qsim: ``"adjoint"`` (default for exact
             expectations), ``"parameter_shift"`` (default with shots or noise) or
             ``"finite_difference"``. The statevector engine differentiates exactly by autodiff.
