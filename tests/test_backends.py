@@ -199,6 +199,43 @@ class SamplerOnly(cirq.Sampler):
         return self._simulator.run_sweep(program, params, repetitions)
 
 
+class ExpectationsOnly(cirq.SimulatesExpectationValues):
+    """A simulator that computes exact expectations and cannot sample."""
+
+    def simulate_expectation_values_sweep(self, program, observables, params, qubit_order=
+                                          cirq.QubitOrder.DEFAULT, initial_state=None,
+                                          permit_terminal_measurements=False):
+        return cirq.Simulator(dtype=np.complex128).simulate_expectation_values_sweep(
+            program, observables, params, qubit_order, initial_state,
+            permit_terminal_measurements)
+
+
+def test_any_expectation_simulator_is_an_analytic_backend():
+    pqc = layer(ExpectationsOnly())
+    np.testing.assert_allclose(pqc(FEATURES).numpy(), cirq_expectations(pqc, FEATURES),
+                               atol=1e-5)
+
+
+def test_a_model_trained_exactly_gives_its_outputs_under_a_sampler_within_shot_noise():
+    keras.utils.set_random_seed(0)
+
+    def model(engine, **options):
+        return keras.Sequential([keras.Input((2,)), layer(engine, **options),
+                                 keras.layers.Dense(1)])
+
+    trained = model("statevector")
+    trained.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    trained.fit(FEATURES, np.sin(FEATURES[:, :1]), epochs=5, batch_size=4, verbose=0)
+    sampled = model(cirq.DensityMatrixSimulator(seed=SEED), repetitions=SHOTS)
+    sampled.set_weights(trained.get_weights())
+    exact = cirq_expectations(sampled.layers[0], FEATURES)
+    readout = trained.layers[1].kernel.numpy()[:, 0]
+    # The readout sums independent estimates: σ² = Σ_k w_k² σ_k².
+    sigma = np.sqrt(np.sum((readout * shot_sigma(exact)) ** 2, axis=1))
+    deviation = sampled(FEATURES).numpy()[:, 0] - trained(FEATURES).numpy()[:, 0]
+    assert np.all(np.abs(deviation) <= 5 * sigma)
+
+
 def test_options_a_backend_cannot_honour_are_refused():
     symbols = [X0, X1, A, B]
     with pytest.raises(ValueError, match="only samples: pass `repetitions=`"):
@@ -210,6 +247,8 @@ def test_options_a_backend_cannot_honour_are_refused():
         ops.CompiledCircuit(CIRCUIT, symbols, engine=cirq.Simulator(), noise=0.01)
     with pytest.raises(ValueError, match="not on a Cirq backend"):
         ops.CompiledCircuit(CIRCUIT, symbols, engine=cirq.Simulator(), differentiator="adjoint")
+    with pytest.raises(ValueError, match="`repetitions` \\(shots\\) need a cirq.Sampler"):
+        ops.CompiledCircuit(CIRCUIT, symbols, engine=ExpectationsOnly(), repetitions=10)
 
 
 def test_a_pure_sampler_with_repetitions_runs():
