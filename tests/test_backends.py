@@ -15,6 +15,7 @@ import tensorflow as tf
 from conftest import cirq_expectations
 from tfq_meta import models, ops
 from tfq_meta.export import export
+from tfq_meta.kernels import KernelAlignment, ProjectedQuantumKernel
 from tfq_meta.layers import PQC
 from tfq_meta.meta import MetaLearner
 from tfq_meta.xla import xla_is_valid
@@ -152,6 +153,30 @@ def test_noise_option_on_a_noiseless_sampler_lies_within_five_sigma_of_the_noisy
     exact = cirq_expectations(pqc, FEATURES[:rows], noise=cirq.depolarize(0.05))
     assert not np.allclose(exact, cirq_expectations(pqc, FEATURES[:rows]), atol=1e-2)
     assert np.all(np.abs(pqc(FEATURES[:rows]).numpy() - exact) <= 5 * shot_sigma(exact))
+
+
+def test_quantum_data_runs_on_the_backend():
+    import tensorflow_quantum as tfq   # quantum data are TFQ's serialized circuits
+
+    pqc = layer(cirq.Simulator())
+    data = [cirq.Circuit(cirq.X(Q0)), cirq.Circuit(cirq.H(Q1), cirq.T(Q0))]
+    got = pqc([tfq.convert_to_tensor(data), FEATURES[:2]]).numpy()
+    expected = [cirq_expectations(pqc, FEATURES[i], circuit=data[i] + pqc.circuit)[0]
+                for i in range(2)]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_a_projected_kernel_on_a_backend_equals_the_statevector_engine_without_xla():
+    def kernel(engine):
+        keras.utils.set_random_seed(0)
+        return ProjectedQuantumKernel(CIRCUIT, data_symbols=[X0, X1], engine=engine)
+
+    on_backend = kernel(cirq.Simulator())
+    np.testing.assert_allclose(on_backend.gram(FEATURES), kernel("statevector").gram(FEATURES),
+                               atol=1e-5)
+    aligner = KernelAlignment(on_backend)
+    aligner.compile(optimizer="adam")
+    assert aligner.jit_compile is False
 
 
 def test_a_model_on_a_backend_trains_without_xla_and_clones_but_does_not_save(tmp_path):
