@@ -276,6 +276,14 @@ def test_options_a_backend_cannot_honour_are_refused():
         ops.CompiledCircuit(CIRCUIT, symbols, engine=ExpectationsOnly(), repetitions=10)
 
 
+def test_a_backend_is_not_held_to_the_local_simulators_memory():
+    qubits = cirq.LineQubit.range(40)
+    circuit = cirq.Circuit(cirq.rx(X0)(q) for q in qubits)
+    with pytest.raises(ValueError, match="40 qubits"):
+        ops.CompiledCircuit(circuit, [X0], engine="qsim").prepare("Z0")
+    ops.CompiledCircuit(circuit, [X0], engine=SamplerOnly(), repetitions=10).prepare("Z0")
+
+
 def test_a_pure_sampler_with_repetitions_runs():
     pqc = layer(SamplerOnly(), repetitions=SHOTS)
     exact = cirq_expectations(pqc, FEATURES)

@@ -206,7 +206,9 @@ class CompiledCircuit:
         return self._engines[key]
 
     def _qsim_engine(self, observables):
-        check_qsim_memory(len(self.qubits))
+        if self.backend is None:
+            # A backend knows its own limits: hardware runs circuits no simulator here could.
+            check_qsim_memory(len(self.qubits))
         trajectories = self.trajectories if self.noisy and self.backend is None else None
         return qsim.QsimEngine(self.lowered.circuit, self.lowered.gate_symbols, observables,
                                self.differentiator, self.repetitions or trajectories,
