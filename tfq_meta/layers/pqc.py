@@ -4,8 +4,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfq_meta import _tfq
 from tfq_meta.layers.circuit_weights import CircuitWeights
-from tfq_meta.ops import CompiledCircuit, noise_model
+from tfq_meta.ops import QUANTUM_DATA, CompiledCircuit, noise_model
 from tfq_meta.serialization import circuit_from_json, circuit_to_json
 
 
@@ -111,6 +112,7 @@ class PQC(keras.layers.Layer):
 
     def build(self, input_shape):
         if _is_pair(input_shape):
+            _tfq.require(QUANTUM_DATA)
             self._check_feature_shape(input_shape[1])
         elif self.data_symbols:
             self._check_feature_shape(input_shape)
@@ -184,7 +186,8 @@ class PQC(keras.layers.Layer):
 
     def _check_features(self, features):
         features = tf.convert_to_tensor(features)
-        if not (features.dtype.is_floating or features.dtype.is_integer) or features.dtype == tf.bool:
+        dtype = features.dtype
+        if not (dtype.is_floating or dtype.is_integer) or dtype == tf.bool:
             raise TypeError(f"`features` must be a float or int tensor; got dtype "
                             f"{features.dtype.name}.")
         self._check_feature_shape(features.shape)
