@@ -7,6 +7,7 @@ a Cirq objective, NumPy formulas), and for each feature that needs TFQ the error
 The test process compares them.
 """
 import json
+import os
 import sys
 import tempfile
 
@@ -23,6 +24,10 @@ from distillation_oracle import classifiers, features, kl_with_temperature
 from tfq_meta import PQC, Distiller, MetaLearner, circuits, export
 from tfq_meta.distillation import LogitsDistillation
 from tfq_meta.kernels import QuantumKernel
+
+# The environment variable naming a directory where TFQ is installed wrote a model on the qsim
+# engine as a SavedModel (``qsim_student``) and a Keras file (``qsim_student.keras``).
+QSIM_MODELS = "TFQ_META_QSIM_MODELS"
 
 
 def encoded_circuit(n_qubits):
@@ -120,8 +125,8 @@ def tuned_and_exported(rng):
 
 
 def errors_of_tfq_features():
-    """The error each feature that needs TFQ raises when it is constructed: {feature: [type,
-    is a ModuleNotFoundError, message]}."""
+    """The error each feature that needs TFQ raises when it is constructed (or loaded): {feature:
+    [type, is a ModuleNotFoundError, message]}."""
     circuit, data_symbols = encoded_circuit(2)
     large, _ = encoded_circuit(31)
     attempts = {
@@ -134,6 +139,10 @@ def errors_of_tfq_features():
                                                    method="pairwise"),
         "auto, 31 qubits": lambda: PQC(large, "Z0", encoded_circuit(31)[1]),
         "kernel auto, 31 qubits": lambda: QuantumKernel(circuits.angle_encoding(31)),
+        "qsim SavedModel": lambda: export.load(os.path.join(os.environ[QSIM_MODELS],
+                                                            "qsim_student")),
+        "qsim .keras file": lambda: keras.saving.load_model(
+            os.path.join(os.environ[QSIM_MODELS], "qsim_student.keras")),
     }
     raised = {}
     for feature, attempt in attempts.items():

@@ -9,12 +9,15 @@ NumPy formulas. The platforms without TFQ wheels themselves (macOS arm64, Window
 are not tested here.
 """
 import json
+import os
 import pathlib
 
 import numpy as np
 import pytest
 
 from conftest import run_fresh_python
+from statevector_only_checks import QSIM_MODELS
+from tfq_meta import export, models
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHILD = """
@@ -24,19 +27,27 @@ import statevector_only_checks
 statevector_only_checks.main()
 """
 TFQ_FEATURES = ("engine='qsim'", "repetitions", "noise", "quantum data", "method='pairwise'",
-                "auto, 31 qubits", "kernel auto, 31 qubits")
+                "auto, 31 qubits", "kernel auto, 31 qubits", "qsim SavedModel",
+                "qsim .keras file")
 # What each feature's error names, besides the package and its platforms.
 NAMED_IN_ERROR = {"engine='qsim'": "engine='qsim'", "repetitions": "`repetitions=100`",
                   "noise": "`noise`", "quantum data": "`data_circuits`",
                   "method='pairwise'": "method='pairwise'",
                   "auto, 31 qubits": "circuit of 31 qubits",
-                  "kernel auto, 31 qubits": "circuit of 31 qubits"}
+                  "kernel auto, 31 qubits": "circuit of 31 qubits",
+                  "qsim SavedModel": "engine='qsim'", "qsim .keras file": "engine='qsim'"}
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    result = run_fresh_python(CHILD, cwd=tmp_path_factory.mktemp("without_tfq"),
-                              PYTHONPATH=f"{ROOT}:{ROOT / 'tests'}")
+    directory = tmp_path_factory.mktemp("without_tfq")
+    # Written here, where TFQ is installed, for the child to fail to load.
+    qsim_model = models.student(n_features=1, n_qubits=2, n_layers=1, engine="qsim")
+    export.export(qsim_model, directory / "qsim_student")
+    qsim_model.save(directory / "qsim_student.keras")
+    result = run_fresh_python(CHILD, cwd=directory,
+                              PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
+                              **{QSIM_MODELS: str(directory)})
     assert result.returncode == 0, result.stderr[-5000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 

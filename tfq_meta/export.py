@@ -28,6 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfq_meta import _tfq
 from tfq_meta._validation import check_positive_int
 from tfq_meta.distillation import Distiller
 from tfq_meta.meta import MetaLearner
@@ -102,6 +103,9 @@ def export(model, filepath, overwrite=False, adaptation_steps=None, format="tf_s
 def load(path):
     """Loads a SavedModel written by :func:`export`, in this or any fresh process.
 
+    A model that ran on the qsim engine holds TensorFlow Quantum's ops, so it loads only where
+    TFQ is installed; elsewhere this raises :class:`tfq_meta._tfq.TensorFlowQuantumMissing`.
+
     Returns:
         a :class:`ServedModel`: one method per signature, inputs checked.
     """
@@ -109,7 +113,13 @@ def load(path):
     if not (path / "saved_model.pb").exists():
         raise FileNotFoundError(f"`path` {str(path)!r} is not a SavedModel directory (no "
                                 "saved_model.pb); write one with tfq_meta.export.export.")
-    return ServedModel(tf.saved_model.load(str(path)))
+    try:
+        return ServedModel(tf.saved_model.load(str(path)))
+    except RuntimeError as error:
+        if "Op type not registered 'Tfq" in str(error):
+            _tfq.require(f"Loading the SavedModel {str(path)!r}, whose graph holds TensorFlow "
+                         "Quantum's ops (it was exported from a model on engine='qsim'),")
+        raise
 
 
 class ServedModel:
