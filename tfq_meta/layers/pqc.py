@@ -43,7 +43,9 @@ class PQC(keras.layers.Layer):
         engine: ``"auto"`` (default), ``"statevector"`` (TensorFlow state vector: fast for small
             circuits, XLA-compilable) or ``"qsim"`` (TFQ: large circuits, shots, noise, quantum
             data). Auto picks statevector for exact expectations on few qubits and qsim otherwise;
-            every engine is differentiable to any order (see :mod:`tfq_meta.ops`).
+            every engine is differentiable to any order (see :mod:`tfq_meta.ops`). qsim, and
+            with it ``repetitions``, ``noise`` and quantum data, needs TensorFlow Quantum
+            (:mod:`tfq_meta._tfq`); without it, auto picks statevector.
         differentiator: first-order gradient on qsim: ``"adjoint"`` (default for exact
             expectations), ``"parameter_shift"`` (default with shots or noise) or
             ``"finite_difference"``. The statevector engine differentiates exactly by autodiff.
