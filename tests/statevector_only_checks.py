@@ -6,6 +6,7 @@ runs on the statevector engine, tfq_meta's numbers and the oracle's (Cirq, finit
 a Cirq objective, NumPy formulas), and for each feature that needs TFQ the error it raised.
 The test process compares them.
 """
+import contextlib
 import json
 import os
 import sys
@@ -21,7 +22,7 @@ import meta_oracle
 import tfq_meta
 from conftest import cirq_expectations
 from distillation_oracle import classifiers, features, kl_with_temperature
-from tfq_meta import PQC, Distiller, MetaLearner, circuits, export
+from tfq_meta import PQC, Distiller, MetaLearner, circuits, export, memory
 from tfq_meta.distillation import LogitsDistillation
 from tfq_meta.kernels import QuantumKernel
 
@@ -30,15 +31,26 @@ from tfq_meta.kernels import QuantumKernel
 QSIM_MODELS = "TFQ_META_QSIM_MODELS"
 
 
-def encoded_circuit(n_qubits):
-    """rx(x_q) then ry(w_q) on each qubit and a CNOT chain: data and weight symbols."""
+def encoded_circuit(n_qubits, n_layers=1):
+    """rx(x_q), then ``n_layers`` of ry(w_lq) on each qubit, then a CNOT chain."""
     qubits = cirq.LineQubit.range(n_qubits)
     xs = sympy.symbols(f"x0:{n_qubits}")
-    ws = sympy.symbols(f"w0:{n_qubits}")
+    ws = sympy.symbols(f"w0:{n_qubits * n_layers}")
     circuit = cirq.Circuit([cirq.rx(x)(q) for x, q in zip(xs, qubits)],
-                           [cirq.ry(w)(q) for w, q in zip(ws, qubits)],
+                           [cirq.ry(w)(qubits[i % n_qubits]) for i, w in enumerate(ws)],
                            [cirq.CNOT(a, b) for a, b in zip(qubits, qubits[1:])])
     return circuit, list(xs)
+
+
+@contextlib.contextmanager
+def available_memory(n_bytes):
+    """Plans every simulation as if the machine had ``n_bytes`` of memory available."""
+    original = memory.available_memory_bytes
+    memory.available_memory_bytes = lambda: n_bytes
+    try:
+        yield
+    finally:
+        memory.available_memory_bytes = original
 
 
 def pqc_outputs(rng, n_qubits):
@@ -126,9 +138,19 @@ def tuned_and_exported(rng):
 
 def errors_of_tfq_features():
     """The error each feature that needs TFQ raises when it is constructed (or loaded): {feature:
-    [type, is a ModuleNotFoundError, message]}."""
+    [type, is a ModuleNotFoundError, message]}.
+
+    With 3 GiB available, 21 qubits and 105 operations need 1.75 GiB per example on the
+    statevector engine (half the memory is its budget) and 48 MiB per thread on qsim: only qsim
+    could run them. 40 qubits fit neither.
+    """
     circuit, data_symbols = encoded_circuit(2)
-    large, _ = encoded_circuit(31)
+    with available_memory(3 * 2 ** 30):
+        return _errors(circuit, data_symbols, *encoded_circuit(21, n_layers=4),
+                       *encoded_circuit(40))
+
+
+def _errors(circuit, data_symbols, large, large_symbols, huge, huge_symbols):
     attempts = {
         "engine='qsim'": lambda: PQC(circuit, "Z0", data_symbols, engine="qsim"),
         "repetitions": lambda: PQC(circuit, "Z0", data_symbols, repetitions=100),
@@ -137,8 +159,9 @@ def errors_of_tfq_features():
             [tf.constant([""]), np.zeros((1, 2), np.float32)]),
         "method='pairwise'": lambda: QuantumKernel(circuits.angle_encoding(2),
                                                    method="pairwise"),
-        "auto, 31 qubits": lambda: PQC(large, "Z0", encoded_circuit(31)[1]),
-        "kernel auto, 31 qubits": lambda: QuantumKernel(circuits.angle_encoding(31)),
+        "auto, 21 qubits": lambda: PQC(large, "Z0", large_symbols),
+        "kernel auto, 21 qubits": lambda: QuantumKernel(large, large_symbols),
+        "auto, 40 qubits": lambda: PQC(huge, "Z0", huge_symbols),
         "qsim SavedModel": lambda: export.load(os.path.join(os.environ[QSIM_MODELS],
                                                             "qsim_student")),
         "qsim .keras file": lambda: keras.saving.load_model(

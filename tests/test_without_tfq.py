@@ -27,14 +27,14 @@ import statevector_only_checks
 statevector_only_checks.main()
 """
 TFQ_FEATURES = ("engine='qsim'", "repetitions", "noise", "quantum data", "method='pairwise'",
-                "auto, 31 qubits", "kernel auto, 31 qubits", "qsim SavedModel",
+                "auto, 21 qubits", "kernel auto, 21 qubits", "qsim SavedModel",
                 "qsim .keras file")
 # What each feature's error names, besides the package and its platforms.
 NAMED_IN_ERROR = {"engine='qsim'": "engine='qsim'", "repetitions": "`repetitions=100`",
                   "noise": "`noise`", "quantum data": "`data_circuits`",
                   "method='pairwise'": "method='pairwise'",
-                  "auto, 31 qubits": "circuit of 31 qubits",
-                  "kernel auto, 31 qubits": "circuit of 31 qubits",
+                  "auto, 21 qubits": "engine='auto' on this circuit of 21 qubits",
+                  "kernel auto, 21 qubits": "method='auto' on this circuit of 21 qubits",
                   "qsim SavedModel": "engine='qsim'", "qsim .keras file": "engine='qsim'"}
 
 
@@ -98,3 +98,9 @@ def test_features_that_need_tfq_raise_a_clear_error_when_constructed(report, fea
     assert "tensorflow-quantum==0.7.6" in message
     assert "Linux x86_64 with Python 3.10, 3.11 or 3.12" in message
     assert NAMED_IN_ERROR[feature] in message
+
+
+def test_a_circuit_no_engine_could_hold_fails_on_memory_not_on_tfq(report):
+    error_type, _, message = report["errors"]["auto, 40 qubits"]
+    assert error_type == "ValueError"
+    assert "has 40 qubits" in message and "Use fewer qubits" in message

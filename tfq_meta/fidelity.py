@@ -82,6 +82,7 @@ class CircuitFidelity:
             self._symbol_names = tf.constant(lowered.gate_symbols, tf.string)
 
     def _auto_method(self, n_qubits):
+        """``"statevector"`` or ``"pairwise"`` for ``method="auto"`` (module docstring)."""
         if n_qubits <= FIDELITY_STATEVECTOR_MAX_QUBITS:
             return "statevector"
         if _tfq.available():
@@ -89,6 +90,8 @@ class CircuitFidelity:
         try:
             self.compiled.prepare_states()
         except ValueError as error:
+            # A circuit qsim cannot hold either fails on memory: TFQ would not help.
+            check_qsim_memory(n_qubits)
             _tfq.require(f"method='auto' on this circuit of {n_qubits} qubits, whose states do "
                          f"not fit in memory for the statevector method ({error})")
         return "statevector"

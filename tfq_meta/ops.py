@@ -47,6 +47,8 @@ ENGINES = ("auto", "statevector", "qsim")
 # The keys of tfq_meta.engines.qsim.DIFFERENTIATORS, which imports TFQ.
 DIFFERENTIATORS = ("adjoint", "parameter_shift", "finite_difference")
 STATE_DTYPES = ("complex64", "complex128")
+# The feature named when quantum data is fed where TensorFlow Quantum is missing.
+QUANTUM_DATA = "Quantum data (`data_circuits`, inputs `[data_circuits, features]`)"
 # Above this many qubits qsim computes expectations and their gradients faster than the TensorFlow
 # state vector (bench_engines.py: statevector 1.5x faster at 12 qubits, qsim 1.2x faster at 13 and
 # 1.4x at 14; batch 160, XLA).
@@ -254,6 +256,8 @@ class CompiledCircuit:
                 return "qsim"
             too_large = self._statevector_limit()
             if too_large:
+                # A circuit qsim cannot hold either fails on memory: TFQ would not help.
+                check_qsim_memory(len(self.qubits))
                 _tfq.require(f"engine='auto' on this circuit of {len(self.qubits)} qubits, which "
                              f"the statevector engine cannot run ({too_large})")
         return "statevector"
@@ -277,9 +281,6 @@ class CompiledCircuit:
         except ValueError as error:
             return str(error)
         return None
-
-
-QUANTUM_DATA = "Quantum data (`data_circuits`, inputs `[data_circuits, features]`)"
 
 
 class CircuitExpectation:
