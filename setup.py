@@ -7,6 +7,7 @@ HERE = Path(__file__).parent
 
 
 def _requirements():
+    """The PEP 508 lines of requirements.txt, environment markers included."""
     lines = (HERE / "requirements.txt").read_text().splitlines()
     return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
 
@@ -14,10 +15,13 @@ def _requirements():
 setup(
     name="tfq_meta",
     version="0.1.0",
-    description="Quantum meta-learning and knowledge distillation for Keras 3 on TensorFlow Quantum.",
+    description=("Quantum meta-learning and knowledge distillation for Keras 3 on TensorFlow "
+                 "Quantum."),
     long_description=(HERE / "README.md").read_text(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["tfq_meta", "tfq_meta.*"]),
+    # tensorflow 2.18.1 has no wheels for Python 3.13 (2.20 is the first), TFQ 0.7.6 none below
+    # 3.10. Without TFQ a newer Python needs a newer TensorFlow, which tfq_meta is not tested on.
     python_requires=">=3.10,<3.13",
     install_requires=_requirements(),
     extras_require={

@@ -62,3 +62,10 @@ def test_bad_arguments_name_them():
         ops.CompiledCircuit(CIRCUIT, [X, A, B], engine="gpu")
     with pytest.raises(ValueError, match="`observables` is empty"):
         ops.CompiledCircuit(CIRCUIT, [X, A, B]).prepare([])
+
+
+def test_the_differentiators_accepted_are_those_the_qsim_engine_has():
+    # ops names them without importing the qsim engine, which imports TensorFlow Quantum.
+    from tfq_meta.engines import qsim
+
+    assert set(ops.DIFFERENTIATORS) == set(qsim.DIFFERENTIATORS)

@@ -1,7 +1,9 @@
 """tfq_meta: quantum meta-learning and knowledge distillation as Keras 3 workflows.
 
-Importing the package checks that Keras runs on the TensorFlow backend and registers TensorFlow
-Quantum's ops, so any SavedModel that tfq_meta exported loads in a fresh process. ``tuning``
+Importing the package checks that Keras runs on the TensorFlow backend and, where TensorFlow
+Quantum is installed, registers its ops, so any SavedModel that tfq_meta exported loads in a fresh
+process. Without TFQ everything on the statevector engine works; what needs TFQ raises
+:class:`tfq_meta._tfq.TensorFlowQuantumMissing` when it is constructed. ``tuning``
 (keras-tuner) and ``distributed`` (the launchers) load when first used, like ``kernels.QSVC``
 (scikit-learn).
 """

@@ -33,6 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfq_meta import _tfq
 from tfq_meta._compat.keras import flatten_layers
 from tfq_meta._compat.tensorflow import saved_model_op_types
 from tfq_meta._validation import check_positive_int
@@ -134,6 +135,9 @@ def _write(archive, directory):
 def load(path):
     """Loads a SavedModel written by :func:`export`, in this or any fresh process.
 
+    A model that ran on the qsim engine holds TensorFlow Quantum's ops, so it loads only where
+    TFQ is installed; elsewhere this raises :class:`tfq_meta._tfq.TensorFlowQuantumMissing`.
+
     Returns:
         a :class:`ServedModel`: one method per signature, inputs checked.
     """
@@ -141,6 +145,9 @@ def load(path):
     if not (path / "saved_model.pb").exists():
         raise FileNotFoundError(f"`path` {str(path)!r} is not a SavedModel directory (no "
                                 "saved_model.pb); write one with tfq_meta.export.export.")
+    if tfq_ops(path):
+        _tfq.require(f"Loading the SavedModel {str(path)!r}, whose graph holds TensorFlow "
+                     "Quantum's ops (it was exported from a model on engine='qsim'),")
     return ServedModel(tf.saved_model.load(str(path)))
 
 

@@ -12,13 +12,14 @@ compiled once (:class:`tfq_meta.ops.CompiledCircuit`); two methods compute on it
   each state simulated by qsim. Needs memory for a few states only; no gradients.
 
 ``"auto"`` picks the state vector while a chunk of states fits in memory comfortably (up to
-:data:`FIDELITY_STATEVECTOR_MAX_QUBITS` qubits), and pairwise beyond.
+:data:`FIDELITY_STATEVECTOR_MAX_QUBITS` qubits), and pairwise beyond; where TensorFlow Quantum is
+missing, the state vector as long as one state fits, and else it raises
+:class:`tfq_meta._tfq.TensorFlowQuantumMissing`, like ``"pairwise"`` does.
 """
 import tensorflow as tf
-import tensorflow_quantum as tfq
 
+from tfq_meta import _tfq
 from tfq_meta._validation import check_choice
-from tfq_meta.engines import qsim
 from tfq_meta.memory import check_qsim_memory
 from tfq_meta.ops import CompiledCircuit
 
@@ -33,7 +34,8 @@ PAIRWISE_CIRCUITS_PER_CALL = 10_000
 
 
 class CircuitFidelity:
-    """Fidelities ``|⟨ψ(a_i)|ψ(b_j)⟩|²`` of the states a circuit prepares from two batches of values.
+    """Fidelities ``|⟨ψ(a_i)|ψ(b_j)⟩|²`` of the states a circuit prepares from two batches of
+    values.
 
     Args:
         circuit: a ``cirq.Circuit`` with sympy symbols (exponents may be expressions, as for
@@ -54,13 +56,15 @@ class CircuitFidelity:
     """
 
     def __init__(self, circuit, symbols, method="auto", state_dtype="complex64"):
-        self.compiled = CompiledCircuit(circuit, symbols, state_dtype=state_dtype)
+        # Fidelities need states only, which the statevector engine computes whatever the method.
+        self.compiled = CompiledCircuit(circuit, symbols, engine="statevector",
+                                        state_dtype=state_dtype)
         check_choice(method, METHODS, "method")
         self.qubits, self.symbols = self.compiled.qubits, self.compiled.symbols
         self.state_dtype = state_dtype
         n_qubits = len(self.qubits)
         if method == "auto":
-            method = "statevector" if n_qubits <= FIDELITY_STATEVECTOR_MAX_QUBITS else "pairwise"
+            method = self._auto_method(n_qubits)
         if method == "pairwise" and state_dtype == "complex128":
             raise ValueError("`state_dtype='complex128'` needs method='statevector'; TFQ's qsim "
                              "simulates in complex64.")
@@ -69,10 +73,28 @@ class CircuitFidelity:
         if method == "statevector":
             self.compiled.prepare_states()
         else:
+            self._tfq = _tfq.require("method='pairwise'")
+            from tfq_meta.engines import qsim  # imports TFQ, required just above
+
             check_qsim_memory(n_qubits)
             qsim.check_gates(lowered.circuit)
-            self._program = tfq.convert_to_tensor([lowered.circuit])
+            self._program = self._tfq.convert_to_tensor([lowered.circuit])
             self._symbol_names = tf.constant(lowered.gate_symbols, tf.string)
+
+    def _auto_method(self, n_qubits):
+        """``"statevector"`` or ``"pairwise"`` for ``method="auto"`` (module docstring)."""
+        if n_qubits <= FIDELITY_STATEVECTOR_MAX_QUBITS:
+            return "statevector"
+        if _tfq.available():
+            return "pairwise"
+        try:
+            self.compiled.prepare_states()
+        except ValueError as error:
+            # A circuit qsim cannot hold either fails on memory: TFQ would not help.
+            check_qsim_memory(n_qubits)
+            _tfq.require(f"method='auto' on this circuit of {n_qubits} qubits, whose states do "
+                         f"not fit in memory for the statevector method ({error})")
+        return "statevector"
 
     @property
     def output_dtype(self):
@@ -104,6 +126,7 @@ class CircuitFidelity:
             raise ValueError("method='pairwise' needs the numbers of rows when it is traced: call "
                              "the kernel eagerly or with static shapes, or use "
                              "method='statevector'.")
+        tfq = self._tfq
         others = tfq.resolve_parameters(tf.tile(self._program, [n_b]), self._symbol_names,
                                         b_gates)
         # qsim parses every circuit of a call before simulating: bound the circuits per call.

@@ -16,6 +16,8 @@ import os
 
 import tensorflow as tf
 
+from tfq_meta import system_memory
+
 # Fraction of available memory one statevector evaluation may use before the batch is split.
 MEMORY_BUDGET = 0.5
 # Circuits that fit this many examples at once are never split inside a traced graph.
@@ -132,15 +134,8 @@ def split_batch(function, values, max_batch, output_dtype):
 
 
 def available_memory_bytes():
-    """Memory available to this process, from /proc/meminfo where it exists."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    """Memory available to this process (:func:`tfq_meta.system_memory.available_bytes`)."""
+    return system_memory.available_bytes()
 
 
 def _format_bytes(n_bytes):

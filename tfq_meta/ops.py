@@ -29,22 +29,30 @@ A Cirq backend
 
 ``engine="auto"`` picks statevector for exact, noise-free expectations on at most
 :data:`EXPECTATION_STATEVECTOR_MAX_QUBITS` qubits (the crossover ``bench/bench_engines.py``
-measures) and qsim otherwise. Nothing outside this module needs to know how circuits are simulated.
+measures) and qsim otherwise. Where TensorFlow Quantum is missing (:mod:`tfq_meta._tfq`) it picks
+statevector for every circuit that fits in memory there, and what only qsim can run (shots, noise,
+quantum data, larger circuits) raises :class:`tfq_meta._tfq.TensorFlowQuantumMissing` when the
+circuit is compiled. Nothing outside this module needs to know how circuits are simulated.
 """
 import cirq
 import sympy
 import tensorflow as tf
 
+from tfq_meta import _tfq
 from tfq_meta._validation import check_choice, check_positive_int
 from tfq_meta.backends import check_backend_options, check_engine
-from tfq_meta.engines import qsim, statevector
+from tfq_meta.engines import statevector
 from tfq_meta.lowering import LoweredCircuit
 from tfq_meta.memory import check_qsim_memory, split_batch, statevector_max_batch
+from tfq_meta.noise_channels import is_noisy
 from tfq_meta.observables import parse_observables
 
 ENGINES = ("auto", "statevector", "qsim")
-DIFFERENTIATORS = tuple(qsim.DIFFERENTIATORS)
+# The keys of tfq_meta.engines.qsim.DIFFERENTIATORS, which imports TFQ.
+DIFFERENTIATORS = ("adjoint", "parameter_shift", "finite_difference")
 STATE_DTYPES = ("complex64", "complex128")
+# The feature named when quantum data is fed where TensorFlow Quantum is missing.
+QUANTUM_DATA = "Quantum data (`data_circuits`, inputs `[data_circuits, features]`)"
 # Above this many qubits qsim computes expectations and their gradients faster than the TensorFlow
 # state vector (bench_engines.py: statevector 1.5x faster at 12 qubits, qsim 1.2x faster at 13 and
 # 1.4x at 14; batch 160, XLA).
@@ -107,7 +115,7 @@ class CompiledCircuit:
         self.lowered = LoweredCircuit(circuit, self.symbols)
         if self.noise is not None:
             self.lowered.circuit = self.lowered.circuit.with_noise(self.noise)
-        self.noisy = qsim.is_noisy(self.lowered.circuit)
+        self.noisy = is_noisy(self.lowered.circuit)
         engine = check_engine(engine, ENGINES)
         self.backend = None if isinstance(engine, str) else engine
         if self.backend is not None:
@@ -178,6 +186,7 @@ class CompiledCircuit:
             if self.requested_engine == "statevector":
                 raise ValueError("`data_circuits` (quantum data) need the qsim engine; this "
                                  "layer was built with engine='statevector'. Use 'auto' or 'qsim'.")
+            _tfq.require(QUANTUM_DATA)
             engine = self._engine("qsim", observables)
             return tf.cast(engine(gate_values, data_circuits), self.output_dtype)
         engine = self._engine(self.engine, observables)
@@ -206,6 +215,8 @@ class CompiledCircuit:
         return self._engines[key]
 
     def _qsim_engine(self, observables):
+        from tfq_meta.engines import qsim  # imports TFQ, which only qsim's users need
+
         if self.backend is None:
             # A backend knows its own limits: hardware runs circuits no simulator here could.
             check_qsim_memory(len(self.qubits))
@@ -253,13 +264,45 @@ class CompiledCircuit:
         if self.state_dtype == "complex128" and (engine == "qsim" or needs_qsim):
             raise ValueError("`state_dtype='complex128'` needs engine='statevector'; TFQ's qsim "
                              "simulates in complex64.")
-        if engine != "auto":
+        if engine == "qsim" or needs_qsim:
+            _tfq.require(self._qsim_feature(engine))
+            return "qsim"
+        if engine == "statevector":
             return engine
         # complex128 is a request for the statevector engine, whatever the qubit count.
-        if needs_qsim or (len(self.qubits) > EXPECTATION_STATEVECTOR_MAX_QUBITS
-                          and self.state_dtype != "complex128"):
-            return "qsim"
+        if (len(self.qubits) > EXPECTATION_STATEVECTOR_MAX_QUBITS
+                and self.state_dtype != "complex128"):
+            if _tfq.available():
+                return "qsim"
+            too_large = self._statevector_limit()
+            if too_large:
+                # A circuit qsim cannot hold either fails on memory: TFQ would not help.
+                check_qsim_memory(len(self.qubits))
+                _tfq.require(f"engine='auto' on this circuit of {len(self.qubits)} qubits, which "
+                             f"the statevector engine cannot run ({too_large})")
         return "statevector"
+
+    def _qsim_feature(self, engine):
+        """What asks for qsim, as the user wrote it."""
+        if self.backend is not None:
+            return f"A Cirq backend (engine={type(self.backend).__name__}(...), run by TFQ's ops)"
+        if self.repetitions is not None:
+            return f"`repetitions={self.repetitions}` (measurement shots)"
+        if self.noisy:
+            return "`noise` (noisy circuits)"
+        return f"engine={engine!r}"
+
+    def _statevector_limit(self):
+        """Why the statevector engine cannot run this circuit, or None when it can."""
+        n_qubits = len(self.qubits)
+        if n_qubits > statevector.MAX_QUBITS:
+            return f"it simulates at most {statevector.MAX_QUBITS} qubits"
+        try:
+            statevector_max_batch(n_qubits, len(list(self.lowered.circuit.all_operations())),
+                                  self.state_dtype)
+        except ValueError as error:
+            return str(error)
+        return None
 
 
 class CircuitExpectation:
@@ -297,8 +340,8 @@ def noise_model(noise):
         return None
     if isinstance(noise, (int, float)) and not isinstance(noise, bool):
         if not 0.0 <= noise <= 1.0:
-            raise ValueError("`noise` as a depolarizing probability must be in [0, 1]; "
-                             f"got {noise}.")
+            raise ValueError("`noise` as a depolarizing probability must be in [0, 1]; got "
+                             f"{noise}.")
         noise = cirq.depolarize(noise)
     try:
         return cirq.NoiseModel.from_noise_model_like(noise)

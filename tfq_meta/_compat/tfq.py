@@ -2,6 +2,7 @@
 import importlib
 import math
 
+from tfq_meta import _tfq
 from tfq_meta._compat import Workaround
 
 # TFQ loads each op library on first use, so that `import tensorflow_quantum` leaves
@@ -24,8 +25,9 @@ OP_LIBRARIES = (
 
 
 def load_op_libraries():
-    """Registers every TFQ op with TensorFlow, so that SavedModels using them load."""
-    if not LAZY_OP_LIBRARIES.applies():
+    """Registers every TFQ op with TensorFlow, so that SavedModels using them load; nothing
+    where TFQ is missing, as no SavedModel loadable there holds them."""
+    if not _tfq.available() or not LAZY_OP_LIBRARIES.applies():
         return
     for module_name, attribute in OP_LIBRARIES:
         library = getattr(importlib.import_module(module_name), attribute)

@@ -3,10 +3,11 @@
 - ``tf.distribute`` training: ``MetaLearner``, ``Distiller`` and the kernel trainers ``fit`` under
   ``MirroredStrategy`` and ``MultiWorkerMirroredStrategy`` like any Keras model (build and compile
   inside ``strategy.scope()``): each replica's share of the tasks or examples weighs its
-  gradient, so training equals one process up to float rounding. ``import tfq_meta`` starts
-  TensorFlow's runtime (through ``import tensorflow_quantum``), after which logical devices and
-  ``MultiWorkerMirroredStrategy()`` can no longer be set up: create the strategy *before*
-  ``import tfq_meta``;
+  gradient, so training equals one process up to float rounding. Where TensorFlow Quantum is
+  installed, ``import tfq_meta`` starts TensorFlow's runtime (through ``import
+  tensorflow_quantum``), after which logical devices and ``MultiWorkerMirroredStrategy()`` can no
+  longer be set up: create the strategy *before* ``import tfq_meta`` (without TFQ the order does
+  not matter, but keep it so that scripts run on both);
 - ``workers``: :func:`run_workers` runs a script as a local ``MultiWorkerMirroredStrategy``
   cluster (``TF_CONFIG`` per worker);
 - ``search``: :func:`launch` (or ``python -m tfq_meta.distributed --workers N script.py``) runs a

@@ -32,10 +32,13 @@ import math
 import cirq
 import numpy as np
 import tensorflow as tf
-import tensorflow_quantum as tfq
 
+from tfq_meta import _tfq
 from tfq_meta._compat.cirq import eigen_components
 from tfq_meta._compat.tfq import upstream_scale
+from tfq_meta.noise_channels import CHANNELS, is_noisy
+
+tfq = _tfq.require("engine='qsim'")
 
 DIFFERENTIATORS = {
     "adjoint": tfq.differentiators.Adjoint,
@@ -43,11 +46,6 @@ DIFFERENTIATORS = {
     "finite_difference": lambda: tfq.differentiators.CentralDifference(grid_spacing=1e-3),
 }
 SUPPORTED_GATES = tuple({type(gate) for gate in tfq.util.get_supported_gates()})
-CHANNELS = (
-    cirq.DepolarizingChannel, cirq.AsymmetricDepolarizingChannel, cirq.AmplitudeDampingChannel,
-    cirq.GeneralizedAmplitudeDampingChannel, cirq.ResetChannel, cirq.PhaseDampingChannel,
-    cirq.PhaseFlipChannel, cirq.BitFlipChannel,
-)
 # Circuits per op call (why: the module docstring). Chunks of 4, 8, 16 and 32 against one call
 # per batch (reuploading circuits, 2 cores shared with other work): 8 was best or within noise of
 # the best everywhere; 4 lost 17 % at 14 qubits. bench/bench_qsim_chunks.py, one call / chunks of
@@ -227,10 +225,6 @@ def check_gates(circuit):
             "phase_damp, phase_flip, bit_flip and reset. Measurements are not part of the "
             "circuit: use `repetitions` for shots."
         )
-
-
-def is_noisy(circuit):
-    return any(isinstance(op.gate, CHANNELS) for op in circuit.all_operations())
 
 
 def _gate_without_shift_rule(circuit):

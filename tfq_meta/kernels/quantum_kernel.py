@@ -31,7 +31,8 @@ class QuantumKernel(KernelLayer):
             ``circuits.angle_encoding(4)`` or a ``reuploading_circuit``).
         data_symbols: the symbols fed by the features, in feature order (taken from a spec).
         weight_symbols: explicit order of the trainable symbols; default every other symbol.
-        method: ``"auto"``, ``"statevector"`` or ``"pairwise"``.
+        method: ``"auto"``, ``"statevector"`` or ``"pairwise"`` (needs TensorFlow Quantum,
+            :mod:`tfq_meta._tfq`).
         state_dtype: ``"complex64"`` or ``"complex128"`` (statevector).
         initializer: Keras initializer of the weights; default uniform in ``[0, 2π)``.
         initial_values: ``{symbol name: value}`` overriding the initializer.

@@ -4,9 +4,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfq_meta import _tfq
 from tfq_meta.backends import BackendReference
 from tfq_meta.layers.circuit_weights import CircuitWeights
-from tfq_meta.ops import CompiledCircuit, noise_model
+from tfq_meta.ops import QUANTUM_DATA, CompiledCircuit, noise_model
 from tfq_meta.serialization import circuit_from_json, circuit_to_json
 
 
@@ -43,12 +44,15 @@ class PQC(keras.layers.Layer):
         engine: ``"auto"`` (default), ``"statevector"`` (TensorFlow state vector: fast for small
             circuits, XLA-compilable) or ``"qsim"`` (TFQ: large circuits, shots, noise, quantum
             data). Auto picks statevector for exact expectations on few qubits and qsim otherwise;
-            every engine is differentiable to any order (see :mod:`tfq_meta.ops`). Or a Cirq
-            backend: a ``cirq.Sampler`` with ``repetitions`` (hardware, ``cirq.Simulator()``,
-            ``cirq.DensityMatrixSimulator(noise=...)``, qsimcirq), or a simulator implementing
-            ``cirq.SimulatesExpectationValues`` for exact expectations; gradients by parameter
-            shift (see :mod:`tfq_meta.backends`). Such a layer is not XLA-compilable, and
-            ``clone_model`` keeps its backend, but it cannot be saved to a file or exported.
+            every engine is differentiable to any order (see :mod:`tfq_meta.ops`). qsim, and
+            with it ``repetitions``, ``noise`` and quantum data, needs TensorFlow Quantum
+            (:mod:`tfq_meta._tfq`); without it, auto picks statevector. Or a Cirq backend
+            (needs TFQ too): a ``cirq.Sampler`` with ``repetitions`` (hardware,
+            ``cirq.Simulator()``, ``cirq.DensityMatrixSimulator(noise=...)``, qsimcirq), or a
+            simulator implementing ``cirq.SimulatesExpectationValues`` for exact expectations;
+            gradients by parameter shift (see :mod:`tfq_meta.backends`). Such a layer is not
+            XLA-compilable, and ``clone_model`` keeps its backend, but it cannot be saved to a
+            file or exported.
         differentiator: first-order gradient on qsim: ``"adjoint"`` (default for exact
             expectations), ``"parameter_shift"`` (default with shots or noise) or
             ``"finite_difference"``. The statevector engine differentiates exactly by autodiff.
@@ -125,6 +129,7 @@ class PQC(keras.layers.Layer):
 
     def build(self, input_shape):
         if _is_pair(input_shape):
+            _tfq.require(QUANTUM_DATA)
             self._check_feature_shape(input_shape[1])
         elif self.data_symbols:
             self._check_feature_shape(input_shape)
@@ -204,8 +209,7 @@ class PQC(keras.layers.Layer):
         if data_circuits is None:
             circuits = [self.circuit] * len(features)
         else:
-            import tensorflow_quantum as tfq  # quantum data exists only where TFQ does
-
+            tfq = _tfq.require(QUANTUM_DATA)
             circuits = [c + self.circuit for c in tfq.from_tensor(data_circuits)]
             if len(circuits) != len(features):
                 raise ValueError(f"`data_circuits` has {len(circuits)} circuits but `features` "
