@@ -270,6 +270,8 @@ def test_options_a_backend_cannot_honour_are_refused():
                             engine=cirq.DensityMatrixSimulator(noise=cirq.depolarize(0.01)))
     with pytest.raises(ValueError, match="need a density-matrix backend"):
         ops.CompiledCircuit(CIRCUIT, symbols, engine=cirq.Simulator(), noise=0.01)
+    with pytest.raises(ValueError, match="need a density-matrix backend"):
+        ops.CompiledCircuit(CIRCUIT, symbols, engine=cirq.Simulator(noise=cirq.depolarize(0.01)))
     with pytest.raises(ValueError, match="not on a Cirq backend"):
         ops.CompiledCircuit(CIRCUIT, symbols, engine=cirq.Simulator(), differentiator="adjoint")
     with pytest.raises(ValueError, match="`repetitions` \\(shots\\) need a cirq.Sampler"):

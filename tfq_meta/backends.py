@@ -21,9 +21,10 @@ cirq.depolarize(0.05))`` sampled ``Z0`` kept its exact noisy value while ``X1`` 
 came out about one depolarizing layer lower (×0.93, ×0.87). With ``noise=`` the channels stay in
 the circuit alone.
 
-These evaluations run Cirq in Python through ``tf.py_function``: XLA cannot compile them, a
-SavedModel cannot hold them (:func:`tfq_meta.export.export` refuses such a model), and a layer on
-a backend cannot be written to a ``.keras`` file (its config holds the backend object).
+These evaluations run Cirq in Python through TFQ's ``tf.py_function`` ops, so backends need
+TensorFlow Quantum like the qsim engine; XLA cannot compile them, a SavedModel cannot hold them
+(:func:`tfq_meta.export.export` refuses such a model), and a layer on a backend cannot be
+written to a ``.keras`` file (its config holds the backend object).
 """
 import cirq
 
@@ -63,7 +64,7 @@ def check_backend_options(backend, repetitions, noise, noisy):
         backend: a Cirq backend (see :func:`is_backend`).
         repetitions: ``None`` (exact expectations) or the number of shots.
         noise: the ``noise`` option as a ``cirq.NoiseModel``, or None.
-        noisy: whether the circuit holds noise channels.
+        noisy: whether the circuit holds noise channels (the backend may add its own).
     """
     name = type(backend).__name__
     if repetitions is None and not isinstance(backend, cirq.SimulatesExpectationValues):
@@ -78,6 +79,7 @@ def check_backend_options(backend, repetitions, noise, noisy):
         raise ValueError(
             f"The backend {name} already has a noise model ({backend_noise(backend)!r}), and "
             f"`noise={noise!r}` would add a second: put all the noise into one of them.")
+    noisy = noisy or backend_noise(backend) is not None
     if noisy and repetitions is None and not isinstance(backend, cirq.DensityMatrixSimulator):
         raise ValueError(
             f"Exact expectations of a noisy circuit need a density-matrix backend; {name} "
