@@ -87,3 +87,20 @@ def finite_difference_derivatives(circuit, values, cotangent, step=1e-4):
                 f(values + unit[i] + unit[j]) - f(values + unit[i] - unit[j])
                 - f(values - unit[i] + unit[j]) + f(values - unit[i] - unit[j])) / (4 * step ** 2)
     return gradient, hess
+
+
+def maml_fit_step(engine):
+    """The weights ``[variables]`` of a small student after one MAML ``fit`` step (SGD at rate
+    1, so the step is the meta-gradient itself), from the same seed whatever ``engine``."""
+    import keras
+
+    from tfq_meta import models, tasks
+    from tfq_meta.meta import MetaLearner
+
+    keras.utils.set_random_seed(0)
+    meta = MetaLearner(models.student(n_features=1, n_qubits=2, n_layers=1, engine=engine),
+                       "maml", inner_steps=1)
+    meta.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse", jit_compile=False)
+    meta.fit(tasks.Sinusoid(shots=2).episodes(2, seed=0), epochs=1, steps_per_epoch=1,
+             verbose=0)
+    return [variable.numpy() for variable in meta.model.weights]

@@ -13,6 +13,7 @@ import sympy
 import tensorflow as tf
 
 from conftest import cirq_expectations
+from engine_oracle import maml_fit_step
 from tfq_meta import models, ops
 from tfq_meta.export import export
 from tfq_meta.kernels import KernelAlignment, ProjectedQuantumKernel
@@ -198,6 +199,11 @@ def test_a_model_on_a_backend_trains_without_xla_and_clones_but_does_not_save(tm
     with pytest.raises(ValueError, match="Cirq backend Simulator, which a SavedModel cannot hold"):
         export(model, tmp_path / "savedmodel")
     assert not (tmp_path / "savedmodel").exists()
+
+
+def test_a_maml_fit_step_on_a_backend_equals_the_statevector_engines():
+    for got, want in zip(maml_fit_step(cirq.Simulator()), maml_fit_step("statevector")):
+        np.testing.assert_allclose(got, want, atol=1e-4)
 
 
 def test_meta_learner_resolves_xla_off_for_a_backend():

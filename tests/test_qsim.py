@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_quantum as tfq
 
-from engine_oracle import (OBSERVABLES, QUBITS, SYMBOLS, cirq_values,
+from engine_oracle import (OBSERVABLES, QUBITS, SYMBOLS, cirq_values, maml_fit_step,
                            finite_difference_derivatives, random_circuit)
 from tfq_meta import models, ops
 from tfq_meta.engines import qsim
@@ -207,3 +207,9 @@ def test_chunked_model_exports_and_serves(tmp_path, chunk_size):
     chunk_size(ONE_CALL)
     for rows in (x, x[:1], x[:0]):
         np.testing.assert_allclose(served.serve(rows), model(rows).numpy(), atol=1e-6)
+
+
+def test_a_maml_fit_step_equals_the_statevector_engines():
+    """MetaLearner.fit runs the second order inside a while loop in a graph."""
+    for got, want in zip(maml_fit_step("qsim"), maml_fit_step("statevector")):
+        np.testing.assert_allclose(got, want, atol=1e-4)

@@ -80,9 +80,13 @@ class QsimEngine:
         self.samples = samples
         self._n_gates = len(gate_symbols)
         self._n_observables = len(observables)
-        self._program = tfq.convert_to_tensor([circuit])
-        self._operators = tfq.convert_to_tensor([observables])
-        self._symbol_names = tf.constant(list(gate_symbols), tf.string)
+        # Kept as NumPy and made constants where they are used: an eager tensor captured by the
+        # custom gradients below breaks TensorFlow's gradient of a while loop around them
+        # (MetaLearner.fit on MAML: "... is in list of internal_captures but not in
+        # internal_capture_to_output", TF 2.18); a constant inside the graph does not.
+        self._program = tfq.convert_to_tensor([circuit]).numpy()
+        self._operators = tfq.convert_to_tensor([observables]).numpy()
+        self._symbol_names = np.array(list(gate_symbols), object)
         self._differentiator = DIFFERENTIATORS[differentiator]()
         self._forward_op = self._tfq_op(sampled, backend)
         # Registers the forward op with the differentiator, which its gradient methods use.
@@ -93,7 +97,7 @@ class QsimEngine:
     def __call__(self, gate_values, data_circuits=None):
         """Expectations ``[batch, n_observables]`` (float32), differentiable to any order."""
         gate_values = tf.cast(gate_values, tf.float32)
-        programs = self._program
+        programs = tf.constant(self._program)
         if data_circuits is not None:
             programs = tfq.append_circuit(
                 data_circuits, tf.tile(programs, tf.shape(data_circuits)[:1]))
@@ -150,8 +154,8 @@ class QsimEngine:
     def _arguments(self, programs, gate_values):
         """The TFQ op's inputs ``programs, symbol names, values, operators[, samples]``."""
         batch = tf.shape(programs)[0]
-        arguments = [programs, self._symbol_names, gate_values,
-                     tf.tile(self._operators, [batch, 1])]
+        arguments = [programs, tf.constant(self._symbol_names, tf.string), gate_values,
+                     tf.tile(tf.constant(self._operators), [batch, 1])]
         if self.samples:
             arguments.append(tf.fill([batch, self._n_observables], self.samples))
         return arguments
