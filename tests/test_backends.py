@@ -62,11 +62,11 @@ def shot_sigma(exact):
     return np.sqrt((1.0 - exact ** 2) / SHOTS)
 
 
-def shifted_expectations(pqc, column, shift, noise=None):
+def shifted_expectations(pqc, column, shift):
     """Exact expectations with feature ``column`` moved by ``shift`` radians."""
     features = FEATURES.astype(np.float64).copy()
     features[:, column] += shift
-    return cirq_expectations(pqc, features, noise=noise)
+    return cirq_expectations(pqc, features)
 
 
 def test_an_analytic_simulator_backend_equals_cirq_and_the_statevector_engine_to_second_order():
@@ -75,7 +75,7 @@ def test_an_analytic_simulator_backend_equals_cirq_and_the_statevector_engine_to
     assert backend.engine == "qsim" and backend.compiled_circuit.differentiator == \
         "parameter_shift"
     outputs, gradient, second = derivatives(backend)
-    expected_outputs, expected_gradient, expected_second = derivatives(statevector)
+    _, expected_gradient, expected_second = derivatives(statevector)
     np.testing.assert_allclose(outputs, cirq_expectations(backend, FEATURES), atol=1e-5)
     np.testing.assert_allclose(gradient, expected_gradient, atol=1e-4)
     np.testing.assert_allclose(second, expected_second, atol=1e-3)
