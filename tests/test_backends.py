@@ -190,6 +190,7 @@ def test_a_model_on_a_backend_trains_without_xla_and_clones_but_does_not_save(tm
     assert np.isfinite(history.history["loss"][0])
     assert not np.allclose(pqc.circuit_weights.numpy(), before)
     assert pqc.supports_jit is False and xla_is_valid(model) is False
+    assert PQC.from_config(pqc.get_config()).backend is pqc.backend
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     assert clone.layers[0].backend is pqc.backend

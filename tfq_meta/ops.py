@@ -86,7 +86,8 @@ class CompiledCircuit:
             moment, a Cirq channel such as ``cirq.depolarize(0.01)``, or a ``cirq.NoiseModel``
             (qsim). With a Cirq backend, the backend simulates these channels; it must not
             have a noise model of its own.
-        trajectories: number of Monte-Carlo trajectories for noisy expectations without shots.
+        trajectories: number of Monte-Carlo trajectories for noisy expectations without shots
+            (qsim; a Cirq backend simulates noise its own way).
         state_dtype: ``"complex64"`` (default) or ``"complex128"`` (statevector only): the
             precision of the simulation; outputs are float32 or float64 accordingly.
 

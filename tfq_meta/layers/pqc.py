@@ -60,7 +60,8 @@ class PQC(keras.layers.Layer):
         noise: ``None``, a depolarizing probability, a Cirq channel or a ``cirq.NoiseModel``
             applied after every moment; circuits with noise are simulated by trajectories (or by
             a Cirq backend, which must then have no noise model of its own).
-        trajectories: Monte-Carlo trajectories of noisy expectations without shots.
+        trajectories: Monte-Carlo trajectories of noisy expectations without shots (qsim; a
+            Cirq backend simulates noise its own way).
         state_dtype: ``"complex64"`` (default) or ``"complex128"`` (statevector engine only).
         initializer: Keras initializer of the weights; default uniform angles in ``[0, 2π)``.
         initial_values: dict ``{symbol name: float}`` overriding the initializer for some weights.
