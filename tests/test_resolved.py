@@ -50,6 +50,29 @@ def test_fitted_student_resolves_to_circuits_that_reproduce_its_circuit_outputs(
     assert_resolved(resolved["circuit"], circuit_outputs(student, "circuit", x))
 
 
+def test_resolved_circuits_sampled_by_cirq_match_the_outputs_within_shot_noise(rng):
+    """Measured in Cirq with shots, as on a device: each ⟨Z_i⟩ estimate is within 5σ of the
+    trained student's circuit output, σ = sqrt((1 - ⟨Z⟩²) / shots)."""
+    keras.utils.set_random_seed(1)
+    student = models.student(n_features=1, n_qubits=3, n_layers=2)
+    student.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse")
+    x = rng.uniform(-3, 3, (16, 1)).astype(np.float32)
+    student.fit(x, np.sin(x), epochs=2, batch_size=8, verbose=0)
+    resolved = resolved_circuits(student, x[:4])["circuit"]
+    exact = circuit_outputs(student, "circuit", x[:4])
+    qubits, shots = resolved.qubits, 4000
+    assert [str(o) for o in resolved.observables] == [f"1.000*Z(q({i}))" for i in range(3)]
+    sampler = cirq.Simulator(seed=7)
+    deviations = []
+    for circuit, row in zip(resolved.circuits, exact):
+        bits = sampler.run(circuit + cirq.measure(*qubits, key="m"),
+                           repetitions=shots).measurements["m"]
+        estimates = np.mean(1 - 2 * bits, axis=0)
+        deviations += list((estimates - row) / np.sqrt((1 - row ** 2) / shots))
+    assert np.max(np.abs(deviations)) < 5, deviations
+    assert np.sqrt(np.mean(np.square(deviations))) < 2  # 12 estimates: about 1 if unbiased
+
+
 def test_model_whose_output_is_the_circuit_matches_its_predictions(rng):
     """A Dense projection and a keras.ops node feed symbol expressions (w·x, 0.5·x + 0.25,
     sin(b)·x)."""
