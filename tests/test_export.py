@@ -45,8 +45,10 @@ def one_task(meta, seed):
     return x[:6], rng.integers(0, 2, 6).astype(np.int32), x[6:]
 
 
-def test_every_model_kind_serves_in_a_fresh_process(tmp_path, rng):
-    """Each model exported, reloaded by another interpreter, compared with in-memory outputs."""
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    """Every model kind exported: (directory, {name: in-memory inputs and outputs})."""
+    tmp_path, rng = tmp_path_factory.mktemp("exports"), np.random.default_rng(1234)
     teacher = models.teacher(2, 3, "classification", n_qubits=3, n_layers=1)
     student = models.student(2, 3, "classification", n_qubits=2, n_layers=1)
     distiller = Distiller(teacher, student, LogitsDistillation(2.0))
@@ -80,7 +82,12 @@ def test_every_model_kind_serves_in_a_fresh_process(tmp_path, rng):
                                                                                verbose=0))
         np.savez(tmp_path / f"{name}.npz", **case)
         expected[name] = case
+    return tmp_path, expected
 
+
+def test_every_model_kind_serves_in_a_fresh_process(exports):
+    """Each model exported, reloaded by another interpreter, compared with in-memory outputs."""
+    tmp_path, expected = exports
     result = run_fresh_python("""
         import json, sys
         import numpy as np
@@ -95,7 +102,7 @@ def test_every_model_kind_serves_in_a_fresh_process(tmp_path, rng):
                                                    case["query_x"])
                 errors[name]["adapted"] = float(np.max(np.abs(adapted - case["adapted"])))
         print(json.dumps(errors))
-    """, stdin=json.dumps(list(cases)), cwd=tmp_path)
+    """, stdin=json.dumps(list(expected)), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     errors = json.loads(result.stdout.strip().splitlines()[-1])
     for name, case in expected.items():
@@ -283,41 +290,31 @@ sys.meta_path.insert(0, Blocked())
 """
 
 
-def test_statevector_exports_serve_in_stock_tensorflow(tmp_path, rng):
+def test_statevector_exports_serve_in_stock_tensorflow(exports):
     """A statevector model's SavedModel runs only TensorFlow's own ops: a process that cannot
     import tfq_meta or TFQ serves it, by tf.saved_model.load and by saved_model_cli."""
-    student = models.student(n_features=1, n_qubits=2, n_layers=1)
-    meta = regression_learner("maml")
-    export(student, tmp_path / "student")
-    meta.export(tmp_path / "meta", verbose=False)
-    x = rng.uniform(0, np.pi, (7, 1)).astype(np.float32)
-    support_x, support_y, query_x = one_task(meta, seed=11)
-    np.savez(tmp_path / "inputs.npz", x=x, support_x=support_x, support_y=support_y,
-             query_x=query_x)
-    np.save(tmp_path / "x.npy", x)
-    for name in ("student", "meta"):
-        assert tfq_ops(tmp_path / name) == []
-        assert not (tmp_path / name / REQUIREMENTS_NOTE).exists()
-
+    tmp_path, expected = exports
+    for name in expected:
+        assert bool(tfq_ops(tmp_path / name)) == ("qsim" in name), name
+        assert (tmp_path / name / REQUIREMENTS_NOTE).exists() == ("qsim" in name), name
     served = run_fresh_python(WITHOUT_TFQ_META + """
 import numpy as np
 import tensorflow as tf
-inputs = np.load("inputs.npz")
-student, meta = tf.saved_model.load("student"), tf.saved_model.load("meta")
-np.savez("served.npz", serve=student.serve(tf.constant(inputs["x"])).numpy(),
-         adapted=meta.adapt_and_predict(*(tf.constant(inputs[key]) for key in
+student, meta = tf.saved_model.load("student"), tf.saved_model.load("maml")
+cases = np.load("student.npz"), np.load("maml.npz")
+np.savez("stock.npz", serve=student.serve(tf.constant(cases[0]["x"])).numpy(),
+         adapted=meta.adapt_and_predict(*(tf.constant(cases[1][key]) for key in
                                           ("support_x", "support_y", "query_x"))).numpy())
 print(sorted(name for name in sys.modules
              if name.split(".")[0] in ("tfq_meta", "tensorflow_quantum")))
 """, cwd=tmp_path)
     assert served.returncode == 0, served.stderr[-3000:]
     assert served.stdout.strip().splitlines()[-1] == "[]"
-    outputs = np.load(tmp_path / "served.npz")
-    np.testing.assert_allclose(outputs["serve"], student.predict(x, verbose=0), atol=1e-6)
-    expected = _in_graph(meta.adapt_and_predict)(support_x[None], support_y[None],
-                                                 query_x[None]).numpy()[0]
-    np.testing.assert_allclose(outputs["adapted"], expected, atol=1e-6)
+    outputs = np.load(tmp_path / "stock.npz")
+    np.testing.assert_allclose(outputs["serve"], expected["student"]["serve"], atol=1e-6)
+    np.testing.assert_allclose(outputs["adapted"], expected["maml"]["adapted"], atol=1e-6)
 
+    np.save(tmp_path / "x.npy", expected["student"]["x"])
     cli = run_fresh_python(WITHOUT_TFQ_META + """
 import runpy
 sys.argv = ["saved_model_cli", "run", "--dir", "student", "--tag_set", "serve",
@@ -326,7 +323,7 @@ runpy.run_module("tensorflow.python.tools.saved_model_cli", run_name="__main__")
 """, cwd=tmp_path)
     assert cli.returncode == 0, cli.stderr[-3000:]
     np.testing.assert_allclose(np.load(tmp_path / "cli" / "output_0.npy"),
-                               student.predict(x, verbose=0), atol=1e-6)
+                               expected["student"]["serve"], atol=1e-6)
 
 
 def test_qsim_exports_say_they_need_tfq_meta(tmp_path, capsys):
