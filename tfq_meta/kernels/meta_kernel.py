@@ -73,6 +73,32 @@ class KernelMetaLearner(EpisodicFit, XlaByDefault, keras.Model):
     def call(self, x):
         return self.kernel(x)
 
+    def check_inputs(self, data):
+        # Checked before the compiled step, where a wrong width is a shape error inside the
+        # ridge solve and a NaN a singular matrix or a NaN loss.
+        episode = data[0] if isinstance(data, (tuple, list)) else data
+        if isinstance(episode, dict):
+            for key in ("support_x", "query_x"):
+                if key in episode:
+                    episode = {**episode, key: self._checked_points(episode[key], key)}
+            data = (episode, *data[1:]) if isinstance(data, (tuple, list)) else episode
+        return super().check_inputs(data)
+
+    def _checked_points(self, points, key):
+        shape = tf.TensorShape(points.shape)
+        if shape.rank is not None and (shape.rank != 3 or shape[-1] not in (
+                None, self.kernel.n_features)):
+            raise ValueError(f"`episodes['{key}']` must be shaped [tasks, shots, "
+                             f"{self.kernel.n_features}] (the kernel's feature count); got shape "
+                             f"{shape.as_list()}.")
+        message = (f"`episodes['{key}']` holds NaN or infinite values; circuit angles must be "
+                   "finite.")
+        if tf.executing_eagerly():
+            if not bool(tf.reduce_all(tf.math.is_finite(tf.cast(points, tf.float32)))):
+                raise ValueError(message)
+            return points
+        return tf.debugging.assert_all_finite(tf.cast(points, tf.float32), message)
+
     def query_scores(self, episode):
         """``[tasks, queries, n_ways]`` ridge scores of an episode's query points."""
         support_gram, query_gram = self.kernel.task_grams(
