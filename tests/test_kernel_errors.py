@@ -194,3 +194,39 @@ def test_qsvc_parameters_are_checked_before_the_gram_matrix(argument, value, mon
     monkeypatch.setattr(kernel, "gram", lambda *args: pytest.fail("computed the Gram matrix"))
     with pytest.raises(ValueError, match=f"`{argument}` must be a positive finite number"):
         QSVC(kernel, **{argument: value}).fit(np.zeros((4, 2)), [0, 1, 0, 1])
+
+
+@pytest.mark.parametrize("y, error, message", [
+    (np.array([0.0, np.nan, 1.0, 0.0]), ValueError, "`y` must be integer class labels; got "
+                                                    "non-integer"),
+    (np.eye(2)[[0, 1, 0, 1]], ValueError, r"`y` must be class labels shaped \[n_samples\].*got "
+                                          r"shape \[4, 2\]"),
+    (np.array(["a", "b", "a", "b"]), TypeError, "`y` must be integer class labels; got dtype "
+                                                "string"),
+])
+def test_alignment_fit_checks_the_labels(y, error, message):
+    with pytest.raises(error, match=message):
+        aligner().fit(np.full((4, 2), 0.5, np.float32), y, verbose=0)
+
+
+def test_alignment_fit_checks_the_labels_of_a_dataset():
+    import tensorflow as tf
+    dataset = tf.data.Dataset.from_tensor_slices((np.zeros((4, 2), np.float32),
+                                                  np.eye(2)[[0, 1, 0, 1]])).batch(4)
+    with pytest.raises(ValueError, match=r"`y` must be class labels shaped \[n_samples\]"):
+        aligner().fit(dataset, verbose=0)
+
+
+@pytest.mark.parametrize("key, labels", [("support_y", [[0, 5], [1, 0]]),
+                                         ("query_y", [[0, -1], [1, 0]])])
+@pytest.mark.parametrize("as_dataset", [False, True])
+def test_meta_learner_refuses_labels_out_of_range(key, labels, as_dataset):
+    import tensorflow as tf
+    data = {**episode(), key: np.array(labels, np.int32)}
+    data = tf.data.Dataset.from_tensors(data).repeat() if as_dataset else data
+    # A dataset is checked in its map, where only TensorFlow's own error can be raised; its
+    # message escapes the quotes.
+    error = tf.errors.InvalidArgumentError if as_dataset else ValueError
+    with pytest.raises(error, match=rf"`episodes\[\\?'{key}\\?'\]` must be class labels in "
+                                    r"\[0, 2\)"):
+        meta_learner().fit(data, epochs=1, steps_per_epoch=1, verbose=0)

@@ -1,5 +1,6 @@
 """KernelAlignment: train a kernel's embedding by kernel-target alignment, with ``fit``."""
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfq_meta._compat.keras import loss_tracker
@@ -49,6 +50,24 @@ def _check_gram_and_labels(gram, labels):
                          "(it is normalized by the Gram matrix's norm).")
 
 
+def check_labels(labels):
+    """Raises unless ``labels`` can be the class labels ``y`` of a batch; values are checked
+    only eagerly."""
+    shape = tf.TensorShape(np.shape(labels) if isinstance(labels, (list, tuple))
+                           else labels.shape)
+    if shape.rank is not None and (shape.rank not in (1, 2) or shape.rank == 2 and shape[1] not
+                                   in (None, 1)):
+        raise ValueError("`y` must be class labels shaped [n_samples] (or [n_samples, 1]), one "
+                         f"per example; got shape {shape.as_list()}.")
+    if not tf.executing_eagerly():
+        return
+    labels = tf.convert_to_tensor(labels)
+    if not (labels.dtype.is_integer or labels.dtype.is_floating or labels.dtype.is_bool):
+        raise TypeError(f"`y` must be integer class labels; got dtype {labels.dtype.name}.")
+    if labels.dtype.is_floating and not bool(tf.reduce_all(tf.equal(labels, tf.round(labels)))):
+        raise ValueError("`y` must be integer class labels; got non-integer (or NaN) values.")
+
+
 @keras.saving.register_keras_serializable(package="tfq_meta")
 class KernelAlignment(XlaByDefault, keras.Model):
     """Maximizes the kernel-target alignment of a trainable quantum kernel, driven by ``fit``.
@@ -88,9 +107,22 @@ class KernelAlignment(XlaByDefault, keras.Model):
         # The compiled step would only log a NaN loss: bad features are refused before it.
         x = data[0] if isinstance(data, tuple) else data
         self.kernel.check_feature_shape(x, "x")
+        if isinstance(data, tuple) and len(data) > 1 and data[1] is not None:
+            check_labels(data[1])
         if tf.executing_eagerly():
             self.kernel.check_features(x, "x")
         return super().check_inputs(data)
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        # The base class checks only ``x`` of array data; the labels are checked here.
+        if y is not None:
+            check_labels(y)
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        if y is not None:
+            check_labels(y)
+        return super().evaluate(x, y, *args, **kwargs)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if y is None:

@@ -81,6 +81,9 @@ class KernelMetaLearner(EpisodicFit, XlaByDefault, keras.Model):
             for key in ("support_x", "query_x"):
                 if key in episode:
                     episode = {**episode, key: self._checked_points(episode[key], key)}
+            for key in ("support_y", "query_y"):
+                if key in episode:
+                    episode = {**episode, key: self._checked_labels(episode[key], key)}
             data = (episode, *data[1:]) if isinstance(data, (tuple, list)) else episode
         return super().check_inputs(data)
 
@@ -98,6 +101,25 @@ class KernelMetaLearner(EpisodicFit, XlaByDefault, keras.Model):
                 raise ValueError(message)
             return points
         return tf.debugging.assert_all_finite(tf.cast(points, tf.float32), message)
+
+    def _checked_labels(self, labels, key):
+        # Out of range, a support label is silently one-hot to zeros and a query label gives a
+        # NaN loss under XLA.
+        labels = tf.convert_to_tensor(labels)
+        message = (f"`episodes['{key}']` must be class labels in [0, {self.n_ways}) (n_ways="
+                   f"{self.n_ways}); got a label outside it.")
+        if not (labels.dtype.is_integer or labels.dtype.is_floating):
+            raise TypeError(f"`episodes['{key}']` must be integer class labels; got dtype "
+                            f"{labels.dtype.name}.")
+        valid = tf.reduce_all((labels >= 0) & (labels < self.n_ways)
+                              & tf.equal(labels, tf.round(labels) if labels.dtype.is_floating
+                                         else labels))
+        if tf.executing_eagerly():
+            if not bool(valid):
+                raise ValueError(message)
+            return labels
+        with tf.control_dependencies([tf.debugging.assert_equal(valid, True, message)]):
+            return tf.identity(labels)
 
     def query_scores(self, episode):
         """``[tasks, queries, n_ways]`` ridge scores of an episode's query points."""
