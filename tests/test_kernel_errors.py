@@ -230,3 +230,24 @@ def test_meta_learner_refuses_labels_out_of_range(key, labels, as_dataset):
     with pytest.raises(error, match=rf"`episodes\[\\?'{key}\\?'\]` must be class labels in "
                                     r"\[0, 2\)"):
         meta_learner().fit(data, epochs=1, steps_per_epoch=1, verbose=0)
+
+
+def test_alignment_of_a_nan_gram_is_refused():
+    from tfq_meta.kernels import kernel_target_alignment
+    gram = np.eye(3)
+    gram[0, 1] = np.nan
+    with pytest.raises(ValueError, match="`gram` holds NaN or infinite values"):
+        kernel_target_alignment(gram, [0, 1, 0])
+
+
+@pytest.mark.parametrize("support, query, n_classes, ridge, message", [
+    ((2, 3, 3), (2, 4, 3), 2, 0.0, "`ridge` must be a positive finite number"),
+    ((2, 3, 3), (2, 4, 3), 0, 0.1, "`n_classes` must be an int >= 1"),
+    ((2, 3, 4), (2, 4, 3), 2, 0.1, r"`support_gram` must be square Gram matrices"),
+    ((2, 3, 3), (2, 4, 5), 2, 0.1, r"`query_gram` must have shape \[tasks, Q, 3\]"),
+])
+def test_ridge_predictions_arguments(support, query, n_classes, ridge, message):
+    from tfq_meta.kernels import ridge_predictions
+    with pytest.raises(ValueError, match=message):
+        ridge_predictions(np.ones(support), np.zeros(support[:2], np.int32), np.ones(query),
+                          n_classes, ridge)

@@ -45,7 +45,11 @@ def _check_gram_and_labels(gram, labels):
     if not label_shape.is_compatible_with(shape[:-1]):
         raise ValueError(f"`labels` must have shape {shape[:-1]} (one label per row of `gram`); "
                          f"got shape {label_shape}.")
-    if tf.executing_eagerly() and not bool(tf.reduce_all(tf.reduce_any(gram != 0, [-2, -1]))):
+    if not tf.executing_eagerly():
+        return
+    if not bool(tf.reduce_all(tf.math.is_finite(gram))):
+        raise ValueError("`gram` holds NaN or infinite values; Gram matrices must be finite.")
+    if not bool(tf.reduce_all(tf.reduce_any(gram != 0, [-2, -1]))):
         raise ValueError("`gram` is a zero matrix: kernel-target alignment is undefined for it "
                          "(it is normalized by the Gram matrix's norm).")
 

@@ -24,10 +24,25 @@ def ridge_predictions(support_gram, support_y, query_gram, n_classes, ridge):
     Returns:
         ``[T, Q, n_classes]`` class scores.
     """
+    _check_gram_shapes(tf.convert_to_tensor(support_gram).shape,
+                       tf.convert_to_tensor(query_gram).shape)
+    n_classes = check_int_at_least(n_classes, 1, "n_classes")
+    ridge = check_positive_float(ridge, "ridge")
     targets = tf.one_hot(support_y, n_classes, dtype=support_gram.dtype)
     identity = tf.eye(tf.shape(support_gram)[-1], dtype=support_gram.dtype)
     coefficients = tf.linalg.solve(support_gram + ridge * identity, targets)
     return tf.matmul(query_gram, coefficients)
+
+
+def _check_gram_shapes(support, query):
+    if support.rank is not None and (support.rank != 3 or not support[-1:].is_compatible_with(
+            support[-2:-1])):
+        raise ValueError("`support_gram` must be square Gram matrices [tasks, S, S]; got shape "
+                         f"{support}.")
+    if query.rank is not None and (query.rank != 3 or not query[-1:].is_compatible_with(
+            support[-1:])):
+        raise ValueError(f"`query_gram` must have shape [tasks, Q, {support[-1]}] (one column "
+                         f"per support example); got shape {query}.")
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
