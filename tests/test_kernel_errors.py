@@ -251,3 +251,9 @@ def test_ridge_predictions_arguments(support, query, n_classes, ridge, message):
     with pytest.raises(ValueError, match=message):
         ridge_predictions(np.ones(support), np.zeros(support[:2], np.int32), np.ones(query),
                           n_classes, ridge)
+
+
+def test_meta_learner_refuses_labels_that_are_not_numbers():
+    data = {**episode(), "query_y": np.array([["a", "b"], ["b", "a"]])}
+    with pytest.raises(TypeError, match=r"`episodes\['query_y'\]` must be integer class labels"):
+        meta_learner().fit(data, epochs=1, verbose=0)

@@ -123,12 +123,12 @@ class KernelMetaLearner(EpisodicFit, XlaByDefault, keras.Model):
         labels = tf.convert_to_tensor(labels)
         message = (f"`episodes['{key}']` must be class labels in [0, {self.n_ways}) (n_ways="
                    f"{self.n_ways}); got a label outside it.")
-        if not (labels.dtype.is_integer or labels.dtype.is_floating):
+        if not (labels.dtype.is_integer or labels.dtype.is_floating or labels.dtype.is_bool):
             raise TypeError(f"`episodes['{key}']` must be integer class labels; got dtype "
                             f"{labels.dtype.name}.")
-        valid = tf.reduce_all((labels >= 0) & (labels < self.n_ways)
-                              & tf.equal(labels, tf.round(labels) if labels.dtype.is_floating
-                                         else labels))
+        values = tf.cast(labels, tf.float64)
+        valid = tf.reduce_all((values >= 0) & (values < self.n_ways)
+                              & tf.equal(values, tf.round(values)))
         if tf.executing_eagerly():
             if not bool(valid):
                 raise ValueError(message)
