@@ -15,16 +15,20 @@ from sklearn.preprocessing import MinMaxScaler
 
 from conftest import run_fresh_python
 from tfq_meta import circuits, tasks
-from tfq_meta.kernels import (QSVC, KernelAlignment, KernelMetaLearner, QuantumKernel,
-                              kernel_target_alignment, ridge_predictions)
+from tfq_meta.kernels import (QSVC, KernelAlignment, KernelMetaLearner, ProjectedQuantumKernel,
+                              QuantumKernel, kernel_target_alignment, ridge_predictions)
+
+
+def numpy_alignment(gram, labels):
+    target = np.where(labels[:, None] == labels[None], 1.0, -1.0)
+    return np.sum(gram * target) / (np.linalg.norm(gram) * np.linalg.norm(target))
 
 
 def test_alignment_equals_its_formula(rng):
     gram = rng.uniform(0, 1, (6, 6))
     labels = rng.integers(0, 3, 6)
-    target = np.where(labels[:, None] == labels[None], 1.0, -1.0)
-    expected = np.sum(gram * target) / (np.linalg.norm(gram) * np.linalg.norm(target))
-    np.testing.assert_allclose(float(kernel_target_alignment(gram, labels)), expected, rtol=1e-12)
+    np.testing.assert_allclose(float(kernel_target_alignment(gram, labels)),
+                               numpy_alignment(gram, labels), rtol=1e-12)
 
 
 def test_ridge_predictions_equal_numpy_solve(rng):
@@ -37,6 +41,70 @@ def test_ridge_predictions_equal_numpy_solve(rng):
     for t in range(2):
         coefficients = np.linalg.solve(support_gram[t] + 0.3 * np.eye(4), np.eye(2)[labels[t]])
         np.testing.assert_allclose(scores[t], query_gram[t] @ coefficients, rtol=1e-10)
+
+
+KERNEL_CLASSES = [QuantumKernel, ProjectedQuantumKernel]
+
+
+def fresh_kernel(kernel_class):
+    """Never built: its initial values (the input scales) are set when it is first built."""
+    return kernel_class(circuits.reuploading_circuit(2, 1, trainable_scaling=True))
+
+
+@pytest.mark.parametrize("kernel_class", KERNEL_CLASSES)
+def test_a_fresh_kernel_builds_inside_a_traced_function(kernel_class):
+    kernel = fresh_kernel(kernel_class)
+    x = tf.constant(replica_data()[0])
+    traced = tf.function(lambda points: kernel(points))(x).numpy()
+    assert kernel.built
+    np.testing.assert_allclose(traced, kernel.gram(x.numpy()), atol=1e-6)
+
+
+@pytest.mark.parametrize("kernel_class", KERNEL_CLASSES)
+def test_alignment_trains_a_fresh_kernel(kernel_class):
+    keras.utils.set_random_seed(0)
+    kernel = fresh_kernel(kernel_class)
+    x, y = replica_data()
+    aligner = KernelAlignment(kernel)
+    aligner.compile(optimizer=keras.optimizers.Adam(0.05))
+    before = numpy_alignment(kernel.gram(x), y)
+    weights = [w.copy() for w in kernel.get_weights()]
+    history = aligner.fit(x, y, batch_size=8, epochs=5, shuffle=False, verbose=0).history
+    # Each step logs the loss of the weights it starts from: the first is the fresh kernel's.
+    np.testing.assert_allclose(history["loss"][0], 1.0 - before, atol=1e-5)
+    assert not np.allclose(kernel.get_weights()[0], weights[0])
+    assert numpy_alignment(kernel.gram(x), y) > before
+    assert history["loss"][-1] < history["loss"][0]
+
+
+def numpy_ridge_loss(kernel, episode, ridge=0.1, temperature=0.1):
+    """The meta-learner's query cross-entropy, from the kernel's Gram matrices and NumPy."""
+    losses = []
+    for sx, sy, qx, qy in zip(episode["support_x"], episode["support_y"], episode["query_x"],
+                              episode["query_y"]):
+        alpha = np.linalg.solve(kernel.gram(sx) + ridge * np.eye(len(sx)), np.eye(2)[sy])
+        scores = kernel.gram(qx, sx) @ alpha / temperature
+        scores -= scores.max(axis=1, keepdims=True)
+        log_p = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
+        losses.append(-log_p[np.arange(len(qy)), qy])
+    return np.mean(losses)
+
+
+@pytest.mark.parametrize("kernel_class", KERNEL_CLASSES)
+def test_meta_learner_trains_a_fresh_kernel(kernel_class):
+    keras.utils.set_random_seed(0)
+    kernel = fresh_kernel(kernel_class)
+    family = tasks.FewShotClassification(*replica_data(), n_ways=2, shots=2, query_shots=2)
+    episode = family.sample(3, seed=0)
+    learner = KernelMetaLearner(kernel, n_ways=2)
+    learner.compile(optimizer=keras.optimizers.Adam(0.05))
+    expected = numpy_ridge_loss(kernel, episode)
+    weights = kernel.get_weights()[0].copy()
+    dataset = tf.data.Dataset.from_tensors(episode).repeat()
+    history = learner.fit(dataset, epochs=4, steps_per_epoch=1, verbose=0).history
+    np.testing.assert_allclose(history["loss"][0], expected, rtol=1e-4)
+    assert not np.allclose(kernel.get_weights()[0], weights)
+    assert history["loss"][-1] < history["loss"][0]
 
 
 def digits_3_vs_8():
@@ -143,8 +211,8 @@ def alignment_step():
 def meta_kernel_step():
     learner = KernelMetaLearner(replica_kernel(), n_ways=2)
     learner.compile(optimizer=keras.optimizers.SGD(0.5))
-    episodes = tasks.FewShotClassification(*replica_data(), n_ways=2, shots=1, query_shots=1).episodes(
-        4, seed=0)
+    family = tasks.FewShotClassification(*replica_data(), n_ways=2, shots=1, query_shots=1)
+    episodes = family.episodes(4, seed=0)
     learner.fit(episodes, epochs=1, steps_per_epoch=1, verbose=0)
     return learner.kernel.circuit_weights.numpy()
 

@@ -1,5 +1,6 @@
 """KernelAlignment: train a kernel's embedding by kernel-target alignment, with ``fit``."""
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfq_meta._compat.keras import loss_tracker
@@ -12,7 +13,10 @@ def kernel_target_alignment(gram, labels):
     """``A(K, T) = ⟨K, T⟩_F / (‖K‖_F ‖T‖_F)``, with ``T_ij = +1`` for equal labels, ``-1`` else.
 
     1 means the kernel separates the classes perfectly (it is a multiple of ``T``); the ideal
-    kernel of ``±1`` labels is ``T = y yᵀ`` (Cristianini et al. 2001).
+    kernel of ``±1`` labels is ``T = y yᵀ`` (Cristianini et al. 2001). It is undefined for a
+    zero Gram matrix (a cosine with a zero vector), so given one eagerly it raises a ValueError
+    rather than returning NaN; a quantum kernel's Gram matrices have a unit diagonal and are
+    never zero.
 
     Args:
         gram: ``[..., N, N]`` Gram matrices.
@@ -26,10 +30,46 @@ def kernel_target_alignment(gram, labels):
     """
     gram = tf.convert_to_tensor(gram)
     labels = tf.convert_to_tensor(labels)
+    _check_gram_and_labels(gram, labels)
     same = tf.cast(tf.equal(labels[..., :, tf.newaxis], labels[..., tf.newaxis, :]), gram.dtype)
     target = 2.0 * same - 1.0
     inner = tf.reduce_sum(gram * target, axis=[-2, -1])
     return inner / (tf.norm(gram, axis=[-2, -1]) * tf.norm(target, axis=[-2, -1]))
+
+
+def _check_gram_and_labels(gram, labels):
+    shape, label_shape = gram.shape, labels.shape
+    if shape.rank is not None and (shape.rank < 2 or not shape[-1:].is_compatible_with(
+            shape[-2:-1])):
+        raise ValueError(f"`gram` must be square Gram matrices [..., N, N]; got shape {shape}.")
+    if not label_shape.is_compatible_with(shape[:-1]):
+        raise ValueError(f"`labels` must have shape {shape[:-1]} (one label per row of `gram`); "
+                         f"got shape {label_shape}.")
+    if not tf.executing_eagerly():
+        return
+    if not bool(tf.reduce_all(tf.math.is_finite(gram))):
+        raise ValueError("`gram` holds NaN or infinite values; Gram matrices must be finite.")
+    if not bool(tf.reduce_all(tf.reduce_any(gram != 0, [-2, -1]))):
+        raise ValueError("`gram` is a zero matrix: kernel-target alignment is undefined for it "
+                         "(it is normalized by the Gram matrix's norm).")
+
+
+def check_labels(labels):
+    """Raises unless ``labels`` can be the class labels ``y`` of a batch; values are checked
+    only eagerly."""
+    shape = tf.TensorShape(np.shape(labels) if isinstance(labels, (list, tuple))
+                           else labels.shape)
+    if shape.rank is not None and (shape.rank not in (1, 2) or shape.rank == 2 and shape[1] not
+                                   in (None, 1)):
+        raise ValueError("`y` must be class labels shaped [n_samples] (or [n_samples, 1]), one "
+                         f"per example; got shape {shape.as_list()}.")
+    if not tf.executing_eagerly():
+        return
+    labels = tf.convert_to_tensor(labels)
+    if not (labels.dtype.is_integer or labels.dtype.is_floating or labels.dtype.is_bool):
+        raise TypeError(f"`y` must be integer class labels; got dtype {labels.dtype.name}.")
+    if labels.dtype.is_floating and not bool(tf.reduce_all(tf.equal(labels, tf.round(labels)))):
+        raise ValueError("`y` must be integer class labels; got non-integer (or NaN) values.")
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
@@ -66,6 +106,27 @@ class KernelAlignment(XlaByDefault, keras.Model):
 
     def call(self, x):
         return self.kernel(x)
+
+    def check_inputs(self, data):
+        # The compiled step would only log a NaN loss: bad features are refused before it.
+        x = data[0] if isinstance(data, tuple) else data
+        self.kernel.check_feature_shape(x, "x")
+        if isinstance(data, tuple) and len(data) > 1 and data[1] is not None:
+            check_labels(data[1])
+        if tf.executing_eagerly():
+            self.kernel.check_features(x, "x")
+        return super().check_inputs(data)
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        # The base class checks only ``x`` of array data; the labels are checked here.
+        if y is not None:
+            check_labels(y)
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        if y is not None:
+            check_labels(y)
+        return super().evaluate(x, y, *args, **kwargs)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if y is None:

@@ -65,12 +65,23 @@ class KernelLayer(keras.layers.Layer):
                              "be finite.")
         return tf.constant(array, tf.float32)
 
+    def check_feature_shape(self, values, argument):
+        """Raises a ValueError unless the static shape of ``values`` (a tensor, possibly symbolic)
+        can be ``[batch, n_features]``; a wrong width would otherwise surface as a size error
+        deep inside the simulation."""
+        shape = tf.TensorShape(getattr(values, "shape", np.shape(values)))
+        if shape.rank is None:
+            return
+        if shape.rank != 2 or shape[1] not in (None, self.n_features):
+            raise ValueError(f"`{argument}` must have shape [n_samples, {self.n_features}] (one "
+                             f"column per data symbol of the circuit); got shape "
+                             f"{shape.as_list()}.")
+
 
 def trainable_kernel(kernel, trainer):
     """``kernel``, checked to be a kernel that ``trainer`` (its name) can train, and built.
 
-    It is built now, eagerly: built inside a traced train step it could not set its initial
-    values.
+    It is built now, so that its weights exist, and are the trainer's, before ``compile``.
     """
     if not isinstance(kernel, KernelLayer):
         raise TypeError("`kernel` must be a tfq_meta QuantumKernel or ProjectedQuantumKernel; "

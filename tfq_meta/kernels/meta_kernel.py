@@ -24,10 +24,25 @@ def ridge_predictions(support_gram, support_y, query_gram, n_classes, ridge):
     Returns:
         ``[T, Q, n_classes]`` class scores.
     """
+    _check_gram_shapes(tf.convert_to_tensor(support_gram).shape,
+                       tf.convert_to_tensor(query_gram).shape)
+    n_classes = check_int_at_least(n_classes, 1, "n_classes")
+    ridge = check_positive_float(ridge, "ridge")
     targets = tf.one_hot(support_y, n_classes, dtype=support_gram.dtype)
     identity = tf.eye(tf.shape(support_gram)[-1], dtype=support_gram.dtype)
     coefficients = tf.linalg.solve(support_gram + ridge * identity, targets)
     return tf.matmul(query_gram, coefficients)
+
+
+def _check_gram_shapes(support, query):
+    if support.rank is not None and (support.rank != 3 or not support[-1:].is_compatible_with(
+            support[-2:-1])):
+        raise ValueError("`support_gram` must be square Gram matrices [tasks, S, S]; got shape "
+                         f"{support}.")
+    if query.rank is not None and (query.rank != 3 or not query[-1:].is_compatible_with(
+            support[-1:])):
+        raise ValueError(f"`query_gram` must have shape [tasks, Q, {support[-1]}] (one column "
+                         f"per support example); got shape {query}.")
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
@@ -72,6 +87,54 @@ class KernelMetaLearner(EpisodicFit, XlaByDefault, keras.Model):
 
     def call(self, x):
         return self.kernel(x)
+
+    def check_inputs(self, data):
+        # Checked before the compiled step, where a wrong width is a shape error inside the
+        # ridge solve and a NaN a singular matrix or a NaN loss.
+        episode = data[0] if isinstance(data, (tuple, list)) else data
+        if isinstance(episode, dict):
+            for key in ("support_x", "query_x"):
+                if key in episode:
+                    episode = {**episode, key: self._checked_points(episode[key], key)}
+            for key in ("support_y", "query_y"):
+                if key in episode:
+                    episode = {**episode, key: self._checked_labels(episode[key], key)}
+            data = (episode, *data[1:]) if isinstance(data, (tuple, list)) else episode
+        return super().check_inputs(data)
+
+    def _checked_points(self, points, key):
+        shape = tf.TensorShape(points.shape)
+        if shape.rank is not None and (shape.rank != 3 or shape[-1] not in (
+                None, self.kernel.n_features)):
+            raise ValueError(f"`episodes['{key}']` must be shaped [tasks, shots, "
+                             f"{self.kernel.n_features}] (the kernel's feature count); got shape "
+                             f"{shape.as_list()}.")
+        message = (f"`episodes['{key}']` holds NaN or infinite values; circuit angles must be "
+                   "finite.")
+        if tf.executing_eagerly():
+            if not bool(tf.reduce_all(tf.math.is_finite(tf.cast(points, tf.float32)))):
+                raise ValueError(message)
+            return points
+        return tf.debugging.assert_all_finite(tf.cast(points, tf.float32), message)
+
+    def _checked_labels(self, labels, key):
+        # Out of range, a support label is silently one-hot to zeros and a query label gives a
+        # NaN loss under XLA.
+        labels = tf.convert_to_tensor(labels)
+        message = (f"`episodes['{key}']` must be class labels in [0, {self.n_ways}) (n_ways="
+                   f"{self.n_ways}); got a label outside it.")
+        if not (labels.dtype.is_integer or labels.dtype.is_floating or labels.dtype.is_bool):
+            raise TypeError(f"`episodes['{key}']` must be integer class labels; got dtype "
+                            f"{labels.dtype.name}.")
+        values = tf.cast(labels, tf.float64)
+        valid = tf.reduce_all((values >= 0) & (values < self.n_ways)
+                              & tf.equal(values, tf.round(values)))
+        if tf.executing_eagerly():
+            if not bool(valid):
+                raise ValueError(message)
+            return labels
+        with tf.control_dependencies([tf.debugging.assert_equal(valid, True, message)]):
+            return tf.identity(labels)
 
     def query_scores(self, episode):
         """``[tasks, queries, n_ways]`` ridge scores of an episode's query points."""

@@ -59,15 +59,23 @@ class ProjectedQuantumKernel(KernelLayer):
 
     def build(self, x_shape=None, y_shape=None):
         if not self.embedding.built:  # projections() may have built it already
-            self.embedding.build((None, self.n_features))
+            # Eagerly, as QuantumKernel.build: the initial values are set through NumPy.
+            with tf.init_scope():
+                self.embedding.build((None, self.n_features))
 
     def projections(self, x):
         """The ``[N, 3n]`` expectations ``⟨X_0⟩, ⟨Y_0⟩, ⟨Z_0⟩, ⟨X_1⟩, …`` of each example."""
+        self.check_feature_shape(x, "x")
+        if not self.built:
+            self.build()
         return self.embedding(x)
 
     embed = projections
 
     def call(self, x, y=None):
+        self.check_feature_shape(x, "x")
+        if y is not None:
+            self.check_feature_shape(y, "y")
         a = self.embedding(x)
         return self.kernel_of_embeddings(a, a if y is None else self.embedding(y))
 

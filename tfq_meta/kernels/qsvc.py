@@ -4,6 +4,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 
+from tfq_meta._validation import check_positive_float
 from tfq_meta.circuits import angle_encoding
 from tfq_meta.kernels.base import KernelLayer
 from tfq_meta.kernels.quantum_kernel import QuantumKernel
@@ -52,6 +53,9 @@ class QSVC(ClassifierMixin, BaseEstimator):
         return super().__sklearn_clone__()
 
     def fit(self, X, y):
+        # Checked before the Gram matrix, the costly part, which SVC would only check after.
+        check_positive_float(self.C, "C")
+        check_positive_float(self.tol, "tol")
         self.kernel_ = self._kernel(np.shape(X))
         self.X_fit_ = self.kernel_.check_features(X, "X").numpy()
         self.n_features_in_ = self.X_fit_.shape[1]
@@ -62,10 +66,12 @@ class QSVC(ClassifierMixin, BaseEstimator):
         return self
 
     def predict(self, X):
-        return self.svc_.predict(self._test_gram(X))
+        gram = self._test_gram(X)
+        return self.svc_.predict(gram)
 
     def decision_function(self, X):
-        return self.svc_.decision_function(self._test_gram(X))
+        gram = self._test_gram(X)
+        return self.svc_.decision_function(gram)
 
     def _test_gram(self, X):
         check_is_fitted(self, "svc_")

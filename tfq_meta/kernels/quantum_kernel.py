@@ -68,9 +68,15 @@ class QuantumKernel(KernelLayer):
         self.n_qubits = len(self._fidelity.qubits)
 
     def build(self, x_shape=None, y_shape=None):
-        self.circuit_weights = self._weight_spec.add_to(self)
+        # Setting the initial values reads the variable as NumPy, which a traced function (a
+        # Keras train step that builds the kernel on its first call) cannot: build eagerly.
+        with tf.init_scope():
+            self.circuit_weights = self._weight_spec.add_to(self)
 
     def call(self, x, y=None):
+        self.check_feature_shape(x, "x")
+        if y is not None:
+            self.check_feature_shape(y, "y")
         x_values = self._symbol_values(x)
         return tf.cast(self._fidelity(x_values, None if y is None else self._symbol_values(y)),
                        self.compute_dtype)
@@ -83,6 +89,7 @@ class QuantumKernel(KernelLayer):
 
     def states(self, x):
         """The embedded states ``ψ(x)`` ``[N, 2^n]`` (statevector method)."""
+        self.check_feature_shape(x, "x")
         if not self.built:
             self.build()
         return self._fidelity.states(self._symbol_values(x))
