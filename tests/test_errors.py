@@ -153,3 +153,18 @@ def test_bad_builder_arguments(builder, kwargs, error, match):
 def test_bad_model_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         models.student(**kwargs)
+
+
+@pytest.mark.parametrize("observable", ["X0*Y0", "Z0 + Z1*X1", 1j * cirq.Z(Q[0]),
+                                        cirq.PauliSum() + (0.5 + 0.5j) * cirq.X(Q[1])])
+@pytest.mark.parametrize("engine", ["statevector", "qsim"])
+def test_non_hermitian_observables(observable, engine):
+    with pytest.raises(ValueError, match="`observables` entry .* expectations need Hermitian"):
+        layer(observables=["Z0", observable], engine=engine)
+    with pytest.raises(ValueError, match="`observables` entry .* expectations need Hermitian"):
+        layer(engine=engine).measurement([observable])
+
+
+def test_observable_coefficient_overflowing_to_infinity():
+    with pytest.raises(ValueError, match="`observables` entry '1e999\\*Z0'.*real finite"):
+        layer(observables="1e999*Z0")
