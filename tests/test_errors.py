@@ -69,6 +69,21 @@ def test_symbol_both_data_and_weight():
         PQC(CIRCUIT, "Z0", data_symbols=[X0, X1], weight_symbols=[X0, A, B])
 
 
+def test_weight_symbol_missing_from_circuit():
+    with pytest.raises(ValueError, match=r"`weight_symbols` \['c'\] do not appear in the circuit, "
+                                         r"whose symbols are \['x0', 'x1', 'b', 'a'\]"):
+        PQC(CIRCUIT, "Z0", data_symbols=[X0, X1], weight_symbols=[A, B, "c"])
+
+
+def test_non_finite_initial_value_from_a_circuit_spec():
+    spec = circuits.reuploading_circuit(2, 1, trainable_scaling=True)
+    name = str(spec.weight_symbols[0])
+    bad = circuits.CircuitSpec(spec.circuit, spec.data_symbols, spec.weight_symbols,
+                               {**spec.initial_values, name: float("inf")})
+    with pytest.raises(ValueError, match=f"`initial_values` gives symbol '{name}' the value inf"):
+        PQC(bad, "Z0")
+
+
 def test_data_symbol_missing_from_circuit():
     with pytest.raises(ValueError, match=r"`data_symbols` \['y'\] do not appear in the circuit"):
         PQC(CIRCUIT, "Z0", data_symbols=[X0, sympy.Symbol("y")])
@@ -111,6 +126,11 @@ def test_circuit_too_large_for_memory_says_how_much():
     (dict(noise=1.5), ValueError, r"`noise` as a depolarizing probability must be in \[0, 1\]"),
     (dict(noise="loud"), TypeError, "`noise` must be None, a depolarizing probability"),
     (dict(initial_values={"zz": 1.0}), ValueError, r"`initial_values` names \['zz'\]"),
+    (dict(initial_values={"a": np.nan}), ValueError,
+     "`initial_values` gives symbol 'a' the value nan; initial values must be finite"),
+    (dict(initial_values={B: -np.inf}), ValueError, "`initial_values` gives symbol 'b' .*-inf"),
+    (dict(initial_values={"a": "one"}), TypeError, "`initial_values` gives symbol 'a' .*'one'"),
+    (dict(initial_values=[("a", 1.0)]), TypeError, "`initial_values` must be a dict"),
 ])
 def test_bad_layer_options(options, error, match):
     with pytest.raises(error, match=match):
