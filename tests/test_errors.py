@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import sympy
+import tensorflow as tf
 
 from tfq_meta import PQC, circuits, models
 
@@ -36,6 +37,27 @@ def test_non_finite_features_inside_a_compiled_model():
     model = keras.Model(inputs, layer()(inputs))
     with pytest.raises(Exception, match="`features` contains NaN or infinite"):
         model.predict(np.array([[0.1, np.nan]], np.float32), verbose=0)
+
+
+@pytest.mark.parametrize("engine", ["statevector", "qsim"])
+@pytest.mark.parametrize("angle, feature, match", [
+    (A / X0, 0.0, r"exponent expression\(s\) a/\(pi\*x0\)"),
+    (sympy.sqrt(X0), -1.0, r"exponent expression\(s\) sqrt\(x0\)/pi"),
+])
+def test_angle_expression_not_finite_at_a_feature(engine, angle, feature, match):
+    pqc = PQC(cirq.Circuit(cirq.rx(angle)(Q[0])), "Z0", data_symbols=[X0], engine=engine)
+    assert np.isfinite(pqc(np.array([[2.0]], np.float32)).numpy()).all()
+    with pytest.raises(ValueError, match="`circuit` gate exponents computed from the symbol "
+                                         f"values are NaN or infinite \\(the {match}"):
+        pqc(np.array([[2.0], [feature]], np.float32))
+
+
+def test_angle_expression_not_finite_inside_a_compiled_model():
+    inputs = keras.Input((1,))
+    pqc = PQC(cirq.Circuit(cirq.rx(A / X0)(Q[0])), "Z0", data_symbols=[X0])
+    model = keras.Model(inputs, pqc(inputs))
+    with pytest.raises(Exception, match="`circuit` gate exponents .* are NaN or infinite"):
+        model.predict(np.array([[0.0]], np.float32), verbose=0)
 
 
 def test_int_features_are_accepted_as_angles():
@@ -107,6 +129,15 @@ def test_gates_the_simulator_cannot_run(op, engine, match):
         PQC(CIRCUIT + cirq.Circuit(op), "Z0", data_symbols=[X0, X1], engine=engine)
 
 
+@pytest.mark.parametrize("engine", ["auto", "statevector", "qsim"])
+def test_qutrit_circuit(engine):
+    qutrit = cirq.LineQid(5, dimension=3)
+    circuit = CIRCUIT + cirq.Circuit(cirq.MatrixGate(np.eye(3), qid_shape=(3,)).on(qutrit))
+    with pytest.raises(ValueError, match=r"`circuit` acts on cirq.LineQid\(5, dimension=3\) of "
+                                         r"dimension 3: only qubits \(dimension 2\) are supported"):
+        PQC(circuit, "Z0", data_symbols=[X0, X1], engine=engine)
+
+
 def test_circuit_too_large_for_memory_says_how_much():
     qubits = cirq.LineQubit.range(40)
     circuit = cirq.Circuit(cirq.rx(X0)(qubits[0]), [cirq.H(q) for q in qubits])
@@ -140,6 +171,36 @@ def test_bad_layer_options(options, error, match):
 def test_circuit_of_wrong_type():
     with pytest.raises(TypeError, match="`circuit` must be a cirq.Circuit"):
         PQC("rx(x0) q0", "Z0")
+
+
+def data_circuits(*circuits):
+    import tensorflow_quantum as tfq
+    return tfq.convert_to_tensor(list(circuits))
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: data_circuits(cirq.Circuit(cirq.X(cirq.LineQubit(5))), cirq.Circuit()),
+     r"`data_circuits` entry 0 acts on \[cirq.LineQubit\(5\)\], which the model circuit does "
+     "not have; data circuits must act on the model circuit's qubits"),
+    (lambda: np.array(["not a circuit", "x"]), r"`data_circuits` entry 0 \(b'not a circuit'\) "
+                                               "is not a serialized cirq.Circuit"),
+    (lambda: data_circuits(cirq.Circuit(), cirq.Circuit(), cirq.Circuit()),
+     "`data_circuits` has 3 circuits but `features` has 2 rows"),
+    (lambda: np.array([["a", "b"]]), r"`data_circuits` must be a string tensor of shape \[batch\]"),
+])
+def test_bad_data_circuits(make, match):
+    with pytest.raises(ValueError, match=match):
+        layer()([make(), np.zeros((2, 2), np.float32)])
+
+
+def test_data_circuits_batch_differing_in_a_graph():
+    pqc = layer()
+    graph = tf.function(lambda circuits, features: pqc([circuits, features]), input_signature=[
+        tf.TensorSpec([None], tf.string), tf.TensorSpec([None, 2], tf.float32)])
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="`data_circuits` and `features` must have the same batch"):
+        graph(data_circuits(cirq.Circuit(), cirq.Circuit(), cirq.Circuit()),
+              tf.zeros((2, 2), tf.float32))
 
 
 def test_data_circuits_of_wrong_dtype():

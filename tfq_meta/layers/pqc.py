@@ -7,6 +7,7 @@ import tensorflow as tf
 from tfq_meta import _tfq
 from tfq_meta.backends import BackendReference
 from tfq_meta.layers.circuit_weights import CircuitWeights
+from tfq_meta.layers.quantum_data import check_data_circuits
 from tfq_meta.ops import QUANTUM_DATA, CompiledCircuit, noise_model
 from tfq_meta.serialization import circuit_from_json, circuit_to_json
 
@@ -247,7 +248,11 @@ class PQC(keras.layers.Layer):
             if data_circuits.dtype != tf.string:
                 raise TypeError("`data_circuits` must be a string tensor from "
                                 f"tfq.convert_to_tensor; got dtype {data_circuits.dtype.name}.")
-        return data_circuits, self._check_features(features)
+        features = self._check_features(features)
+        if data_circuits is not None:
+            data_circuits = check_data_circuits(data_circuits, features,
+                                                self.compiled_circuit.qubits)
+        return data_circuits, features
 
     def _check_features(self, features):
         features = tf.convert_to_tensor(features)
