@@ -219,6 +219,18 @@ def test_data_circuits_of_wrong_dtype():
     (circuits.angle_encoding, dict(qubits=["q"]), TypeError, "`qubits` must be a non-empty"),
     (circuits.angle_encoding, dict(qubits=2, rotation="h"), ValueError, "`rotation` must be one"),
     (circuits.angle_encoding, dict(qubits=2, n_features=-1), ValueError, "`n_features` must be"),
+    (circuits.angle_encoding, dict(qubits=[Q[0], Q[1], Q[0]]), ValueError,
+     r"`qubits` lists \[cirq.LineQubit\(0\)\] more than once"),
+    (circuits.hardware_efficient_ansatz, dict(qubits=[Q[0], cirq.LineQid(1, dimension=3)]),
+     ValueError, r"`qubits` contains cirq.LineQid\(1, dimension=3\) of dimension 3: only qubits"),
+    (circuits.angle_encoding, dict(qubits=2, scale_prefix="s t"), ValueError,
+     "`scale_prefix` must be None or a symbol name"),
+    (circuits.angle_encoding, dict(qubits=2, scale_prefix=3), ValueError,
+     "`scale_prefix` must be None or a symbol name"),
+    (circuits.hardware_efficient_ansatz, dict(qubits=2, first_block=-1), ValueError,
+     "`first_block` must be a non-negative int; got -1"),
+    (circuits.hardware_efficient_ansatz, dict(qubits=2, first_block=0.5), ValueError,
+     "`first_block` must be a non-negative int"),
 ])
 def test_bad_builder_arguments(builder, kwargs, error, match):
     with pytest.raises(error, match=match):
