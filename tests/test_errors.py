@@ -168,6 +168,28 @@ def test_bad_layer_options(options, error, match):
         layer(**options)
 
 
+@pytest.mark.parametrize("make, error, match", [
+    (lambda: PQC(cirq.Circuit(), "Z0"), ValueError, "`circuit` acts on no qubits"),
+    (lambda: PQC(CIRCUIT, "Z0", data_symbols=3), TypeError,
+     "`data_symbols` must be a symbol, a name, or a sequence of these; got 3"),
+    (lambda: PQC(CIRCUIT, "Z0", data_symbols=[X0, X1], weight_symbols=5), TypeError,
+     "`weight_symbols` must be a symbol, a name, or a sequence of these; got 5"),
+    (lambda: PQC(cirq.Circuit(cirq.rx(1j * A)(Q[0])), "Z0"), ValueError,
+     "has the complex exponent .*gate exponents must be real"),
+])
+def test_bad_circuit_and_symbols(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_call_with_weights_of_wrong_length():
+    pqc = layer()
+    pqc.build((None, 2))
+    with pytest.raises(ValueError, match=r"`weights` must have shape \[2\] or \[batch, 2\].*"
+                                         r"got shape \(3,\)"):
+        pqc.call_with_weights(np.zeros((1, 2), np.float32), np.zeros(3, np.float32))
+
+
 def test_circuit_of_wrong_type():
     with pytest.raises(TypeError, match="`circuit` must be a cirq.Circuit"):
         PQC("rx(x0) q0", "Z0")

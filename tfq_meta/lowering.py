@@ -53,6 +53,9 @@ class LoweredCircuit:
                 "and XX/YY/ZZ powers. Resolve the other parameters to numbers first."
             )
         expr = sympy.sympify(gate.exponent)
+        if expr.has(sympy.I):
+            raise ValueError(f"Gate {op!r} has the complex exponent {expr}: gate exponents must "
+                             "be real expressions of the symbols.")
         unknown = expr.free_symbols - set(self.symbols)
         if unknown:
             raise ValueError(f"Gate {op!r} uses symbols {sorted(map(str, unknown))} that are "

@@ -339,6 +339,8 @@ class CircuitExpectation:
 
 
 def _check_qubits(qubits):
+    if not qubits:
+        raise ValueError("`circuit` acts on no qubits: give a circuit with at least one gate.")
     qudits = [q for q in qubits if q.dimension != 2]
     if qudits:
         raise ValueError(f"`circuit` acts on {qudits[0]!r} of dimension {qudits[0].dimension}: "

@@ -128,6 +128,11 @@ def symbol_list(symbols, argument):
     """``symbols`` (a symbol, a name, or a list of these) as a list of distinct sympy Symbols."""
     if isinstance(symbols, (str, sympy.Symbol)):
         symbols = [symbols]
+    try:
+        symbols = list(symbols)
+    except TypeError:
+        raise TypeError(f"`{argument}` must be a symbol, a name, or a sequence of these; got "
+                        f"{symbols!r}.") from None
     result = []
     for symbol in symbols:
         if isinstance(symbol, str):

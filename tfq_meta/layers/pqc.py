@@ -154,6 +154,11 @@ class PQC(keras.layers.Layer):
         Returns:
             float32 ``[batch, len(observables)]``.
         """
+        weights = tf.convert_to_tensor(weights)
+        if weights.shape.rank is not None and weights.shape[-1] not in (None, self.n_weights):
+            raise ValueError(f"`weights` must have shape [{self.n_weights}] or [batch, "
+                             f"{self.n_weights}], one value per weight symbol; got shape "
+                             f"{tuple(weights.shape)}.")
         return self._expectations(inputs, weights, self.observables)
 
     def measurement(self, observables):
