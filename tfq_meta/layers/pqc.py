@@ -34,6 +34,10 @@ class PQC(keras.layers.Layer):
     Output:
         float32 ``[batch, len(observables)]``, each in ``[-‖O‖, ‖O‖]``.
 
+    NaN or infinite features, and angle expressions that are not finite at the features given
+    (``a / x`` at ``x = 0``), raise a ValueError (eager) or fail a graph assertion; XLA compiles
+    the assertion on computed angles to nothing, so under ``jit_compile`` such angles give NaN.
+
     Args:
         circuit: a ``cirq.Circuit``, or a :class:`tfq_meta.circuits.CircuitSpec` (which also
             supplies ``data_symbols`` and ``initial_values``).
