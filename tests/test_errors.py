@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import sympy
+import tensorflow as tf
 
 from tfq_meta import PQC, circuits, models
 
@@ -38,6 +39,27 @@ def test_non_finite_features_inside_a_compiled_model():
         model.predict(np.array([[0.1, np.nan]], np.float32), verbose=0)
 
 
+@pytest.mark.parametrize("engine", ["statevector", "qsim"])
+@pytest.mark.parametrize("angle, feature, match", [
+    (A / X0, 0.0, r"exponent expression\(s\) a/\(pi\*x0\)"),
+    (sympy.sqrt(X0), -1.0, r"exponent expression\(s\) sqrt\(x0\)/pi"),
+])
+def test_angle_expression_not_finite_at_a_feature(engine, angle, feature, match):
+    pqc = PQC(cirq.Circuit(cirq.rx(angle)(Q[0])), "Z0", data_symbols=[X0], engine=engine)
+    assert np.isfinite(pqc(np.array([[2.0]], np.float32)).numpy()).all()
+    with pytest.raises(ValueError, match="`circuit` gate exponents computed from the symbol "
+                                         f"values are NaN or infinite \\(the {match}"):
+        pqc(np.array([[2.0], [feature]], np.float32))
+
+
+def test_angle_expression_not_finite_inside_a_compiled_model():
+    inputs = keras.Input((1,))
+    pqc = PQC(cirq.Circuit(cirq.rx(A / X0)(Q[0])), "Z0", data_symbols=[X0])
+    model = keras.Model(inputs, pqc(inputs))
+    with pytest.raises(Exception, match="`circuit` gate exponents .* are NaN or infinite"):
+        model.predict(np.array([[0.0]], np.float32), verbose=0)
+
+
 def test_int_features_are_accepted_as_angles():
     pqc = layer()
     np.testing.assert_allclose(pqc(np.array([[1, 2]], np.int32)).numpy(),
@@ -69,6 +91,21 @@ def test_symbol_both_data_and_weight():
         PQC(CIRCUIT, "Z0", data_symbols=[X0, X1], weight_symbols=[X0, A, B])
 
 
+def test_weight_symbol_missing_from_circuit():
+    with pytest.raises(ValueError, match=r"`weight_symbols` \['c'\] do not appear in the circuit, "
+                                         r"whose symbols are \['x0', 'x1', 'b', 'a'\]"):
+        PQC(CIRCUIT, "Z0", data_symbols=[X0, X1], weight_symbols=[A, B, "c"])
+
+
+def test_non_finite_initial_value_from_a_circuit_spec():
+    spec = circuits.reuploading_circuit(2, 1, trainable_scaling=True)
+    name = str(spec.weight_symbols[0])
+    bad = circuits.CircuitSpec(spec.circuit, spec.data_symbols, spec.weight_symbols,
+                               {**spec.initial_values, name: float("inf")})
+    with pytest.raises(ValueError, match=f"`initial_values` gives symbol '{name}' the value inf"):
+        PQC(bad, "Z0")
+
+
 def test_data_symbol_missing_from_circuit():
     with pytest.raises(ValueError, match=r"`data_symbols` \['y'\] do not appear in the circuit"):
         PQC(CIRCUIT, "Z0", data_symbols=[X0, sympy.Symbol("y")])
@@ -92,6 +129,15 @@ def test_gates_the_simulator_cannot_run(op, engine, match):
         PQC(CIRCUIT + cirq.Circuit(op), "Z0", data_symbols=[X0, X1], engine=engine)
 
 
+@pytest.mark.parametrize("engine", ["auto", "statevector", "qsim"])
+def test_qutrit_circuit(engine):
+    qutrit = cirq.LineQid(5, dimension=3)
+    circuit = CIRCUIT + cirq.Circuit(cirq.MatrixGate(np.eye(3), qid_shape=(3,)).on(qutrit))
+    with pytest.raises(ValueError, match=r"`circuit` acts on cirq.LineQid\(5, dimension=3\) of "
+                                         r"dimension 3: only qubits \(dimension 2\) are supported"):
+        PQC(circuit, "Z0", data_symbols=[X0, X1], engine=engine)
+
+
 def test_circuit_too_large_for_memory_says_how_much():
     qubits = cirq.LineQubit.range(40)
     circuit = cirq.Circuit(cirq.rx(X0)(qubits[0]), [cirq.H(q) for q in qubits])
@@ -111,15 +157,72 @@ def test_circuit_too_large_for_memory_says_how_much():
     (dict(noise=1.5), ValueError, r"`noise` as a depolarizing probability must be in \[0, 1\]"),
     (dict(noise="loud"), TypeError, "`noise` must be None, a depolarizing probability"),
     (dict(initial_values={"zz": 1.0}), ValueError, r"`initial_values` names \['zz'\]"),
+    (dict(initial_values={"a": np.nan}), ValueError,
+     "`initial_values` gives symbol 'a' the value nan; initial values must be finite"),
+    (dict(initial_values={B: -np.inf}), ValueError, "`initial_values` gives symbol 'b' .*-inf"),
+    (dict(initial_values={"a": "one"}), TypeError, "`initial_values` gives symbol 'a' .*'one'"),
+    (dict(initial_values=[("a", 1.0)]), TypeError, "`initial_values` must be a dict"),
 ])
 def test_bad_layer_options(options, error, match):
     with pytest.raises(error, match=match):
         layer(**options)
 
 
+@pytest.mark.parametrize("make, error, match", [
+    (lambda: PQC(cirq.Circuit(), "Z0"), ValueError, "`circuit` acts on no qubits"),
+    (lambda: PQC(CIRCUIT, "Z0", data_symbols=3), TypeError,
+     "`data_symbols` must be a symbol, a name, or a sequence of these; got 3"),
+    (lambda: PQC(CIRCUIT, "Z0", data_symbols=[X0, X1], weight_symbols=5), TypeError,
+     "`weight_symbols` must be a symbol, a name, or a sequence of these; got 5"),
+    (lambda: PQC(cirq.Circuit(cirq.rx(1j * A)(Q[0])), "Z0"), ValueError,
+     "has the complex exponent .*gate exponents must be real"),
+])
+def test_bad_circuit_and_symbols(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_call_with_weights_of_wrong_length():
+    pqc = layer()
+    pqc.build((None, 2))
+    with pytest.raises(ValueError, match=r"`weights` must have shape \[2\] or \[batch, 2\].*"
+                                         r"got shape \(3,\)"):
+        pqc.call_with_weights(np.zeros((1, 2), np.float32), np.zeros(3, np.float32))
+
+
 def test_circuit_of_wrong_type():
     with pytest.raises(TypeError, match="`circuit` must be a cirq.Circuit"):
         PQC("rx(x0) q0", "Z0")
+
+
+def data_circuits(*circuits):
+    import tensorflow_quantum as tfq
+    return tfq.convert_to_tensor(list(circuits))
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: data_circuits(cirq.Circuit(cirq.X(cirq.LineQubit(5))), cirq.Circuit()),
+     r"`data_circuits` entry 0 acts on \[cirq.LineQubit\(5\)\], which the model circuit does "
+     "not have; data circuits must act on the model circuit's qubits"),
+    (lambda: np.array(["not a circuit", "x"]), r"`data_circuits` entry 0 \(b'not a circuit'\) "
+                                               "is not a serialized cirq.Circuit"),
+    (lambda: data_circuits(cirq.Circuit(), cirq.Circuit(), cirq.Circuit()),
+     "`data_circuits` has 3 circuits but `features` has 2 rows"),
+    (lambda: np.array([["a", "b"]]), r"`data_circuits` must be a string tensor of shape \[batch\]"),
+])
+def test_bad_data_circuits(make, match):
+    with pytest.raises(ValueError, match=match):
+        layer()([make(), np.zeros((2, 2), np.float32)])
+
+
+def test_data_circuits_batch_differing_in_a_graph():
+    pqc = layer()
+    graph = tf.function(lambda circuits, features: pqc([circuits, features]), input_signature=[
+        tf.TensorSpec([None], tf.string), tf.TensorSpec([None, 2], tf.float32)])
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="`data_circuits` and `features` must have the same batch"):
+        graph(data_circuits(cirq.Circuit(), cirq.Circuit(), cirq.Circuit()),
+              tf.zeros((2, 2), tf.float32))
 
 
 def test_data_circuits_of_wrong_dtype():
@@ -138,6 +241,18 @@ def test_data_circuits_of_wrong_dtype():
     (circuits.angle_encoding, dict(qubits=["q"]), TypeError, "`qubits` must be a non-empty"),
     (circuits.angle_encoding, dict(qubits=2, rotation="h"), ValueError, "`rotation` must be one"),
     (circuits.angle_encoding, dict(qubits=2, n_features=-1), ValueError, "`n_features` must be"),
+    (circuits.angle_encoding, dict(qubits=[Q[0], Q[1], Q[0]]), ValueError,
+     r"`qubits` lists \[cirq.LineQubit\(0\)\] more than once"),
+    (circuits.hardware_efficient_ansatz, dict(qubits=[Q[0], cirq.LineQid(1, dimension=3)]),
+     ValueError, r"`qubits` contains cirq.LineQid\(1, dimension=3\) of dimension 3: only qubits"),
+    (circuits.angle_encoding, dict(qubits=2, scale_prefix="s t"), ValueError,
+     "`scale_prefix` must be None or a symbol name"),
+    (circuits.angle_encoding, dict(qubits=2, scale_prefix=3), ValueError,
+     "`scale_prefix` must be None or a symbol name"),
+    (circuits.hardware_efficient_ansatz, dict(qubits=2, first_block=-1), ValueError,
+     "`first_block` must be a non-negative int; got -1"),
+    (circuits.hardware_efficient_ansatz, dict(qubits=2, first_block=0.5), ValueError,
+     "`first_block` must be a non-negative int"),
 ])
 def test_bad_builder_arguments(builder, kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -153,3 +268,18 @@ def test_bad_builder_arguments(builder, kwargs, error, match):
 def test_bad_model_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         models.student(**kwargs)
+
+
+@pytest.mark.parametrize("observable", ["X0*Y0", "Z0 + Z1*X1", 1j * cirq.Z(Q[0]),
+                                        cirq.PauliSum() + (0.5 + 0.5j) * cirq.X(Q[1])])
+@pytest.mark.parametrize("engine", ["statevector", "qsim"])
+def test_non_hermitian_observables(observable, engine):
+    with pytest.raises(ValueError, match="`observables` entry .* expectations need Hermitian"):
+        layer(observables=["Z0", observable], engine=engine)
+    with pytest.raises(ValueError, match="`observables` entry .* expectations need Hermitian"):
+        layer(engine=engine).measurement([observable])
+
+
+def test_observable_coefficient_overflowing_to_infinity():
+    with pytest.raises(ValueError, match="`observables` entry '1e999\\*Z0'.*real finite"):
+        layer(observables="1e999*Z0")

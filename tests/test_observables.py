@@ -35,3 +35,19 @@ def test_pauli_objects_pass_through():
     total = 0.3 * cirq.Z(Q[1]) + string
     parsed = parse_observables([string, total], Q)
     assert parsed == [cirq.PauliSum.from_pauli_strings([string]), total]
+
+
+def test_coefficients_in_exponent_notation():
+    parsed = parse_observables(["1e-3*Z0", "2E+1*Z0 - 1.5e2*X1", "-2.5E-1*Y2 + 1e0"], Q)
+    expected = [
+        0.001 * cirq.Z(Q[0]),
+        20.0 * cirq.Z(Q[0]) - 150.0 * cirq.X(Q[1]),
+        -0.25 * cirq.Y(Q[2]) + 1.0 * cirq.PauliString(),
+    ]
+    for got, want in zip(parsed, expected):
+        assert got == cirq.PauliSum() + want
+
+
+def test_hermitian_products_on_one_qubit_are_accepted():
+    (observable,) = parse_observables("X0*X0 + Z0*Z1", Q)
+    assert observable == cirq.PauliSum() + cirq.PauliString() + cirq.Z(Q[0]) * cirq.Z(Q[1])

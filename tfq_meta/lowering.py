@@ -39,9 +39,8 @@ class LoweredCircuit:
         # TFQ takes symbol names in any order: list linear ones first to match gate_values.
         self.gate_symbols = [name for _, name in linear + nonlinear]
         self._coefficients, self._offsets = self._linear_map()
-        self._nonlinear_fns = [
-            sympy.lambdify(self.symbols, expr, modules="tensorflow") for expr in self._nonlinear_exprs
-        ]
+        self._nonlinear_fns = [sympy.lambdify(self.symbols, expr, modules="tensorflow")
+                               for expr in self._nonlinear_exprs]
 
     def _lower(self, op, linear, nonlinear):
         if not cirq.is_parameterized(op):
@@ -54,6 +53,9 @@ class LoweredCircuit:
                 "and XX/YY/ZZ powers. Resolve the other parameters to numbers first."
             )
         expr = sympy.sympify(gate.exponent)
+        if expr.has(sympy.I):
+            raise ValueError(f"Gate {op!r} has the complex exponent {expr}: gate exponents must "
+                             "be real expressions of the symbols.")
         unknown = expr.free_symbols - set(self.symbols)
         if unknown:
             raise ValueError(f"Gate {op!r} uses symbols {sorted(map(str, unknown))} that are "
@@ -83,7 +85,36 @@ class LoweredCircuit:
         columns = tf.unstack(symbol_values, num=len(self.symbols), axis=1)
         nonlinear = [tf.cast(fn(*columns), dtype) * tf.ones_like(columns[0])
                      for fn in self._nonlinear_fns]
-        return tf.concat([values, tf.stack(nonlinear, axis=1)], axis=1)
+        nonlinear = _check_finite(tf.stack(nonlinear, axis=1), self._nonlinear_exprs)
+        return tf.concat([values, nonlinear], axis=1)
+
+
+def _check_finite(values, expressions):
+    """``values`` ``[batch, len(expressions)]``, checked finite: a Python error when eager, a
+    graph assertion otherwise (which XLA compiles to nothing).
+
+    Finite symbol values keep linear exponents finite; only a nonlinear expression (``a / x``
+    at ``x = 0``, ``sqrt(x)`` at ``x < 0``) can turn them into NaN, which every simulator would
+    pass on silently as the output.
+    """
+    if tf.executing_eagerly():
+        bad = ~np.all(np.isfinite(values.numpy()), axis=0)
+        if bad.any():
+            raise ValueError(_angle_error([e for e, b in zip(expressions, bad) if b]))
+        return values
+    # An assertion beside the values, rather than tf.debugging.check_numerics on them, so the
+    # gradients (which can be NaN for other reasons during training) are not checked too.
+    finite = tf.reduce_all(tf.math.is_finite(tf.stop_gradient(values)))
+    with tf.control_dependencies([tf.debugging.Assert(finite, [_angle_error(expressions)])]):
+        return tf.identity(values)
+
+
+def _angle_error(expressions):
+    listed = ", ".join(str(e) for e in expressions[:5]) + (" …" if len(expressions) > 5 else "")
+    return (f"`circuit` gate exponents computed from the symbol values are NaN or infinite "
+            f"(the exponent expression(s) {listed}, evaluated at the features and weights): "
+            "every angle expression must be finite at the data it is given, e.g. no division by "
+            "a feature that can be 0.")
 
 
 def _is_linear(expr, symbols):

@@ -7,9 +7,11 @@ order (``sorted(circuit.all_qubits())``), so the same strings work for ``LineQub
 import re
 
 import cirq
+import numpy as np
 
 _PAULIS = {"I": cirq.I, "X": cirq.X, "Y": cirq.Y, "Z": cirq.Z}
-_TERM = re.compile(r"([+-]?)\s*([^+-]+)")
+# A sign right after a digit and an exponent marker belongs to the number ("1e-3"), not the sum.
+_TERM = re.compile(r"([+-]?)\s*((?:[^+-]|(?<=\d[eE])[+-])+)")
 _FACTOR = re.compile(r"^([IXYZ])(\d+)$")
 _COEFFICIENT = re.compile(r"^\d*\.?\d+(?:[eE][+-]?\d+)?$")
 
@@ -29,8 +31,9 @@ def parse_observables(observables, qubits, argument="observables"):
         A list of ``cirq.PauliSum``, one per observable.
 
     Raises:
-        ValueError: for an unknown Pauli string, a qubit index out of range, or an observable
-            that acts on a qubit the circuit does not have.
+        ValueError: for an unknown Pauli string, a qubit index out of range, an observable
+            that acts on a qubit the circuit does not have, or one that is not Hermitian (a
+            complex or non-finite coefficient, e.g. ``"X0*Y0"``, which is ``1j*Z0``).
         TypeError: for anything that is not a string or a Cirq Pauli object.
 
     Example:
@@ -71,7 +74,24 @@ def _to_pauli_sum(item, qubits, argument):
             f"`{argument}` entry {item!r} acts on {sorted(outside)}, which the circuit does not "
             f"have; the circuit's qubits are {qubits}."
         )
+    _check_hermitian(pauli_sum, item, argument)
     return pauli_sum
+
+
+def _check_hermitian(pauli_sum, item, argument):
+    # Cirq simplifies a product of Paulis on one qubit to a single Pauli with a phase
+    # (X*Y = iZ); a phase that is not real makes the observable non-Hermitian, and its
+    # "expectation" would silently drop the imaginary part.
+    for term in pauli_sum:
+        coefficient = complex(term.coefficient)
+        scale = max(1.0, abs(coefficient))
+        if not np.isfinite(coefficient) or abs(coefficient.imag) > 1e-12 * scale:
+            raise ValueError(
+                f"`{argument}` entry {item!r} has the term {term} with coefficient "
+                f"{coefficient}: expectations need Hermitian observables, Pauli sums with real "
+                "finite coefficients (a product of Paulis on the same qubit, like 'X0*Y0', "
+                "is a Pauli times 1j or -1j)."
+            )
 
 
 def _parse_string(text, qubits, argument):

@@ -107,7 +107,7 @@ class CompiledCircuit:
                  noise=None, trajectories=1000, state_dtype="complex64"):
         if not isinstance(circuit, cirq.Circuit):
             raise TypeError(f"`circuit` must be a cirq.Circuit; got {type(circuit).__name__}.")
-        self.qubits = sorted(circuit.all_qubits())
+        self.qubits = _check_qubits(sorted(circuit.all_qubits()))
         self.symbols = [sympy.Symbol(s) if isinstance(s, str) else s for s in symbols]
         self.repetitions = check_positive_int(repetitions, "repetitions", allow_none=True)
         self.trajectories = check_positive_int(trajectories, "trajectories", allow_none=True)
@@ -211,8 +211,11 @@ class CompiledCircuit:
     def _engine(self, name, observables):
         key = (name, tuple(map(repr, observables)))
         if key not in self._engines:
-            self._engines[key] = (self._qsim_engine(observables) if name == "qsim"
-                                  else self._statevector_engine(observables))
+            # Built eagerly even when first needed inside a tf.function (quantum data switches a
+            # statevector layer to qsim at its first call): the engine is cached across graphs.
+            with tf.init_scope():
+                self._engines[key] = (self._qsim_engine(observables) if name == "qsim"
+                                      else self._statevector_engine(observables))
         return self._engines[key]
 
     def _qsim_engine(self, observables):
@@ -333,6 +336,16 @@ class CircuitExpectation:
         """Expectations ``[batch, len(observables)]`` of ``symbol_values`` ``[batch, n_symbols]``
         (``data_circuits`` as for :meth:`CompiledCircuit.expectations`)."""
         return self.compiled.expectations(symbol_values, self.observables, data_circuits)
+
+
+def _check_qubits(qubits):
+    if not qubits:
+        raise ValueError("`circuit` acts on no qubits: give a circuit with at least one gate.")
+    qudits = [q for q in qubits if q.dimension != 2]
+    if qudits:
+        raise ValueError(f"`circuit` acts on {qudits[0]!r} of dimension {qudits[0].dimension}: "
+                         "only qubits (dimension 2) are supported.")
+    return qubits
 
 
 def noise_model(noise):

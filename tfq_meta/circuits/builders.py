@@ -48,6 +48,11 @@ def angle_encoding(qubits, n_features=None, rotation="rx", scale_prefix=None):
     qubits = qubit_list(qubits)
     n_features = len(qubits) if n_features is None else check_positive_int(n_features, "n_features")
     first_axis = check_choice(rotation, ROTATIONS, "rotation")
+    if scale_prefix is not None and not (isinstance(scale_prefix, str) and
+                                         scale_prefix.isidentifier()):
+        # sympy.symbols would split a name at spaces or commas into several symbols.
+        raise ValueError("`scale_prefix` must be None or a symbol name such as 's' (letters, "
+                         f"digits, underscores); got {scale_prefix!r}.")
     features = sympy.symbols(f"x0:{n_features}")
     n_rotations = max(n_features, len(qubits))
     scales = sympy.symbols(f"{scale_prefix}0:{n_rotations}") if scale_prefix else ()
@@ -86,6 +91,7 @@ def hardware_efficient_ansatz(qubits, n_layers=1, rotations=("ry", "rz"), entang
     rotations = [check_choice(r, ROTATIONS, "rotations")
                  for r in sequence_of(rotations, "rotations")]
     entangler = check_choice(entangler, ENTANGLERS, "entangler")
+    first_block = check_non_negative_int(first_block, "first_block")
     circuit, weights = cirq.Circuit(), []
     for block in range(first_block, first_block + n_layers):
         for q, qubit in enumerate(qubits):

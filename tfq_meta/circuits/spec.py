@@ -50,6 +50,13 @@ def qubit_list(qubits):
         ) from None
     if not qubits or not all(isinstance(q, cirq.Qid) for q in qubits):
         raise TypeError(f"`qubits` must be a non-empty sequence of Cirq qubits; got {qubits!r}.")
+    repeated = sorted({q for q in qubits if qubits.count(q) > 1})
+    if repeated:
+        raise ValueError(f"`qubits` lists {repeated} more than once; give distinct qubits.")
+    qudits = [q for q in qubits if q.dimension != 2]
+    if qudits:
+        raise ValueError(f"`qubits` contains {qudits[0]!r} of dimension {qudits[0].dimension}: "
+                         "only qubits (dimension 2) are supported.")
     return qubits
 
 

@@ -10,6 +10,7 @@ per example when meta-learning gives each example its own task's weights).
 weights on a layer and builds the symbol values; the PQC layer and the fidelity kernel share it.
 """
 import math
+from collections.abc import Mapping
 
 import cirq
 import keras
@@ -127,6 +128,11 @@ def symbol_list(symbols, argument):
     """``symbols`` (a symbol, a name, or a list of these) as a list of distinct sympy Symbols."""
     if isinstance(symbols, (str, sympy.Symbol)):
         symbols = [symbols]
+    try:
+        symbols = list(symbols)
+    except TypeError:
+        raise TypeError(f"`{argument}` must be a symbol, a name, or a sequence of these; got "
+                        f"{symbols!r}.") from None
     result = []
     for symbol in symbols:
         if isinstance(symbol, str):
@@ -157,6 +163,10 @@ def _resolve_weight_symbols(circuit, data_symbols, weight_symbols):
     if weight_symbols is None:
         return [s for s in in_circuit if s not in data_symbols]
     weight_symbols = symbol_list(weight_symbols, "weight_symbols")
+    absent = [str(s) for s in weight_symbols if s not in in_circuit]
+    if absent:
+        raise ValueError(f"`weight_symbols` {absent} do not appear in the circuit, whose symbols "
+                         f"are {[str(s) for s in in_circuit]}.")
     both = sorted(str(s) for s in set(weight_symbols) & set(data_symbols))
     if both:
         raise ValueError(f"Symbols {both} are listed in both `data_symbols` and "
@@ -168,8 +178,24 @@ def _resolve_weight_symbols(circuit, data_symbols, weight_symbols):
 
 
 def _check_initial_values(initial_values, weight_symbols):
-    initial_values = {str(k): float(v) for k, v in (initial_values or {}).items()}
+    if initial_values is not None and not isinstance(initial_values, Mapping):
+        raise TypeError("`initial_values` must be a dict {symbol name: float}; got "
+                        f"{type(initial_values).__name__}.")
+    initial_values = {str(k): _initial_value(k, v) for k, v in (initial_values or {}).items()}
     unknown = sorted(set(initial_values) - {str(s) for s in weight_symbols})
     if unknown:
         raise ValueError(f"`initial_values` names {unknown}, which are not weight symbols.")
     return initial_values
+
+
+def _initial_value(symbol, value):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`initial_values` gives symbol {str(symbol)!r} the value {value!r}; "
+                        "initial values must be finite numbers.") from None
+    if not math.isfinite(number):
+        # A non-finite weight makes every output NaN, with nothing to point back here.
+        raise ValueError(f"`initial_values` gives symbol {str(symbol)!r} the value {number}; "
+                         "initial values must be finite numbers.")
+    return number

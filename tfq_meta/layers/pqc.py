@@ -7,6 +7,7 @@ import tensorflow as tf
 from tfq_meta import _tfq
 from tfq_meta.backends import BackendReference
 from tfq_meta.layers.circuit_weights import CircuitWeights
+from tfq_meta.layers.quantum_data import check_data_circuits
 from tfq_meta.ops import QUANTUM_DATA, CompiledCircuit, noise_model
 from tfq_meta.serialization import circuit_from_json, circuit_to_json
 
@@ -32,6 +33,10 @@ class PQC(keras.layers.Layer):
 
     Output:
         float32 ``[batch, len(observables)]``, each in ``[-‖O‖, ‖O‖]``.
+
+    NaN or infinite features, and angle expressions that are not finite at the features given
+    (``a / x`` at ``x = 0``), raise a ValueError (eager) or fail a graph assertion; XLA compiles
+    the assertion on computed angles to nothing, so under ``jit_compile`` such angles give NaN.
 
     Args:
         circuit: a ``cirq.Circuit``, or a :class:`tfq_meta.circuits.CircuitSpec` (which also
@@ -153,6 +158,11 @@ class PQC(keras.layers.Layer):
         Returns:
             float32 ``[batch, len(observables)]``.
         """
+        weights = tf.convert_to_tensor(weights)
+        if weights.shape.rank is not None and weights.shape[-1] not in (None, self.n_weights):
+            raise ValueError(f"`weights` must have shape [{self.n_weights}] or [batch, "
+                             f"{self.n_weights}], one value per weight symbol; got shape "
+                             f"{tuple(weights.shape)}.")
         return self._expectations(inputs, weights, self.observables)
 
     def measurement(self, observables):
@@ -247,7 +257,11 @@ class PQC(keras.layers.Layer):
             if data_circuits.dtype != tf.string:
                 raise TypeError("`data_circuits` must be a string tensor from "
                                 f"tfq.convert_to_tensor; got dtype {data_circuits.dtype.name}.")
-        return data_circuits, self._check_features(features)
+        features = self._check_features(features)
+        if data_circuits is not None:
+            data_circuits = check_data_circuits(data_circuits, features,
+                                                self.compiled_circuit.qubits)
+        return data_circuits, features
 
     def _check_features(self, features):
         features = tf.convert_to_tensor(features)
