@@ -107,7 +107,7 @@ def export(model, filepath, overwrite=False, adaptation_steps=None, format="tf_s
     if verbose:
         print(f"Saved artifact at '{path}'. The following endpoints are available:\n\n" +
               "\n".join(_describe(name, specs) for name, (_, specs) in endpoints.items()))
-        if tfq_ops(path):
+        if (path / REQUIREMENTS_NOTE).exists():  # written by _write for models on qsim
             print("\n" + (path / REQUIREMENTS_NOTE).read_text())
     return path
 

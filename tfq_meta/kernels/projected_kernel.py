@@ -59,9 +59,7 @@ class ProjectedQuantumKernel(KernelLayer):
 
     def build(self, x_shape=None, y_shape=None):
         if not self.embedding.built:  # projections() may have built it already
-            # Eagerly, as QuantumKernel.build: the initial values are set through NumPy.
-            with tf.init_scope():
-                self.embedding.build((None, self.n_features))
+            self.embedding.build((None, self.n_features))
 
     def projections(self, x):
         """The ``[N, 3n]`` expectations ``⟨X_0⟩, ⟨Y_0⟩, ⟨Z_0⟩, ⟨X_1⟩, …`` of each example."""

@@ -68,10 +68,7 @@ class QuantumKernel(KernelLayer):
         self.n_qubits = len(self._fidelity.qubits)
 
     def build(self, x_shape=None, y_shape=None):
-        # Setting the initial values reads the variable as NumPy, which a traced function (a
-        # Keras train step that builds the kernel on its first call) cannot: build eagerly.
-        with tf.init_scope():
-            self.circuit_weights = self._weight_spec.add_to(self)
+        self.circuit_weights = self._weight_spec.add_to(self)
 
     def call(self, x, y=None):
         self.check_feature_shape(x, "x")

@@ -87,16 +87,19 @@ class CircuitWeights:
     def add_to(self, layer):
         """Creates the ``[n_weights]`` variable ``circuit_weights`` on ``layer``, the initial
         values set; returns it."""
-        variable = layer.add_weight(
-            name="circuit_weights", shape=(len(self.weight_symbols),),
-            initializer=self.initializer, regularizer=self.regularizer,
-            constraint=self.constraint)
-        if self.initial_values:
-            names = [str(s) for s in self.weight_symbols]
-            values = keras.ops.convert_to_numpy(variable).copy()
-            for name, value in self.initial_values.items():
-                values[names.index(name)] = value
-            variable.assign(values)
+        # Setting the initial values reads the variable as NumPy, which a traced function (a
+        # Keras train step that builds the layer on its first call) cannot: create it eagerly.
+        with tf.init_scope():
+            variable = layer.add_weight(
+                name="circuit_weights", shape=(len(self.weight_symbols),),
+                initializer=self.initializer, regularizer=self.regularizer,
+                constraint=self.constraint)
+            if self.initial_values:
+                names = [str(s) for s in self.weight_symbols]
+                values = keras.ops.convert_to_numpy(variable).copy()
+                for name, value in self.initial_values.items():
+                    values[names.index(name)] = value
+                variable.assign(values)
         return variable
 
     @staticmethod
