@@ -187,6 +187,29 @@ def test_long_runs_are_products_of_polynomials_in_cosine_form():
         product, resolved(circuit, names, values).unitary(qubit_order=QUBITS[:1]))
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_support_holds_every_entry_that_can_be_nonzero(seed):
+    # The engine skips entries outside a step's support under XLA, so the support must cover
+    # every nonzero entry at any gate values; for one factor it is exact.
+    circuit, names = random_circuit(seed, n_operations=40)
+    steps = [step for step in compiler.schedule(circuit, QUBITS, names)
+             if isinstance(step, compiler.PolynomialStep)]
+    samples = np.random.default_rng(seed).uniform(-2, 2, (8, len(names)))
+    for step in steps:
+        reached = np.any([np.abs(step.matrix(values)) > 1e-9 for values in samples], axis=0)
+        assert not np.any(reached & ~step.support)
+        if len(step.factors) == 1:
+            np.testing.assert_array_equal(reached, step.support)
+
+
+def test_support_of_an_iswap_power_is_its_six_entries():
+    (step,) = compiler.schedule(cirq.Circuit(cirq.ISWAP._with_exponent(sympy.Symbol("_g0")).on(
+        *QUBITS[:2])), QUBITS[:2], ["_g0"])
+    expected = np.eye(4, dtype=bool)
+    expected[1, 2] = expected[2, 1] = True
+    np.testing.assert_array_equal(step.support, expected)
+
+
 def test_constant_circuit_is_only_an_initial_state():
     circuit = cirq.Circuit(cirq.H(QUBITS[0]), cirq.CNOT(QUBITS[0], QUBITS[1]),
                            cirq.MatrixGate(cirq.testing.random_unitary(4, random_state=3)).on(

@@ -23,6 +23,7 @@ Every step also applies itself to a NumPy state, which defines what the program 
 TensorFlow runtime must give the same states, up to one global phase per example.
 """
 import dataclasses
+import functools
 from typing import Optional
 
 import cirq
@@ -74,6 +75,15 @@ class PolynomialStep:
         for factor in self.factors:
             product = factor.matrix(gate_values) @ product
         return product
+
+    @functools.cached_property
+    def support(self):
+        """Where the matrix can be nonzero for some gate values, boolean ``[2^k, 2^k]``: exact
+        for one factor, a superset for a product (which cancellations can only shrink)."""
+        support = np.eye(self.factors[0].size, dtype=bool)
+        for factor in self.factors:
+            support = (factor.support.astype(int) @ support.astype(int)) > 0
+        return support
 
     def apply(self, state, gate_values=None):
         return _layout(self.axes, state).apply(self.matrix(gate_values), state)

@@ -60,6 +60,11 @@ class Polynomial:
         """The matrix dimension, ``2^k`` for ``k`` qubits."""
         return next(iter(self.terms.values())).shape[-1]
 
+    @property
+    def support(self):
+        """Where the matrix can be nonzero for some gate values: boolean ``[2^k, 2^k]``."""
+        return np.any([np.abs(a) > TOLERANCE for a in self.terms.values()], axis=0)
+
     def times(self, other):
         """The polynomial of ``self @ other``."""
         terms = {}
