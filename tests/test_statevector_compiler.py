@@ -210,6 +210,28 @@ def test_support_of_an_iswap_power_is_its_six_entries():
     np.testing.assert_array_equal(step.support, expected)
 
 
+def test_gates_that_follow_each_other_on_one_pair_are_one_step():
+    # Number-conserving layers: an ISWAP and a ZZ power on each bond; in moment order the ZZ on
+    # (0, 1) comes after the ISWAP on (2, 3), which commutes with it.
+    names = [f"_g{k}" for k in range(18)]
+    symbols = iter(sympy.Symbol(name) for name in names)
+    circuit = cirq.Circuit()
+    for bond in [(QUBITS[0], QUBITS[1]), (QUBITS[2], QUBITS[3]), (QUBITS[1], QUBITS[2])]:
+        circuit.append([cirq.ISwapPowGate(exponent=next(symbols)).on(*bond),
+                        cirq.ZZPowGate(exponent=next(symbols)).on(*bond)])
+    bond_steps = compiler.schedule(circuit, QUBITS, names)
+    assert [len(step.axes) for step in bond_steps] == [2, 2, 2]
+    # Twelve rotations on one pair, some not commuting: a step holds at most MAX_TERMS terms.
+    circuit += [gate._with_exponent(next(symbols)).on(QUBITS[3], QUBITS[2])
+                for gate in [cirq.XX, cirq.ISWAP, cirq.CNOT, cirq.CZ, cirq.SWAP, cirq.YY] * 2]
+    steps = compiler.schedule(circuit, QUBITS, names)
+    assert 3 < len(steps) < 3 + 12
+    assert all(len(step.factors[0].terms) <= compiler.MAX_TERMS for step in steps)
+    values = np.random.default_rng(3).uniform(-2, 2, len(names))
+    assert_equal_up_to_global_phase(steps_unitary(steps, values, len(QUBITS)),
+                                    resolved(circuit, names, values).unitary(qubit_order=QUBITS))
+
+
 def test_constant_circuit_is_only_an_initial_state():
     circuit = cirq.Circuit(cirq.H(QUBITS[0]), cirq.CNOT(QUBITS[0], QUBITS[1]),
                            cirq.MatrixGate(cirq.testing.random_unitary(4, random_state=3)).on(

@@ -144,8 +144,13 @@ class _Run:
 
 
 def _split_runs(circuit, axis, column, n):
-    """(the multi-qubit steps in circuit order, the single-qubit :class:`_Run` s)."""
-    multi, runs, pending, last = [], [], {}, {}
+    """(the multi-qubit steps in circuit order, the single-qubit :class:`_Run` s).
+
+    A multi-qubit operation that follows another on the same qubits, with nothing on those
+    qubits between them, joins its step when either is parameterized (see ``_merged``): the
+    operations between them act on other qubits, so they commute.
+    """
+    multi, operations, runs, pending, last = [], [], [], {}, {}
 
     def run(a, operations):
         return _Run(_step((a,), _fuse(operations), n), last.get(a, -1) + 1, len(multi))
@@ -156,12 +161,33 @@ def _split_runs(circuit, axis, column, n):
         if len(axes) == 1:
             pending.setdefault(axes[0], []).append(operation)
             continue
+        previous = last.get(axes[0])
+        if (previous is not None and multi[previous].axes == axes
+                and all(last[a] == previous and a not in pending for a in axes)):
+            merged = _merged(operations[previous], operation)
+            if merged is not None:
+                operations[previous], multi[previous] = merged, _step(axes, merged, n)
+                continue
         for a in axes:
             if a in pending:
                 runs.append(run(a, pending.pop(a)))
             last[a] = len(multi)
         multi.append(_step(axes, operation, n))
+        operations.append(operation)
     return multi, runs + [run(a, pending[a]) for a in sorted(pending)]
+
+
+def _merged(first, then):
+    """The polynomial of ``then`` after ``first`` (each a Polynomial or a constant matrix) when
+    either is a Polynomial and the product has at most ``MAX_TERMS`` terms, else None: a
+    two-qubit rotation followed by another on the same pair (ISWAP and ZZ powers in
+    number-conserving layers) costs one pass over the state instead of two."""
+    if not (isinstance(first, Polynomial) or isinstance(then, Polynomial)):
+        return None
+    first, then = (factor if isinstance(factor, Polynomial) else Polynomial.constant(factor)
+                   for factor in (first, then))
+    product = then.times(first)
+    return product if len(product.terms) <= MAX_TERMS else None
 
 
 def _place_runs(multi, runs):
