@@ -13,6 +13,9 @@ evaluation two or three times over, and every op of every derivative is traced a
   operations on a qubit (up to the next multi-qubit operation on it) is one 2x2 matrix, the gate
   fusion qsim also does: a polynomial expanded in NumPy, constant gates included (an ry-rz-rx
   run has 8 terms), or a product of a few polynomials when longer than ``MAX_TERMS`` terms.
+* **Multi-qubit runs.** A multi-qubit operation that follows another on the same qubits, in the
+  same order and with nothing else on them between, joins its step while the product has at
+  most ``MAX_TERMS`` terms: the ISWAP and ZZ powers of a number-conserving layer are one step.
 * **Permutations.** Constant gates with one nonzero entry per row compose into one gather.
   Single-qubit runs may go into any gap between the multi-qubit operations on their qubit; they
   are placed to separate as few permutations as possible, so a CNOT ladder is one gather.
@@ -35,7 +38,7 @@ from .polynomials import Polynomial
 
 # A run of single-qubit gates is one trigonometric polynomial while it has at most this many
 # terms (2^L for L rotations), a product of such polynomials when it is longer: beyond that the
-# table of terms grows faster than the products it saves.
+# table of terms grows faster than the products it saves. Multi-qubit runs stop there too.
 MAX_TERMS = 16
 
 
