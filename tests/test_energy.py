@@ -46,3 +46,11 @@ def test_energy_model_saves_and_reloads_with_its_loss(tmp_path):
     assert isinstance(reloaded.loss, Energy)
     assert reloaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0),
                                                                abs=1e-5)
+
+
+def test_labels_and_outputs_of_different_widths_are_refused():
+    # Three coefficients against five expectations used to fail inside TensorFlow's Mul.
+    with pytest.raises(ValueError, match="`Energy` needs one coefficient per measured term: the "
+                                         "labels .* have 3 per example, the model's outputs "
+                                         r"\(y_pred, the expectations ⟨P_k⟩\) 5"):
+        Energy()(np.zeros((2, 3), np.float32), np.zeros((2, 5), np.float32))

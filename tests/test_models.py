@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from conftest import cirq_expectations
-from tfq_meta import PQC, models
+from tfq_meta import PQC, circuits, models, tasks
 
 
 def rotation_weights(n_qubits, n_layers):
@@ -56,3 +56,27 @@ def test_layer_options_reach_the_circuit():
     layer = model.get_layer("circuit")
     assert layer.compiled_circuit.differentiator == "parameter_shift"
     assert any(str(op.gate) == "CZ" for op in layer.circuit.all_operations())
+
+
+def test_builders_name_unknown_options():
+    with pytest.raises(TypeError, match=r"`student` got unknown options \['entangle'\]; it "
+                                        r"accepts those of circuits.reuploading_circuit"):
+        models.student(2, entangle="cz")
+    with pytest.raises(TypeError, match=r"`teacher` got unknown options \['engin'\]"):
+        models.teacher(2, engin="qsim")
+
+
+def test_energy_model_needs_a_family_and_an_ansatz_on_exactly_its_qubits():
+    family = tasks.XXZChain(n_qubits=4)
+    with pytest.raises(TypeError, match="`family` must be a tfq_meta.tasks.HamiltonianFamily"):
+        models.energy_model(circuits.xxz_ansatz(4), None)
+    # A wider ansatz would give the energy of a reduced, mixed state: refused.
+    with pytest.raises(ValueError, match=r"`ansatz` acts on 6 qubits, but the family's "
+                                         r"Hamiltonians act on 4 .* also acts on "
+                                         r"\[cirq.LineQubit\(4\), cirq.LineQubit\(5\)\]"):
+        models.energy_model(circuits.xxz_ansatz(6), family)
+
+
+def test_circuit_summary_needs_a_model():
+    with pytest.raises(TypeError, match="`model` must be a keras.Model; got str"):
+        models.circuit_summary("student")

@@ -32,7 +32,18 @@ class Energy(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def call(self, y_true, y_pred):
+        _check_one_coefficient_per_term(y_true, y_pred)
         return ops.sum(ops.cast(y_true, y_pred.dtype) * y_pred, axis=-1)
 
     def get_config(self):
         return {"reduction": self.reduction, "name": self.name, "dtype": self.dtype}
+
+
+def _check_one_coefficient_per_term(coefficients, expectations):
+    n_coefficients, n_terms = coefficients.shape[-1], expectations.shape[-1]
+    if None not in (n_coefficients, n_terms) and n_coefficients != n_terms:
+        raise ValueError(
+            f"`Energy` needs one coefficient per measured term: the labels (y_true, each "
+            f"Hamiltonian's coefficients c_k) have {n_coefficients} per example, the model's "
+            f"outputs (y_pred, the expectations ⟨P_k⟩) {n_terms}. Measure the family's terms: "
+            f"models.energy_model(ansatz, family), labels from family.data(…).")

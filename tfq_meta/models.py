@@ -18,6 +18,8 @@ amplitudes up to 5) and class logits; classification models output **logits** (u
       -> FeatureColumns "data"      (the features the ansatz reads: all, or none)
       -> PQC "circuit": the ansatz, one ⟨P_k⟩ per term of the family, [batch, n_terms]
 """
+import inspect
+
 import cirq
 import keras
 
@@ -25,8 +27,11 @@ from tfq_meta._compat.keras import flatten_layers
 from tfq_meta._validation import check_choice, check_positive_int
 from tfq_meta.circuits import CircuitSpec, reuploading_circuit
 from tfq_meta.layers import PQC, FeatureColumns
+from tfq_meta.tasks import HamiltonianFamily
 
 TASKS = ("regression", "classification")
+# The builders' options that go to the PQC layer; the others go to the circuit.
+LAYER_OPTIONS = ("engine", "differentiator", "repetitions", "noise", "trajectories", "state_dtype")
 
 
 def student(n_features, n_outputs=1, task="regression", n_qubits=4, n_layers=2, **circuit_options):
@@ -99,12 +104,10 @@ def energy_model(ansatz, family, name="energy_model", **pqc_options):
     if not isinstance(ansatz, CircuitSpec):
         raise TypeError(f"`ansatz` must be a tfq_meta.circuits.CircuitSpec; got "
                         f"{type(ansatz).__name__}.")
-    missing = sorted(set(cirq.LineQubit.range(family.n_qubits)) - set(ansatz.qubits))
-    if missing:
-        raise ValueError(
-            f"`ansatz` acts on {len(ansatz.qubits)} qubits, but the family's Hamiltonians act on "
-            f"{family.n_qubits} (cirq.LineQubit 0 … {family.n_qubits - 1}); the ansatz lacks "
-            f"{missing}.")
+    if not isinstance(family, HamiltonianFamily):
+        raise TypeError(f"`family` must be a tfq_meta.tasks.HamiltonianFamily (e.g. "
+                        f"tasks.XXZChain); got {type(family).__name__}.")
+    _check_ansatz_qubits(ansatz, family)
     n_features = len(family.features(family.sample_parameters(1)[0]))
     if len(ansatz.data_symbols) not in (0, n_features):
         raise ValueError(
@@ -116,6 +119,20 @@ def energy_model(ansatz, family, name="energy_model", **pqc_options):
     return keras.Model(features, expectations, name=name)
 
 
+def _check_ansatz_qubits(ansatz, family):
+    """The ansatz must act on exactly the family's qubits: on more, the energy would be that of
+    a reduced, mixed state, which no user asking for a VQE means."""
+    qubits = set(cirq.LineQubit.range(family.n_qubits))
+    missing, extra = sorted(qubits - set(ansatz.qubits)), sorted(set(ansatz.qubits) - qubits)
+    if missing or extra:
+        problem = f"lacks {missing}" if missing else f"also acts on {extra}"
+        raise ValueError(
+            f"`ansatz` acts on {len(ansatz.qubits)} qubits, but the family's Hamiltonians act on "
+            f"{family.n_qubits} (cirq.LineQubit 0 … {family.n_qubits - 1}); the ansatz "
+            f"{problem}. Build it on the family's qubits, e.g. "
+            f"circuits.xxz_ansatz({family.n_qubits}).")
+
+
 def circuit_summary(model):
     """Sizes of a model's circuits and classical layers, for comparing students and teachers.
 
@@ -123,6 +140,8 @@ def circuit_summary(model):
         dict with ``qubits`` (largest circuit), ``circuit_depth`` (moments of the deepest
         circuit), ``circuit_parameters``, ``classical_parameters`` and ``total_parameters``.
     """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model; got {type(model).__name__}.")
     circuits = [layer for layer in flatten_layers(model) if isinstance(layer, PQC)]
     circuit_parameters = sum(layer.n_weights for layer in circuits)
     return {
@@ -141,9 +160,11 @@ def _pqc_model(n_features, n_outputs, task, n_qubits, n_layers, name, options):
     if task == "classification" and n_outputs < 2:
         raise ValueError(f"`n_outputs` is the number of classes for classification and must be "
                          f"at least 2; got {n_outputs}.")
-    layer_options = {key: options.pop(key) for key in
-                     ("engine", "differentiator", "repetitions", "noise", "trajectories",
-                      "state_dtype") if key in options}
+    layer_options = {key: options.pop(key) for key in LAYER_OPTIONS if key in options}
+    unknown = sorted(set(options) - set(inspect.signature(reuploading_circuit).parameters))
+    if unknown:
+        raise TypeError(f"`{name}` got unknown options {unknown}; it accepts those of "
+                        f"circuits.reuploading_circuit and the PQC options {list(LAYER_OPTIONS)}.")
     options.setdefault("trainable_scaling", True)
     spec = reuploading_circuit(n_qubits, n_layers, n_features=min(n_features, n_qubits),
                                **options)
