@@ -116,9 +116,18 @@ Q = cirq.LineQubit.range(3)
     ("Z0", "must be a cirq.PauliSum; got str"),
     (cirq.Z(cirq.GridQubit(0, 0)) + cirq.X(cirq.GridQubit(0, 1)), "act on cirq.LineQubits"),
 ])
-def test_what_is_not_a_hamiltonian_is_refused(hamiltonian, message):
+@pytest.mark.parametrize("function", [hamiltonians.ground_energy, hamiltonians.sparse_matrix])
+def test_what_is_not_a_hamiltonian_is_refused(hamiltonian, message, function):
     with pytest.raises((ValueError, TypeError), match=message):
-        hamiltonians.ground_energy(hamiltonian)
+        function(hamiltonian)
+
+
+def test_a_sparse_matrix_has_room_for_every_qubit_of_its_hamiltonian():
+    # Too few qubits used to drop the terms on the others, silently.
+    with pytest.raises(ValueError, match="`n_qubits`=2, but `hamiltonian` acts on qubit 3"):
+        hamiltonians.sparse_matrix(cirq.Z(cirq.LineQubit(3)) + cirq.X(cirq.LineQubit(0)), 2)
+    matrix = hamiltonians.sparse_matrix(1.0 * cirq.Z(cirq.LineQubit(1))).toarray()
+    np.testing.assert_allclose(matrix, np.diag([1.0, -1.0, 1.0, -1.0]))
 
 
 def test_too_many_qubits_and_bad_graphs_are_refused():

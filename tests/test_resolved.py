@@ -234,6 +234,9 @@ def test_bad_models_and_inputs_are_refused_with_the_reason():
         resolved_circuits(student, np.zeros((2, 3)))
     with pytest.raises(ValueError, match="`x` contains NaN or infinite values"):
         resolved_circuits(student, np.array([[np.nan]]))
+    with pytest.raises(TypeError, match="`x` must hold numbers for the model's input of dtype "
+                                        "float32; got dtype string"):
+        resolved_circuits(student, np.array([["0.5"]]))
     with pytest.raises(ValueError, match=r"`circuits\[0\]` still has free symbols \['a'\]"):
         ResolvedCircuits([cirq.Circuit(cirq.rx(sympy.Symbol("a"))(cirq.LineQubit(0)))], [])
 

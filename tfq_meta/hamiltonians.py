@@ -157,12 +157,15 @@ def check_hamiltonian(hamiltonian, argument="hamiltonian"):
     return hamiltonian
 
 
-def sparse_matrix(hamiltonian, n_qubits):
+def sparse_matrix(hamiltonian, n_qubits=None):
     """The Hamiltonian as a ``scipy.sparse`` CSR matrix ``[2^n, 2^n]``, qubit 0 the most
-    significant bit (Cirq's order)."""
+    significant bit (Cirq's order), on ``n_qubits`` ``cirq.LineQubit``s (default: up to the
+    highest the Hamiltonian acts on)."""
+    hamiltonian = check_hamiltonian(hamiltonian)
+    n_qubits = _n_qubits(hamiltonian, n_qubits)
     qubits = cirq.LineQubit.range(n_qubits)
     matrix = scipy.sparse.csr_matrix((2 ** n_qubits, 2 ** n_qubits), dtype=complex)
-    for term in check_hamiltonian(hamiltonian):
+    for term in hamiltonian:
         factors = [scipy.sparse.csr_matrix(_PAULI_MATRICES[term[q]]) if q in term
                    else scipy.sparse.identity(2, format="csr") for q in qubits]
         product = functools.reduce(lambda a, b: scipy.sparse.kron(a, b, format="csr"), factors)

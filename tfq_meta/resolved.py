@@ -138,8 +138,11 @@ def _model_inputs(model, x):
 
 def _input_tensor(value, spec):
     value = tf.convert_to_tensor(value)
-    if value.dtype == tf.string or spec.dtype == "string":
+    if spec.dtype == "string":  # quantum data: serialized circuits, checked by the PQC
         return value
+    if not (value.dtype.is_floating or value.dtype.is_integer):
+        raise TypeError(f"`x` must hold numbers for the model's input of dtype {spec.dtype}; "
+                        f"got dtype {value.dtype.name}.")
     shape, expected = tuple(value.shape), tuple(spec.shape)
     if len(shape) != len(expected) or any(e is not None and e != s
                                           for s, e in zip(shape[1:], expected[1:])):
