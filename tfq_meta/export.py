@@ -25,8 +25,6 @@ it without tfq_meta or TensorFlow Quantum. One on qsim runs TFQ's ops (:func:`tf
 them); its export holds ``assets.extra/tfq_meta_requirements.txt`` saying what loading it needs.
 """
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import keras
@@ -40,6 +38,7 @@ from tfq_meta._validation import check_positive_int
 from tfq_meta.distillation import Distiller
 from tfq_meta.meta import MetaLearner
 from tfq_meta.meta.task_losses import task_label_spec
+from tfq_meta.saving import write_atomically
 
 # What tf.saved_model.save writes (keras_metadata.pb and assets.extra come from other writers):
 # a directory holding anything else is not a SavedModel that overwrite may replace.
@@ -103,7 +102,9 @@ def export(model, filepath, overwrite=False, adaptation_steps=None, format="tf_s
     archive.track(model)
     for name, (function, specs) in endpoints.items():
         archive.add_endpoint(name, function, input_signature=specs)
-    _write_atomically(lambda staging: _write(archive, staging), path, overwrite)
+    # Checked again before the rename: files may have appeared at ``path`` during the write.
+    write_atomically(lambda staging: _write(archive, staging), path, directory=True,
+                     recheck=lambda: _check_target(path, overwrite))
     if verbose:
         print(f"Saved artifact at '{path}'. The following endpoints are available:\n\n" +
               "\n".join(_describe(name, specs) for name, (_, specs) in endpoints.items()))
@@ -233,41 +234,6 @@ def _replace_refusal(path):
     if any(path.iterdir()) and not (path / "saved_model.pb").exists():
         return "is not a SavedModel (no saved_model.pb)"
     return None
-
-
-def _write_atomically(write, path, overwrite):
-    """``write(directory)`` into a fresh sibling of ``path``, then renames it to ``path``.
-
-    The sibling is on the same filesystem, so each rename is atomic: ``path`` always holds
-    either the old SavedModel or the new one, never a partial write.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.export-", dir=path.parent))
-    try:
-        write(str(staging))
-        # Checked again: files may have appeared at ``path`` while the SavedModel was written.
-        _check_target(path, overwrite)
-        _rename_into_place(staging, path)
-    finally:
-        # Only the staging directory export created; already gone once renamed into place.
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _rename_into_place(staging, path):
-    """Renames ``staging`` to ``path``. A rename cannot replace a non-empty directory, so an old
-    SavedModel goes aside first, comes back if the new one cannot take its place, and is deleted
-    only once it has."""
-    if not os.path.lexists(path):
-        os.rename(staging, path)
-        return
-    retired = staging.with_name(staging.name + ".old")
-    os.rename(path, retired)
-    try:
-        os.rename(staging, path)
-    except BaseException:
-        os.rename(retired, path)
-        raise
-    shutil.rmtree(retired)
 
 
 def _exported_model(model):

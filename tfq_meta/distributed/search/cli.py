@@ -11,9 +11,11 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from tfq_meta.distributed import processes
 from tfq_meta.distributed.search.launcher import launch
+from tfq_meta.saving import write_atomically
 
 _INTERRUPTED = 130
 
@@ -189,6 +191,7 @@ def _interrupt(signum, frame):
 
 def _write_json(path, value):
     """Writes ``value`` to ``path`` through a temporary file, so a reader never sees half."""
-    with open(f"{path}.tmp", "w") as file:
-        json.dump(value, file, indent=2)
-    os.replace(f"{path}.tmp", path)
+    def write(staging):
+        with open(staging, "w") as file:
+            json.dump(value, file, indent=2)
+    write_atomically(write, Path(path))
