@@ -38,7 +38,7 @@ from tfq_meta._validation import check_positive_int
 from tfq_meta.distillation import Distiller
 from tfq_meta.meta import MetaLearner
 from tfq_meta.meta.task_losses import task_label_spec
-from tfq_meta.saving import write_atomically
+from tfq_meta.saving import as_path, prepare_directory, write_atomically
 
 # What tf.saved_model.save writes (keras_metadata.pb and assets.extra come from other writers):
 # a directory holding anything else is not a SavedModel that overwrite may replace.
@@ -65,7 +65,7 @@ def export(model, filepath, overwrite=False, adaptation_steps=None, format="tf_s
         adaptation_steps: inner steps of a MetaLearner's ``adapt_and_predict`` signature;
             default its ``inner_steps``. Fixed at export: the loop is unrolled in the graph.
         format: ``"tf_saved_model"``, the one format with named signatures.
-        verbose: print the endpoints once written.
+        verbose: True or False (0 or 1): print the endpoints once written.
         input_signature: the ``serve`` input as one ``tf.TensorSpec`` or ``keras.InputSpec``
             (or a list of one), e.g. to fix the batch size; default the model's input with any
             batch size. A MetaLearner's ``support_x`` and ``query_x`` take its features.
@@ -93,11 +93,13 @@ def export(model, filepath, overwrite=False, adaptation_steps=None, format="tf_s
     True
     """
     _check_format(format, model)
-    path = Path(filepath)
+    path = as_path(filepath, "filepath")
     _check_target(path, overwrite)
+    _check_verbose(verbose)
     model = _exported_model(model)
     _check_no_backend(model)
     endpoints = _endpoints(model, input_signature, adaptation_steps)
+    prepare_directory(path, "filepath")
     archive = keras.export.ExportArchive()
     archive.track(model)
     for name, (function, specs) in endpoints.items():
@@ -142,7 +144,7 @@ def load(path):
     Returns:
         a :class:`ServedModel`: one method per signature, inputs checked.
     """
-    path = Path(path)
+    path = as_path(path, "path")
     if not (path / "saved_model.pb").exists():
         raise FileNotFoundError(f"`path` {str(path)!r} is not a SavedModel directory (no "
                                 "saved_model.pb); write one with tfq_meta.export.export.")
@@ -204,6 +206,12 @@ def _check_format(format, model):
                          f"`{keras_model}.export(filepath, format={format!r})`.")
 
 
+def _check_verbose(verbose):
+    # 0 and 1 too, as Keras' fit takes them.
+    if not (isinstance(verbose, (bool, np.bool_)) or type(verbose) is int and verbose in (0, 1)):
+        raise ValueError(f"`verbose` must be True or False; got {verbose!r}.")
+
+
 def _check_target(path, overwrite):
     """Raises unless writing ``path`` loses nothing but, with ``overwrite``, an old SavedModel."""
     if not isinstance(overwrite, bool):
@@ -241,8 +249,12 @@ def _exported_model(model):
     if isinstance(model, Distiller):
         return model.student
     if not isinstance(model, keras.Model):
+        origin = type(model).__module__.split(".")[0]
+        hint = (f" from {origin}: export takes Keras 3 models (the `keras` package), which "
+                "tfq_meta's layers and models are" if origin in ("tf_keras", "tensorflow")
+                else "")
         raise TypeError(f"`model` must be a keras.Model, Distiller or MetaLearner; got "
-                        f"{type(model).__name__}.")
+                        f"{type(model).__name__}{hint}.")
     return model
 
 
@@ -295,8 +307,14 @@ def _input_spec(model, input_signature):
         raise ValueError("`input_signature` must be one tf.TensorSpec or keras.InputSpec (or a "
                          f"list of one) of shape (batch, {', '.join(map(str, tensor.shape[1:]))})"
                          f", the model's input; got {input_signature!r}.")
-    return tf.TensorSpec(tuple(shape), getattr(specs[0], "dtype", None) or tensor.dtype,
-                         name="x")
+    dtype = tf.as_dtype(getattr(specs[0], "dtype", None) or tensor.dtype)
+    model_dtype = tf.as_dtype(tensor.dtype)
+    numeric = dtype.is_floating or dtype.is_integer
+    if (dtype != tf.string) if model_dtype == tf.string else not numeric:
+        accepted = "tf.string, like the model's input" if model_dtype == tf.string else \
+            "a float or int dtype (features)"
+        raise ValueError(f"`input_signature` dtype must be {accepted}; got {dtype.name}.")
+    return tf.TensorSpec(tuple(shape), dtype, name="x")
 
 
 def _fits(shape, model_shape):

@@ -72,6 +72,28 @@ def write_atomically(write, path, directory=False, recheck=None):
     return path
 
 
+def as_path(value, argument):
+    """``value`` as a ``pathlib.Path``, if it is a ``str`` or ``os.PathLike``, else raises a
+    TypeError naming ``argument``."""
+    if not isinstance(value, (str, os.PathLike)) or value == "":
+        raise TypeError(f"`{argument}` must be a path (a non-empty str or pathlib.Path); got "
+                        f"{value!r}.")
+    return Path(value)
+
+
+def prepare_directory(path, argument):
+    """Creates the parent directories of ``path`` and checks that a file can be written there,
+    so that an unwritable target fails before a slow save or trace, not after it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        raise ValueError(f"`{argument}` {str(path)!r} cannot be written: {error.strerror or error}"
+                         f"{where}. Give a path in a writable directory.") from None
+
+
 def _flush_to_disk(path):
     """So that a crash of the machine right after the rename cannot leave an empty file."""
     with open(path, "rb") as file:
@@ -121,15 +143,13 @@ def save_model(model, filepath, overwrite=True):
     if not overwrite and os.path.lexists(path):
         raise FileExistsError(f"`filepath` {str(path)!r} already exists; pass overwrite=True "
                               "to replace it.")
+    prepare_directory(path, "filepath")
     save = model.save if kind == "model" else model.save_weights
     return write_atomically(lambda staging: save(staging, overwrite=True), path)
 
 
 def _checked_path(filepath):
-    if not isinstance(filepath, (str, os.PathLike)):
-        raise TypeError(f"`filepath` must be a str or pathlib.Path; got "
-                        f"{type(filepath).__name__}.")
-    path = Path(filepath)
+    path = as_path(filepath, "filepath")
     for ending, kind in _FORMATS.items():
         if path.name.endswith(ending) and path.name != ending:
             return path, kind
