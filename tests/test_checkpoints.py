@@ -151,3 +151,32 @@ def test_a_save_loop_killed_with_sigkill_leaves_a_loadable_checkpoint(tmp_path):
         loop.wait()
     assert saved == [1, 2, 3]
     assert constant_of(keras.models.load_model(path).get_weights()) >= 3
+
+
+def dense_model():
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    return model
+
+
+@pytest.mark.parametrize("double_checkpoint", [False, True])
+def test_backup_and_restore_survives_a_broken_backup_only_with_double_checkpoint(
+        tmp_path, double_checkpoint):
+    """What the README's advice rests on: a half-written latest.weights.h5 fails every restart,
+    unless ``double_checkpoint`` kept the previous backup to fall back on."""
+    x, y = np.ones((4, 1), np.float32), np.zeros((4, 1), np.float32)
+
+    def backup():
+        return keras.callbacks.BackupAndRestore(tmp_path / "backup", delete_checkpoint=False,
+                                                double_checkpoint=double_checkpoint)
+
+    dense_model().fit(x, y, epochs=2, verbose=0, callbacks=[backup()])
+    latest = tmp_path / "backup" / "latest.weights.h5"
+    latest.write_bytes(latest.read_bytes()[:100])   # killed while Keras rewrote it in place
+    restarted = dense_model()
+    if not double_checkpoint:
+        with pytest.raises(OSError):
+            restarted.fit(x, y, epochs=3, verbose=0, callbacks=[backup()])
+        return
+    history = restarted.fit(x, y, epochs=3, verbose=0, callbacks=[backup()])
+    assert len(history.history["loss"]) == 2   # resumed after epoch 1, the previous backup

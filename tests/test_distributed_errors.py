@@ -85,10 +85,15 @@ def test_command_line_missing_script(capsys, tmp_path):
     (dict(log_dir="/proc/no/such/dir"), ValueError, "`log_dir` must be a directory this "
                                                     "process can create"),
     (dict(output=3), TypeError, r"`output` must be a text stream \(with .write\) or None"),
+    (dict(module="yes"), ValueError, "`module` must be True or False; got 'yes'"),
+    (dict(script=3), TypeError, r"`script` must be a path \(str or pathlib.Path\), or with "
+                                "module=True a module name"),
+    (dict(script=None, module=True), TypeError, "`script` must be a path .*got None"),
 ])
 def test_bad_launch_arguments(script, arguments, error, match):
+    arguments = {"script": script, **arguments}
     with pytest.raises(error, match=match):
-        launch(script, **arguments)
+        launch(**arguments)
 
 
 def test_launch_on_a_busy_port(script, busy_port):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfq_meta import MetaLearner, models
+from tfq_meta import Distiller, MetaLearner, models
+from tfq_meta.distillation import LogitsDistillation
 from tfq_meta.export import export, load
 
 
@@ -90,6 +91,15 @@ def test_meta_learner_export_checks_its_arguments(meta, tmp_path, no_tracing):
         meta.export(tmp_path / "meta", adaptation_steps=0)
     with pytest.raises(TypeError, match="`filepath` must be a path"):
         meta.export(["meta"])
+
+
+def test_distiller_export_checks_its_arguments(student, tmp_path, no_tracing):
+    distiller = Distiller(student, models.student(n_features=1, n_qubits=2, n_layers=1),
+                          LogitsDistillation())
+    with pytest.raises(ValueError, match="`verbose` must be True or False; got 'loud'"):
+        distiller.export(tmp_path / "student", verbose="loud")
+    with pytest.raises(TypeError, match="`filepath` must be a path .*got 3"):
+        distiller.export(3)
 
 
 def test_export_into_a_path_whose_parent_is_a_file(student, tmp_path, no_tracing):

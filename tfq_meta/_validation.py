@@ -49,8 +49,8 @@ def check_bool(value, argument):
 def check_seed(seed, argument="seed", allow_sequence=True):
     """Returns ``seed`` if ``np.random.default_rng`` takes it as a reproducible seed: an int >= 0
     or, with ``allow_sequence``, a non-empty sequence of them; else raises."""
-    values = list(seed) if allow_sequence and isinstance(seed, (list, tuple)) and seed else \
-        [seed]
+    sequence = allow_sequence and isinstance(seed, (list, tuple, np.ndarray)) and len(seed) > 0
+    values = list(np.ravel(seed)) if sequence else [seed]
     if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0
                for v in values):
         accepted = "an int >= 0" + (" or a non-empty sequence of them" if allow_sequence else "")

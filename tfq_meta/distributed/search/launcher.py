@@ -37,7 +37,7 @@ import tempfile
 import time
 
 from tfq_meta._compat import keras_tuner as tuner_compat
-from tfq_meta._validation import (check_non_negative_int, check_positive_float,
+from tfq_meta._validation import (check_bool, check_non_negative_int, check_positive_float,
                                   check_positive_int)
 from tfq_meta.distributed import processes
 from tfq_meta.distributed.processes import describe_exit
@@ -102,6 +102,10 @@ def launch(script, args=(), workers=2, module=False, host="127.0.0.1", port=None
                         f"{type(output).__name__}.")
     if log_dir is not None:
         processes.check_directory(log_dir, "log_dir", create=True)
+    check_bool(module, "module")
+    if not isinstance(script, (str, os.PathLike)) or (module and not isinstance(script, str)):
+        raise TypeError(f"`script` must be a path (str or pathlib.Path), or with module=True a "
+                        f"module name (str); got {script!r}.")
     if not module:
         script = os.path.abspath(os.path.join(cwd or os.getcwd(), os.fspath(script)))
         if not os.path.isfile(script):
