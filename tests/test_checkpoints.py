@@ -6,10 +6,12 @@ save writes weights set to a known constant).
 """
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -68,7 +70,7 @@ def test_save_round_trips_and_a_failed_save_keeps_the_previous_file(tmp_path, mo
     (dict(filepath="student.h5"), ValueError,
      r"`filepath` must end in '.keras' \(the whole model\) or '.weights.h5'.*'student.h5'"),
     (dict(filepath=".keras"), ValueError, "`filepath` must end in '.keras'"),
-    (dict(filepath=3), TypeError, "`filepath` must be a str or pathlib.Path; got int"),
+    (dict(filepath=3), TypeError, "`filepath` must be a path .*got 3"),
     (dict(overwrite="yes"), ValueError, "`overwrite` must be True or False; got 'yes'"),
 ])
 def test_bad_save_arguments(tmp_path, model, arguments, error, match):
@@ -87,6 +89,19 @@ def test_save_refuses_a_directory_and_existing_files_without_overwrite(tmp_path,
                                               "overwrite=True"):
         tfq_meta.save_model(model, tmp_path / "m.keras", overwrite=False)
     assert (tmp_path / "m.keras").read_text() == "mine"
+
+
+def test_written_files_and_directories_get_the_usual_permissions(tmp_path, model):
+    umask = os.umask(0o022)
+    try:
+        path = tfq_meta.save_model(model, tmp_path / "m.weights.h5")
+        directory = saving.write_atomically(lambda d: (Path(d) / "f").write_text("x"),
+                                            tmp_path / "export", directory=True)
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o755
+    assert (directory / "f").read_text() == "x"
 
 
 def test_checkpoint_callback_saves_every_n_batches_atomically(tmp_path):

@@ -19,6 +19,7 @@ Example:
 >>> reloaded = keras.models.load_model(path)
 """
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -46,14 +47,12 @@ def write_atomically(write, path, directory=False, recheck=None):
         ``path``.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{path.name}.tmp-"
+    # Not tempfile.mkstemp/mkdtemp: they create mode 0600/0700, which the renamed file would keep;
+    # the writer creates it with the permissions any other save would give it.
+    staging = path.with_name(f".{path.name}.tmp-{secrets.token_hex(6)}"
+                             f"{'' if directory else ''.join(path.suffixes[-2:])}")
     if directory:
-        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=path.parent))
-    else:
-        handle, name = tempfile.mkstemp(prefix=prefix, suffix="".join(path.suffixes[-2:]),
-                                        dir=path.parent)
-        os.close(handle)
-        staging = Path(name)
+        staging.mkdir()
     try:
         write(str(staging))
         if recheck is not None:
