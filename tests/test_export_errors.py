@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from tfq_meta import Distiller, MetaLearner, models
 from tfq_meta.distillation import LogitsDistillation
-from tfq_meta.export import export, load
+from tfq_meta.export import export, load, tfq_ops
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +141,20 @@ def test_load_of_what_is_not_an_export(tmp_path):
         with pytest.raises(FileNotFoundError, match=f"`path` '{path}' is not a SavedModel "
                                                     "directory \\(no saved_model.pb\\)"):
             load(path)
+
+
+def test_load_of_a_damaged_savedmodel(tmp_path):
+    (tmp_path / "saved_model.pb").write_bytes(b"\x0a\xff\xff not a protobuf")
+    with pytest.raises(ValueError, match=f"`path` '{tmp_path}' holds a saved_model.pb that does "
+                                         "not parse .*damaged or not a SavedModel"):
+        load(tmp_path)
+
+
+@pytest.mark.parametrize("path, error", [(3, TypeError), ("/no/such/savedmodel",
+                                                          FileNotFoundError)])
+def test_tfq_ops_of_what_is_not_a_savedmodel(path, error):
+    with pytest.raises(error, match="`path` "):
+        tfq_ops(path)
 
 
 @pytest.mark.parametrize("inputs, error, match", [

@@ -119,7 +119,22 @@ def tfq_ops(path):
     """The TensorFlow Quantum ops a SavedModel at ``path`` runs, sorted; empty when it needs
     none, so that stock TensorFlow (``tf.saved_model.load``, TF-Serving, ``saved_model_cli``)
     loads and serves it without tfq_meta or TensorFlow Quantum installed."""
-    return sorted(op for op in saved_model_op_types(path) if op.startswith("Tfq"))
+    path = _saved_model_directory(path)
+    try:
+        types = saved_model_op_types(path)
+    except Exception as error:  # google.protobuf's DecodeError, whose module TF does not expose
+        raise ValueError(f"`path` {str(path)!r} holds a saved_model.pb that does not parse "
+                         f"({type(error).__name__}: {error}): it is damaged or not a "
+                         "SavedModel.") from None
+    return sorted(op for op in types if op.startswith("Tfq"))
+
+
+def _saved_model_directory(path):
+    path = as_path(path, "path")
+    if not (path / "saved_model.pb").is_file():
+        raise FileNotFoundError(f"`path` {str(path)!r} is not a SavedModel directory (no "
+                                "saved_model.pb); write one with tfq_meta.export.export.")
+    return path
 
 
 def _write(archive, directory):
@@ -144,10 +159,7 @@ def load(path):
     Returns:
         a :class:`ServedModel`: one method per signature, inputs checked.
     """
-    path = as_path(path, "path")
-    if not (path / "saved_model.pb").exists():
-        raise FileNotFoundError(f"`path` {str(path)!r} is not a SavedModel directory (no "
-                                "saved_model.pb); write one with tfq_meta.export.export.")
+    path = _saved_model_directory(path)
     if tfq_ops(path):
         _tfq.require(f"Loading the SavedModel {str(path)!r}, whose graph holds TensorFlow "
                      "Quantum's ops (it was exported from a model on engine='qsim'),")
