@@ -7,6 +7,7 @@ oracles: Cirq's simulation, exact ground energies, scikit-learn on the same Gram
 the in-memory models against what was saved.
 """
 import dataclasses
+import json
 from pathlib import Path
 from typing import Callable
 
@@ -70,6 +71,15 @@ def check_quickstart(namespace):
     served = tf.saved_model.load("student_savedmodel")
     np.testing.assert_allclose(served.serve(tf.constant(x)).numpy(),
                                student.predict(x, verbose=0), atol=1e-6)
+
+
+def check_backups(directory):
+    """Two epochs with ``double_checkpoint``: the backup of epoch 1 kept beside that of epoch 2,
+    and the previous one is what a restart falls back on when the latest does not load."""
+    backup = directory / "backup"
+    assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 2
+    assert json.loads((backup / "training_metadata.json.bkp").read_text())["epoch"] == 1
+    assert (backup / "latest.weights.h5.bkp").stat().st_size > 0
 
 
 def check_cirq_backends(namespace):
@@ -197,8 +207,11 @@ teacher = tfq_meta.models.teacher(8, n_outputs=5, task="classification", n_qubit
 """,
         shorter={"max_epochs=20": "max_epochs=2"}),
     "Distributed training": Case(
-        lambda namespace: None, fresh_process=True,
-        shorter={"epochs=4, steps_per_epoch=150": "epochs=1, steps_per_epoch=2"}),
+        check_backups, fresh_process=True,
+        shorter={"epochs=4, steps_per_epoch=150": "epochs=2, steps_per_epoch=1",
+                 'BackupAndRestore("backup", double_checkpoint=True)':
+                     'BackupAndRestore("backup", double_checkpoint=True, '
+                     'delete_checkpoint=False)'}),
     "Quantum kernels": Case(
         check_kernels,
         setup="""
@@ -248,6 +261,7 @@ def test_readme_snippet(heading, tmp_path, monkeypatch):
         result = run_fresh_python(code + counted, cwd=tmp_path)
         assert result.returncode == 0, result.stderr[-3000:]
         assert result.stdout.strip().splitlines()[-1] == "iterations 2"
+        case.check(tmp_path)
         return
     keras.utils.set_random_seed(0)
     np.random.seed(0)

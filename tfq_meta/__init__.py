@@ -17,18 +17,19 @@ _tfq_compat.load_op_libraries()
 
 from tfq_meta import (  # noqa: E402
     circuits, distillation, export, hamiltonians, kernels, layers, meta, models, observables, ops,
-    resolved, tasks)
+    resolved, saving, tasks)
 from tfq_meta.circuits import CircuitSpec  # noqa: E402
 from tfq_meta.distillation import Distiller  # noqa: E402
 from tfq_meta.energy import Energy  # noqa: E402
 from tfq_meta.layers import PQC  # noqa: E402
 from tfq_meta.meta import MetaLearner  # noqa: E402
+from tfq_meta.saving import save_model  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = ["CircuitSpec", "Distiller", "Energy", "MetaLearner", "PQC", "circuits",
            "distillation", "distributed", "export", "hamiltonians", "kernels", "layers", "meta",
-           "models", "observables", "ops", "resolved", "tasks", "tuning"]
+           "models", "observables", "ops", "resolved", "save_model", "saving", "tasks", "tuning"]
 
 # Submodules whose imports are heavy or start nothing the rest needs: loaded on first use (PEP 562).
 _LAZY_SUBMODULES = ("distributed", "tuning")

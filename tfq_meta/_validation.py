@@ -38,6 +38,38 @@ def _check_int(value, argument, minimum, accepted, allow_none):
     return int(value)
 
 
+def check_bool(value, argument):
+    """Returns ``value`` as a bool if it is True or False (NumPy's included), else raises: a
+    string such as ``"no"`` would otherwise count as true."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"`{argument}` must be True or False; got {value!r}.")
+    return bool(value)
+
+
+def check_seed(seed, argument="seed", allow_sequence=True):
+    """Returns ``seed`` if ``np.random.default_rng`` takes it as a reproducible seed: an int >= 0
+    or, with ``allow_sequence``, a non-empty sequence of them; else raises."""
+    sequence = allow_sequence and isinstance(seed, (list, tuple, np.ndarray)) and len(seed) > 0
+    values = list(np.ravel(seed)) if sequence else [seed]
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0
+               for v in values):
+        accepted = "an int >= 0" + (" or a non-empty sequence of them" if allow_sequence else "")
+        raise ValueError(f"`{argument}` must be {accepted}; got {seed!r}.")
+    return seed
+
+
+def check_finite_array(array, argument):
+    """Returns ``array`` (array-like) as a NumPy array if it holds numbers (bool excluded), all
+    finite, else raises."""
+    array = np.asarray(array)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"`{argument}` must hold int or float numbers; got dtype {array.dtype}.")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(f"`{argument}` contains NaN or infinite values; every value must be "
+                         "finite.")
+    return array
+
+
 def is_finite_number(value):
     """Whether ``value`` is a finite int or float (NumPy's included), and not a bool."""
     return not isinstance(value, bool) and isinstance(value, (int, float, np.number)) and \

@@ -25,8 +25,6 @@ it without tfq_meta or TensorFlow Quantum. One on qsim runs TFQ's ops (:func:`tf
 them); its export holds ``assets.extra/tfq_meta_requirements.txt`` saying what loading it needs.
 """
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import keras
@@ -40,6 +38,7 @@ from tfq_meta._validation import check_positive_int
 from tfq_meta.distillation import Distiller
 from tfq_meta.meta import MetaLearner
 from tfq_meta.meta.task_losses import task_label_spec
+from tfq_meta.saving import as_path, prepare_directory, write_atomically
 
 # What tf.saved_model.save writes (keras_metadata.pb and assets.extra come from other writers):
 # a directory holding anything else is not a SavedModel that overwrite may replace.
@@ -66,7 +65,7 @@ def export(model, filepath, overwrite=False, adaptation_steps=None, format="tf_s
         adaptation_steps: inner steps of a MetaLearner's ``adapt_and_predict`` signature;
             default its ``inner_steps``. Fixed at export: the loop is unrolled in the graph.
         format: ``"tf_saved_model"``, the one format with named signatures.
-        verbose: print the endpoints once written.
+        verbose: True or False (0 or 1): print the endpoints once written.
         input_signature: the ``serve`` input as one ``tf.TensorSpec`` or ``keras.InputSpec``
             (or a list of one), e.g. to fix the batch size; default the model's input with any
             batch size. A MetaLearner's ``support_x`` and ``query_x`` take its features.
@@ -94,16 +93,20 @@ def export(model, filepath, overwrite=False, adaptation_steps=None, format="tf_s
     True
     """
     _check_format(format, model)
-    path = Path(filepath)
+    path = as_path(filepath, "filepath")
     _check_target(path, overwrite)
+    _check_verbose(verbose)
     model = _exported_model(model)
     _check_no_backend(model)
     endpoints = _endpoints(model, input_signature, adaptation_steps)
+    prepare_directory(path, "filepath")
     archive = keras.export.ExportArchive()
     archive.track(model)
     for name, (function, specs) in endpoints.items():
         archive.add_endpoint(name, function, input_signature=specs)
-    _write_atomically(lambda staging: _write(archive, staging), path, overwrite)
+    # Checked again before the rename: files may have appeared at ``path`` during the write.
+    write_atomically(lambda staging: _write(archive, staging), path, directory=True,
+                     recheck=lambda: _check_target(path, overwrite))
     if verbose:
         print(f"Saved artifact at '{path}'. The following endpoints are available:\n\n" +
               "\n".join(_describe(name, specs) for name, (_, specs) in endpoints.items()))
@@ -116,7 +119,22 @@ def tfq_ops(path):
     """The TensorFlow Quantum ops a SavedModel at ``path`` runs, sorted; empty when it needs
     none, so that stock TensorFlow (``tf.saved_model.load``, TF-Serving, ``saved_model_cli``)
     loads and serves it without tfq_meta or TensorFlow Quantum installed."""
-    return sorted(op for op in saved_model_op_types(path) if op.startswith("Tfq"))
+    path = _saved_model_directory(path)
+    try:
+        types = saved_model_op_types(path)
+    except Exception as error:  # google.protobuf's DecodeError, whose module TF does not expose
+        raise ValueError(f"`path` {str(path)!r} holds a saved_model.pb that does not parse "
+                         f"({type(error).__name__}: {error}): it is damaged or not a "
+                         "SavedModel.") from None
+    return sorted(op for op in types if op.startswith("Tfq"))
+
+
+def _saved_model_directory(path):
+    path = as_path(path, "path")
+    if not (path / "saved_model.pb").is_file():
+        raise FileNotFoundError(f"`path` {str(path)!r} is not a SavedModel directory (no "
+                                "saved_model.pb); write one with tfq_meta.export.export.")
+    return path
 
 
 def _write(archive, directory):
@@ -141,10 +159,7 @@ def load(path):
     Returns:
         a :class:`ServedModel`: one method per signature, inputs checked.
     """
-    path = Path(path)
-    if not (path / "saved_model.pb").exists():
-        raise FileNotFoundError(f"`path` {str(path)!r} is not a SavedModel directory (no "
-                                "saved_model.pb); write one with tfq_meta.export.export.")
+    path = _saved_model_directory(path)
     if tfq_ops(path):
         _tfq.require(f"Loading the SavedModel {str(path)!r}, whose graph holds TensorFlow "
                      "Quantum's ops (it was exported from a model on engine='qsim'),")
@@ -203,6 +218,12 @@ def _check_format(format, model):
                          f"`{keras_model}.export(filepath, format={format!r})`.")
 
 
+def _check_verbose(verbose):
+    # 0 and 1 too, as Keras' fit takes them.
+    if not (isinstance(verbose, (bool, np.bool_)) or type(verbose) is int and verbose in (0, 1)):
+        raise ValueError(f"`verbose` must be True or False; got {verbose!r}.")
+
+
 def _check_target(path, overwrite):
     """Raises unless writing ``path`` loses nothing but, with ``overwrite``, an old SavedModel."""
     if not isinstance(overwrite, bool):
@@ -235,48 +256,17 @@ def _replace_refusal(path):
     return None
 
 
-def _write_atomically(write, path, overwrite):
-    """``write(directory)`` into a fresh sibling of ``path``, then renames it to ``path``.
-
-    The sibling is on the same filesystem, so each rename is atomic: ``path`` always holds
-    either the old SavedModel or the new one, never a partial write.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.export-", dir=path.parent))
-    try:
-        write(str(staging))
-        # Checked again: files may have appeared at ``path`` while the SavedModel was written.
-        _check_target(path, overwrite)
-        _rename_into_place(staging, path)
-    finally:
-        # Only the staging directory export created; already gone once renamed into place.
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _rename_into_place(staging, path):
-    """Renames ``staging`` to ``path``. A rename cannot replace a non-empty directory, so an old
-    SavedModel goes aside first, comes back if the new one cannot take its place, and is deleted
-    only once it has."""
-    if not os.path.lexists(path):
-        os.rename(staging, path)
-        return
-    retired = staging.with_name(staging.name + ".old")
-    os.rename(path, retired)
-    try:
-        os.rename(staging, path)
-    except BaseException:
-        os.rename(retired, path)
-        raise
-    shutil.rmtree(retired)
-
-
 def _exported_model(model):
     """What the SavedModel holds: a Distiller's student (no teacher), else ``model`` itself."""
     if isinstance(model, Distiller):
         return model.student
     if not isinstance(model, keras.Model):
+        origin = type(model).__module__.split(".")[0]
+        hint = (f" from {origin}: export takes Keras 3 models (the `keras` package), which "
+                "tfq_meta's layers and models are" if origin in ("tf_keras", "tensorflow")
+                else "")
         raise TypeError(f"`model` must be a keras.Model, Distiller or MetaLearner; got "
-                        f"{type(model).__name__}.")
+                        f"{type(model).__name__}{hint}.")
     return model
 
 
@@ -329,8 +319,14 @@ def _input_spec(model, input_signature):
         raise ValueError("`input_signature` must be one tf.TensorSpec or keras.InputSpec (or a "
                          f"list of one) of shape (batch, {', '.join(map(str, tensor.shape[1:]))})"
                          f", the model's input; got {input_signature!r}.")
-    return tf.TensorSpec(tuple(shape), getattr(specs[0], "dtype", None) or tensor.dtype,
-                         name="x")
+    dtype = tf.as_dtype(getattr(specs[0], "dtype", None) or tensor.dtype)
+    model_dtype = tf.as_dtype(tensor.dtype)
+    numeric = dtype.is_floating or dtype.is_integer
+    if (dtype != tf.string) if model_dtype == tf.string else not numeric:
+        accepted = "tf.string, like the model's input" if model_dtype == tf.string else \
+            "a float or int dtype (features)"
+        raise ValueError(f"`input_signature` dtype must be {accepted}; got {dtype.name}.")
+    return tf.TensorSpec(tuple(shape), dtype, name="x")
 
 
 def _fits(shape, model_shape):

@@ -25,7 +25,8 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
-from tfq_meta._validation import check_finite_number, check_positive_int, is_finite_number
+from tfq_meta._validation import (check_bool, check_finite_number, check_positive_int,
+                                  is_finite_number)
 
 # Dense eigvalsh below this many qubits (a 2^10 matrix takes milliseconds), sparse Lanczos above.
 DENSE_MAX_QUBITS = 10
@@ -107,6 +108,7 @@ def maxcut_hamiltonian(graph):
 def chain_bonds(n_qubits, periodic):
     """The nearest-neighbour bonds ``(i, i+1)`` of a chain, with ``(n-1, 0)`` when periodic."""
     check_positive_int(n_qubits, "n_qubits")
+    check_bool(periodic, "periodic")
     if n_qubits < (3 if periodic else 2):
         raise ValueError(f"`n_qubits` must be at least {3 if periodic else 2} for a "
                          f"{'periodic' if periodic else 'open'} chain; got {n_qubits}.")

@@ -32,11 +32,15 @@ def free_ports(n, host="127.0.0.1"):
 
     Args:
         n: how many ports.
-        host: the address to bind; an IPv6 address (with ``:``) binds an IPv6 socket.
+        host: an address of this machine to bind; an IPv6 address (with ``:``) binds an IPv6
+            socket.
 
     Returns:
         a list of ``n`` port numbers. Another process may take one before it is used, so use
         them at once.
+
+    Raises:
+        ValueError: ``host`` is not an address this machine can listen on.
 
     Example:
 
@@ -44,18 +48,100 @@ def free_ports(n, host="127.0.0.1"):
     2
     """
     check_positive_int(n, "n")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    check_host(host)
     sockets = []
     try:
         # All bound at once, so that the operating system hands out distinct ports.
         for _ in range(n):
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            sock.bind((host, 0))
-            sockets.append(sock)
+            sockets.append(_bound_socket(host, 0))
         return [sock.getsockname()[1] for sock in sockets]
     finally:
         for sock in sockets:
             sock.close()
+
+
+def listen_problem(host, port=0):
+    """Why this machine cannot listen on ``host:port`` (port 0: any free port), in words, or None
+    if it can. Checked by binding a socket, which resolves ``host`` as the servers will."""
+    try:
+        _bound_socket(host, port).close()
+    except (OSError, UnicodeError, OverflowError) as error:  # socket.gaierror is an OSError
+        return getattr(error, "strerror", None) or str(error)
+    return None
+
+
+def check_host(host, argument="host"):
+    """Returns ``host`` if this machine can listen on it, else raises a ValueError naming
+    ``argument``: an unknown name or another machine's address fails here, not in a child."""
+    problem = listen_problem(host) if isinstance(host, str) and host else "not an address"
+    if problem is not None:
+        raise ValueError(f"`{argument}` must be an address of this machine (e.g. 127.0.0.1 or "
+                         f"localhost); got {host!r}: {problem}.")
+    return host
+
+
+def check_port(port, host, argument="port"):
+    """Returns ``port`` if it is an int in 1 … 65535 that is free on ``host``, else raises a
+    ValueError naming ``argument``."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ValueError(f"`{argument}` must be a TCP port, an int in 1 … 65535; got {port!r}.")
+    problem = listen_problem(host, port)
+    if problem is not None:
+        raise ValueError(f"`{argument}` {port} cannot be listened on at {host}: {problem}. Give "
+                         "a free port, or none for one chosen at random.")
+    return port
+
+
+def check_arguments(arguments, argument):
+    """``arguments`` as a list of strings (``os.PathLike`` too) for a command line: a single
+    string would otherwise pass each of its characters as an argument."""
+    if isinstance(arguments, (list, tuple)) and all(isinstance(a, (str, os.PathLike))
+                                                    for a in arguments):
+        return [os.fspath(a) for a in arguments]
+    raise TypeError(f"`{argument}` must be a list of strings, e.g. ['--epochs', '3']; got "
+                    f"{arguments!r}.")
+
+
+def check_env(env, argument="env"):
+    """``env`` (None, or a mapping of str to str) as a dict or None; subprocess would reject
+    anything else only when the first process starts."""
+    if env is None:
+        return None
+    if not hasattr(env, "items") or not all(isinstance(k, str) and isinstance(v, str)
+                                            for k, v in env.items()):
+        raise TypeError(f"`{argument}` must be None or a mapping of str to str; got {env!r}.")
+    return dict(env)
+
+
+def check_directory(path, argument, create=False):
+    """Returns ``path`` if it is None or an existing directory, else raises a ValueError naming
+    ``argument``, before any process starts. With ``create`` it is made first and must be
+    writable (a directory for logs)."""
+    if path is None:
+        return None
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"`{argument}` must be a directory path (str or os.PathLike); got "
+                        f"{type(path).__name__}.")
+    try:
+        if create:
+            os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"`{argument}` must be a directory this process can create; "
+                         f"{os.fspath(path)!r} cannot be: {error.strerror or error}.") from None
+    if not os.path.isdir(path) or (create and not os.access(path, os.W_OK | os.X_OK)):
+        kind = "a writable directory" if create else "an existing directory"
+        raise ValueError(f"`{argument}` must be {kind}; got {os.fspath(path)!r}.")
+    return path
+
+
+def _bound_socket(host, port):
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def start_process_group(command, **popen_arguments):

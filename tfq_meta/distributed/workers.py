@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 
-from tfq_meta._validation import check_positive_float, check_positive_int
+from tfq_meta._validation import check_bool, check_positive_float, check_positive_int
 from tfq_meta.distributed import processes
 
 _POLL_SECONDS = 0.1
@@ -31,7 +31,7 @@ def local_tf_configs(n_workers, host="127.0.0.1"):
 
     Args:
         n_workers: how many workers.
-        host: the address every worker listens on.
+        host: the address every worker listens on, one of this machine's.
 
     Returns:
         a list of ``n_workers`` JSON strings, in worker order.
@@ -71,9 +71,17 @@ def run_workers(command, n_workers, timeout, env=None, cwd=None, check=True):
 
         run_workers([sys.executable, "train.py"], n_workers=2, timeout=600)
     """
+    command = _check_command(command)
+    check_positive_int(n_workers, "n_workers")
+    if timeout is None:
+        raise ValueError("`timeout` must be a positive finite number of seconds; got None: a "
+                         "worker whose peer hangs waits in its collective ops forever, so the "
+                         "run needs a deadline.")
     check_positive_float(timeout, "timeout")
+    cwd = processes.check_directory(cwd, "cwd")
+    check_bool(check, "check")
+    environment = dict(os.environ if env is None else processes.check_env(env))
     configs = local_tf_configs(n_workers)
-    environment = dict(os.environ if env is None else env)
     workers, outputs = [], []
     timed_out = False
     try:
@@ -94,6 +102,13 @@ def run_workers(command, n_workers, timeout, env=None, cwd=None, check=True):
     if check and (timed_out or any(r.returncode != 0 for r in results)):
         raise RuntimeError(_failure_report(results, timed_out, timeout))
     return results
+
+
+def _check_command(command):
+    if isinstance(command, (str, os.PathLike)) or not command:
+        raise TypeError(f"`command` must be a non-empty list of strings, e.g. [sys.executable, "
+                        f"'train.py']; got {command!r}.")
+    return processes.check_arguments(command, "command")
 
 
 def _wait_until_done_or_failed(workers, deadline):

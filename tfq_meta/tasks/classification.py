@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from tfq_meta._validation import check_positive_int
+from tfq_meta._validation import check_finite_array, check_positive_int, is_finite_number
 from tfq_meta.tasks.family import TaskFamily
 
 
@@ -32,7 +32,9 @@ class FewShotClassification(TaskFamily):
     """
 
     def __init__(self, x, y, n_ways, shots, query_shots=None, classes=None):
-        x, y = np.asarray(x), np.asarray(y)
+        x, y = check_finite_array(x, "x"), np.asarray(y)
+        if x.ndim < 2:
+            raise ValueError(f"`x` must be shaped [examples, features...]; got shape {x.shape}.")
         if y.ndim != 1 or y.dtype.kind not in "iu":
             raise ValueError(f"`y` must be integer class labels of shape [examples]; got dtype "
                              f"{y.dtype} and shape {y.shape}.")
@@ -42,7 +44,7 @@ class FewShotClassification(TaskFamily):
         check_positive_int(shots, "shots")
         query_shots = shots if query_shots is None else query_shots
         check_positive_int(query_shots, "query_shots")
-        classes = np.unique(y) if classes is None else np.asarray(sorted(classes))
+        classes = np.unique(y) if classes is None else _check_classes(classes)
         unknown = sorted(set(classes.tolist()) - set(y.tolist()))
         if unknown:
             raise ValueError(f"`classes` {unknown} have no examples in `y`.")
@@ -108,6 +110,9 @@ def digits(n_ways=2, shots=5, query_shots=None, n_features=4, fractions=(0.6, 0.
 
     check_positive_int(n_features, "n_features")
     x, y = load_digits(return_X_y=True)
+    if n_features > x.shape[1]:
+        raise ValueError(f"`n_features` must be at most {x.shape[1]}, the pixels of an 8×8 digit "
+                         f"(PCA components); got {n_features}.")
     splits = FewShotClassification.split(x, y, n_ways, shots, query_shots, fractions, seed)
     train = np.isin(y, splits["train"].classes)
     pca = PCA(n_components=n_features, random_state=seed).fit(x[train])
@@ -117,8 +122,22 @@ def digits(n_ways=2, shots=5, query_shots=None, n_features=4, fractions=(0.6, 0.
             for name, family in splits.items()}
 
 
+def _check_classes(classes):
+    """``classes`` as a sorted array of distinct ints: a class listed twice would let a task draw
+    it for two of its labels."""
+    values = list(classes) if isinstance(classes, (list, tuple, np.ndarray, range)) else None
+    if values is None or not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool)
+                                 for c in values):
+        raise TypeError(f"`classes` must be a list of int class labels; got {classes!r}.")
+    repeated = sorted({int(c) for c in values if values.count(c) > 1})
+    if repeated:
+        raise ValueError(f"`classes` must list each class once; {repeated} appear more than once.")
+    return np.asarray(sorted(values))
+
+
 def _split_counts(n_classes, fractions, n_ways):
-    if len(fractions) != 3 or min(fractions) <= 0:
+    if not (isinstance(fractions, (list, tuple)) and len(fractions) == 3 and
+            all(is_finite_number(f) for f in fractions) and min(fractions) > 0):
         raise ValueError(f"`fractions` must be three positive shares (train, validation, test); "
                          f"got {fractions!r}.")
     if n_classes < 3 * n_ways:

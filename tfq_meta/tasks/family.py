@@ -2,7 +2,8 @@
 import numpy as np
 import tensorflow as tf
 
-from tfq_meta._validation import check_non_negative_int, check_positive_int
+from tfq_meta._validation import (check_finite_array, check_non_negative_int, check_positive_int,
+                                  check_seed)
 from tfq_meta.tasks.episodes import check_episode
 
 
@@ -27,7 +28,7 @@ class TaskFamily:
             seed: int or sequence of ints for ``np.random.default_rng``.
         """
         check_positive_int(n_tasks, "n_tasks")
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_seed(seed))
         tasks = [self.sample_task(rng) for _ in range(n_tasks)]
         for key in tasks[0]:
             shapes = {np.shape(task[key]) for task in tasks}
@@ -35,7 +36,8 @@ class TaskFamily:
                 raise ValueError(f"{type(self).__name__}.sample_task returned `{key}` of "
                                  f"different shapes {sorted(shapes)}; every task of a family must "
                                  "have the same shapes so tasks can be batched.")
-        episode = {key: _as_model_array(np.stack([task[key] for task in tasks]))
+        episode = {key: _as_model_array(np.stack([task[key] for task in tasks]),
+                                        f"{type(self).__name__}.sample_task()['{key}']")
                    for key in tasks[0]}
         check_episode(episode, f"{type(self).__name__}.sample_task")
         return episode
@@ -63,6 +65,7 @@ class TaskFamily:
         parts, one per replica (``meta_batch_size`` must be at least the number of replicas).
         """
         check_positive_int(meta_batch_size, "meta_batch_size")
+        check_seed(seed, allow_sequence=False)  # episode i is drawn from the seed [seed, i]
         if n_episodes is not None:
             check_positive_int(n_episodes, "n_episodes")
         if not callable(start):
@@ -131,11 +134,8 @@ def _as_index(value):
     return value
 
 
-def _as_model_array(array):
-    """float64 → float32 (Keras' default); integer labels → int32."""
-    array = np.asarray(array)
-    if array.dtype.kind == "f":
-        return array.astype(np.float32)
-    if array.dtype.kind in "iu":
-        return array.astype(np.int32)
-    raise TypeError(f"Task arrays must be numbers; got dtype {array.dtype}.")
+def _as_model_array(array, argument):
+    """float64 → float32 (Keras' default); integer labels → int32; finite numbers only, since one
+    NaN in a task would make every meta-gradient NaN."""
+    array = check_finite_array(array, argument)
+    return array.astype(np.float32 if array.dtype.kind == "f" else np.int32)

@@ -3,7 +3,7 @@ import cirq
 import numpy as np
 
 from tfq_meta import hamiltonians, memory
-from tfq_meta._validation import check_positive_int
+from tfq_meta._validation import check_positive_int, check_seed
 from tfq_meta.tasks.family import TaskFamily
 
 
@@ -76,13 +76,22 @@ class HamiltonianFamily(TaskFamily):
     def data(self, parameters):
         """``(x, y)`` of a list of tasks, for ``model.fit(x, y)`` with the ``Energy`` loss:
         float32 ``[n, n_features]`` features and ``[n, len(terms)]`` coefficients."""
+        if not isinstance(parameters, (list, tuple, np.ndarray)) or len(parameters) == 0:
+            raise ValueError(f"`parameters` must be a non-empty list of task parameters (see "
+                             f"sample_parameters); got {parameters!r}.")
         x = np.stack([self.features(p) for p in parameters]).astype(np.float32)
         y = np.stack([self.coefficients(p) for p in parameters]).astype(np.float32)
         return x, y
 
     def energies(self, expectations, parameters):
         """Each task's energy from a model's outputs ``[n, len(terms)]``: ``Σ_k c_k ⟨P_k⟩``."""
-        return np.sum(self.data(parameters)[1] * np.asarray(expectations), axis=-1)
+        coefficients = self.data(parameters)[1]
+        expectations = np.asarray(expectations)
+        if expectations.shape != coefficients.shape:
+            raise ValueError(f"`expectations` must be shaped [tasks, terms] = "
+                             f"{list(coefficients.shape)} ({len(parameters)} parameters, "
+                             f"{len(self.terms)} terms); got shape {list(expectations.shape)}.")
+        return np.sum(coefficients * expectations, axis=-1)
 
     def episode(self, parameters):
         """The episode of the tasks with these parameters (one task each, in order), for a
@@ -97,5 +106,6 @@ class HamiltonianFamily(TaskFamily):
 
     def sample_parameters(self, n_tasks, seed=0):
         """``n_tasks`` parameters, reproducibly from ``seed``."""
-        rng = np.random.default_rng(seed)
+        check_positive_int(n_tasks, "n_tasks")
+        rng = np.random.default_rng(check_seed(seed))
         return [self.sample_parameter(rng) for _ in range(n_tasks)]

@@ -84,5 +84,9 @@ class MaxCut(HamiltonianFamily):
 
     def approximation_ratios(self, energies, graphs):
         """Expected cut over the best cut of each graph: ``(W/2 − E) / max_cut``."""
+        energies = np.asarray(energies)
+        if energies.shape != (len(graphs),):
+            raise ValueError(f"`energies` must hold one energy per graph, shape "
+                             f"[{len(graphs)}]; got shape {list(energies.shape)}.")
         return np.array([(0.5 * self.features(g).sum() - e) / self.max_cut(g)
-                         for e, g in zip(np.asarray(energies), graphs)])
+                         for e, g in zip(energies, graphs)])

@@ -47,7 +47,7 @@ class XXZChain(HamiltonianFamily):
         return np.concatenate([bonds, np.full(self.n_qubits, float(self.field))])
 
     def features(self, delta):
-        return np.array([delta], dtype=np.float64)
+        return np.array([check_finite_number(delta, "delta")], dtype=np.float64)
 
 
 class TransverseFieldIsing(HamiltonianFamily):
@@ -84,4 +84,4 @@ class TransverseFieldIsing(HamiltonianFamily):
                                np.full(self.n_qubits, -check_finite_number(field, "field"))])
 
     def features(self, field):
-        return np.array([field], dtype=np.float64)
+        return np.array([check_finite_number(field, "field")], dtype=np.float64)

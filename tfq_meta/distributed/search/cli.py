@@ -6,12 +6,16 @@ Example::
 """
 import argparse
 import json
+import math
 import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
+from tfq_meta.distributed import processes
 from tfq_meta.distributed.search.launcher import launch
+from tfq_meta.saving import write_atomically
 
 _INTERRUPTED = 130
 
@@ -23,16 +27,20 @@ def parser():
         description="Run a keras-tuner search script as a chief oracle and N workers on this "
                     "machine, and report the best trial.",
         epilog="Example: python -m tfq_meta.distributed --workers 2 examples/distributed_search.py")
-    arguments.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    arguments.add_argument("--host", default="127.0.0.1",
+    arguments.add_argument("--workers", type=_int_at_least(1), default=2,
+                           help="worker processes (default 2)")
+    arguments.add_argument("--host", type=_host, default="127.0.0.1",
                            help="address of the chief's oracle (default 127.0.0.1)")
-    arguments.add_argument("--port", type=int, default=0, help="port of the oracle (default free)")
-    arguments.add_argument("--timeout", type=float, default=None,
+    arguments.add_argument("--port", type=_port, default=0,
+                           help="port of the oracle (default 0: a free one)")
+    arguments.add_argument("--timeout", type=_positive_seconds, default=None,
                            help="stop everything after this many seconds")
-    arguments.add_argument("--max-restarts", type=int, default=1,
+    arguments.add_argument("--max-restarts", type=_int_at_least(0), default=1,
                            help="times a dead worker is restarted (default 1)")
-    arguments.add_argument("--log-dir", default=None, help="also write each process's log here")
-    arguments.add_argument("--json", default=None, help="write the result to this JSON file")
+    arguments.add_argument("--log-dir", type=_log_dir, default=None,
+                           help="also write each process's log here")
+    arguments.add_argument("--json", type=_json_path, default=None,
+                           help="write the result to this JSON file")
     arguments.add_argument("--quiet", action="store_true",
                            help="print only the launcher's messages and the report")
     arguments.add_argument("-m", dest="module", action="store_true",
@@ -40,6 +48,67 @@ def parser():
     arguments.add_argument("script", help="the search script (or module with -m)")
     arguments.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the script")
     return arguments
+
+
+# Option types: argparse reports their errors as "argument --option: <message>" and exits with
+# status 2 before anything starts; a search is not launched only to fail at its end.
+
+def _int_at_least(minimum):
+    def convert(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an int >= {minimum}; got {text!r}")
+        return value
+    convert.__name__ = f"int >= {minimum}"
+    return convert
+
+
+def _positive_seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds; got {text!r}")
+    return value
+
+
+def _host(text):
+    problem = processes.listen_problem(text) if text else "not an address"
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"must be an address of this machine (e.g. 127.0.0.1 "
+                                         f"or localhost); got {text!r}: {problem}")
+    return text
+
+
+def _port(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port in 1 … 65535 (0: a free one); got "
+                                         f"{text!r}")
+    return value
+
+
+def _log_dir(text):
+    try:
+        return processes.check_directory(text, "--log-dir", create=True)
+    except (TypeError, ValueError) as error:
+        raise argparse.ArgumentTypeError(str(error).replace("`--log-dir` ", "")) from None
+
+
+def _json_path(text):
+    directory = os.path.dirname(os.path.abspath(text))
+    if os.path.isdir(text) or not os.path.isdir(directory) or \
+            not os.access(directory, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"must be a file path in an existing, writable "
+                                         f"directory; got {text!r}")
+    return text
 
 
 class QuietOutput:
@@ -68,7 +137,7 @@ def main(argv=None):
         main(["--workers", "2", "examples/distributed_search.py"])
         # 0
     """
-    options = parser().parse_args(argv)
+    options = _checked(parser(), argv)
     try:
         with _signals_interrupt():
             result = launch(options.script, options.args, workers=options.workers,
@@ -84,6 +153,21 @@ def main(argv=None):
         _write_json(options.json, result.to_dict())
     completed = result.status == "completed" and result.processes["chief"][-1].returncode == 0
     return 0 if completed else 1
+
+
+def _checked(arguments, argv):
+    """The parsed options, after the checks that need two of them or the file system; errors go
+    through argparse (usage, exit status 2) before any process starts."""
+    options = arguments.parse_args(argv)
+    if not options.module and not os.path.isfile(options.script):
+        arguments.error(f"argument script: no file {options.script!r} (give a Python script, or "
+                        "-m and a module name)")
+    problem = options.port and processes.listen_problem(options.host, options.port)
+    if problem:
+        arguments.error(f"argument --port: {options.port} cannot be listened on at "
+                        f"{options.host}: {problem}; give a free port, or 0 for one chosen at "
+                        "random")
+    return options
 
 
 class _signals_interrupt:
@@ -107,6 +191,7 @@ def _interrupt(signum, frame):
 
 def _write_json(path, value):
     """Writes ``value`` to ``path`` through a temporary file, so a reader never sees half."""
-    with open(f"{path}.tmp", "w") as file:
-        json.dump(value, file, indent=2)
-    os.replace(f"{path}.tmp", path)
+    def write(staging):
+        with open(staging, "w") as file:
+            json.dump(value, file, indent=2)
+    write_atomically(write, Path(path))

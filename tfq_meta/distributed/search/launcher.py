@@ -37,7 +37,7 @@ import tempfile
 import time
 
 from tfq_meta._compat import keras_tuner as tuner_compat
-from tfq_meta._validation import (check_non_negative_int, check_positive_float,
+from tfq_meta._validation import (check_bool, check_non_negative_int, check_positive_float,
                                   check_positive_int)
 from tfq_meta.distributed import processes
 from tfq_meta.distributed.processes import describe_exit
@@ -66,13 +66,15 @@ def launch(script, args=(), workers=2, module=False, host="127.0.0.1", port=None
         workers: number of worker processes.
         module: run ``script`` as ``python -m script``.
         host: address the chief serves the oracle on and the workers connect to.
-        port: port of the oracle; default a free one.
+        port: port of the oracle, an int in 1 … 65535 free on ``host``; default (None) a free
+            one.
         timeout: seconds after which every process is stopped (``status="timeout"``).
         max_restarts: how many times a worker that dies (exits with an error or a signal) is
             started again, with the same tuner id; it then runs its unfinished trial again.
         shutdown_grace: seconds the processes get to exit by themselves once the search has
             ended, and to exit after SIGTERM before SIGKILL.
-        log_dir: if given, each process's output also goes to ``log_dir/<tuner id>.log``.
+        log_dir: if given, each process's output also goes to ``log_dir/<tuner id>.log``; it is
+            created (and checked writable) before any process starts.
         output: text stream for the prefixed output (``[chief] …``) and the launcher's messages;
             None for silence.
         env: extra environment variables for every process (``TF_CPP_MIN_LOG_LEVEL`` defaults
@@ -93,16 +95,28 @@ def launch(script, args=(), workers=2, module=False, host="127.0.0.1", port=None
     check_positive_float(shutdown_grace, "shutdown_grace")
     if timeout is not None:
         check_positive_float(timeout, "timeout")
+    args, env = processes.check_arguments(args, "args"), processes.check_env(env) or {}
+    cwd = processes.check_directory(cwd, "cwd")
+    if output is not None and not callable(getattr(output, "write", None)):
+        raise TypeError(f"`output` must be a text stream (with .write) or None; got "
+                        f"{type(output).__name__}.")
+    if log_dir is not None:
+        processes.check_directory(log_dir, "log_dir", create=True)
+    check_bool(module, "module")
+    if not isinstance(script, (str, os.PathLike)) or (module and not isinstance(script, str)):
+        raise TypeError(f"`script` must be a path (str or pathlib.Path), or with module=True a "
+                        f"module name (str); got {script!r}.")
     if not module:
         script = os.path.abspath(os.path.join(cwd or os.getcwd(), os.fspath(script)))
         if not os.path.isfile(script):
             raise FileNotFoundError(f"No search script at {script}.")
     target = ["-m", script] if module else [script]
-    port = port or processes.free_ports(1, host)[0]
+    processes.check_host(host)
+    port = processes.free_ports(1, host)[0] if port is None else processes.check_port(port, host)
     launcher = _Launcher(target + list(args), workers, host, port, timeout, max_restarts,
                          shutdown_grace, processes.PrefixedOutput(output, log_dir),
                          {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-                          **(env or {})}, cwd)
+                          **env}, cwd)
     return launcher.run()
 
 
