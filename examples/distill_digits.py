@@ -40,6 +40,7 @@ from tqdm import tqdm  # noqa: E402
 from tfq_meta import Distiller, models  # noqa: E402
 from tfq_meta.distillation import LogitsDistillation  # noqa: E402
 from tfq_meta.models import circuit_summary  # noqa: E402
+from tfq_meta.saving import write_atomically  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -202,7 +203,8 @@ def plot(n_classes, curves, accuracy, n_train):
     right.legend(loc="lower right")
     figure.tight_layout()
     OUTPUT.mkdir(exist_ok=True)
-    figure.savefig(OUTPUT / "distill_digits.png", dpi=120)
+    write_atomically(lambda staging: figure.savefig(staging, dpi=120),
+                     OUTPUT / "distill_digits.png")
     print(f"Plot: {OUTPUT / 'distill_digits.png'}")
 
 

@@ -108,6 +108,8 @@ def plot(tasks, served):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from tfq_meta.saving import write_atomically
+
     figure, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.8), sharey=True)
     for axis, task, result in zip(axes, tasks, served):
         grid = task["query_x"][:, 0]
@@ -123,7 +125,8 @@ def plot(tasks, served):
     axes[0].legend(fontsize=8)
     figure.suptitle("A SavedModel adapting to new tasks in a fresh process")
     figure.tight_layout()
-    figure.savefig(OUTPUT / "export_and_serve.png", dpi=120)
+    write_atomically(lambda staging: figure.savefig(staging, dpi=120),
+                     OUTPUT / "export_and_serve.png")
     print(f"Plot: {OUTPUT / 'export_and_serve.png'}")
 
 

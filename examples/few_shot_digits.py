@@ -21,11 +21,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import matplotlib  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
 
 from tfq_meta import MetaLearner, models, tasks  # noqa: E402
+from tfq_meta.saving import write_atomically  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -136,7 +136,8 @@ def plot(accuracies, curves):
                 title="adaptation on held-out tasks (K=5)")
     axes[1].legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(OUTPUT / "few_shot_digits.png", dpi=120)
+    write_atomically(lambda staging: figure.savefig(staging, dpi=120),
+                     OUTPUT / "few_shot_digits.png")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import matplotlib  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tfq_meta import MetaLearner, models, tasks  # noqa: E402
+from tfq_meta.saving import save_model, write_atomically  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -134,7 +135,7 @@ def print_goals(curves):
 def check_saved(meta):
     """The MetaLearner round-trips through a .keras file: same adaptation, same predictions."""
     path = OUTPUT / "few_shot_sinusoid.keras"
-    meta.save(path)
+    save_model(meta, path)   # atomic: a killed save keeps the previous file
     reloaded = keras.models.load_model(path)
     task = tasks.Sinusoid(shots=10, query_shots=50).sample(4, seed=11)
     gap = np.max(np.abs(
@@ -170,7 +171,8 @@ def plot(learners, curves):
         axis.set(xlabel="x", ylabel="y", title=f"A = {amplitude:.2f}, φ = {phase:.2f}")
     axes[2].legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(OUTPUT / "few_shot_sinusoid.png", dpi=120)
+    write_atomically(lambda staging: figure.savefig(staging, dpi=120),
+                     OUTPUT / "few_shot_sinusoid.png")
 
 
 if __name__ == "__main__":

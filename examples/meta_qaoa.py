@@ -45,6 +45,7 @@ import matplotlib  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tfq_meta import Energy, MetaLearner, circuits, models, tasks  # noqa: E402
+from tfq_meta.saving import write_atomically  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -268,7 +269,8 @@ def plot(curves, optimum):
                      + (" (close up)" if ylim else ""))
             axis.legend(fontsize=8, loc="lower right")
     figure.tight_layout()
-    figure.savefig(OUTPUT / "meta_qaoa.png", dpi=120)
+    write_atomically(lambda staging: figure.savefig(staging, dpi=120),
+                     OUTPUT / "meta_qaoa.png")
 
 
 if __name__ == "__main__":

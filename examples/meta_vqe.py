@@ -37,6 +37,7 @@ import numpy as np  # noqa: E402
 from sklearn.isotonic import IsotonicRegression  # noqa: E402
 
 from tfq_meta import Energy, MetaLearner, circuits, models, tasks  # noqa: E402
+from tfq_meta.saving import write_atomically  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -225,7 +226,8 @@ def plot(curves, e0_train):
     axis.set(xlabel="Δ", ylabel="energy", title="XXZ chain, 8 qubits, λ = 0.75: test energies")
     axis.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(OUTPUT / "meta_vqe.png", dpi=120)
+    write_atomically(lambda staging: figure.savefig(staging, dpi=120),
+                     OUTPUT / "meta_vqe.png")
     print(f"wrote {OUTPUT / 'meta_vqe.png'}")
 
 

@@ -32,6 +32,7 @@ from sklearn.svm import SVC  # noqa: E402
 from tfq_meta import circuits, tasks  # noqa: E402
 from tfq_meta.kernels import (QSVC, KernelAlignment, KernelMetaLearner,  # noqa: E402
                               ProjectedQuantumKernel, QuantumKernel, kernel_target_alignment)
+from tfq_meta.saving import write_atomically  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -150,7 +151,8 @@ def plot(alignment_curve, accuracy, history):
               title="3. Few-shot QSVC on held-out tasks")
     figure.tight_layout()
     OUTPUT.mkdir(exist_ok=True)
-    figure.savefig(OUTPUT / "qsvc_digits.png", dpi=120)
+    write_atomically(lambda staging: figure.savefig(staging, dpi=120),
+                     OUTPUT / "qsvc_digits.png")
     print(f"\nPlot: {OUTPUT / 'qsvc_digits.png'}")
 
 

@@ -22,6 +22,7 @@ import matplotlib  # noqa: E402
 import numpy as np  # noqa: E402
 
 import tfq_meta  # noqa: E402
+from tfq_meta.saving import write_atomically  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -47,12 +48,13 @@ def main():
     print(f"test MSE {test_mse:.4f} (variance of the target: {np.var(target(x_test)):.3f})")
 
     keras_path, export_path = OUTPUT / "student.keras", OUTPUT / "student_savedmodel"
-    model.save(keras_path)
+    tfq_meta.save_model(model, keras_path)   # atomic: a killed save keeps the previous file
     reloaded = keras.models.load_model(keras_path)
-    keras_gap = np.max(np.abs(reloaded.predict(x_test, verbose=0) - model.predict(x_test, verbose=0)))
-    model.export(str(export_path), verbose=False)
+    predictions = model.predict(x_test, verbose=0)
+    keras_gap = np.max(np.abs(reloaded.predict(x_test, verbose=0) - predictions))
+    tfq_meta.export.export(model, export_path, overwrite=True, verbose=False)   # atomic too
     served = serve_in_fresh_process(export_path, x_test)
-    served_gap = np.max(np.abs(served - model.predict(x_test, verbose=0)))
+    served_gap = np.max(np.abs(served - predictions))
     print(f".keras reload max |diff| = {keras_gap:.2e}; SavedModel in a fresh process "
           f"max |diff| = {served_gap:.2e}")
 
@@ -84,7 +86,8 @@ def plot(x_train, x_test, predictions, losses):
     loss_axis.semilogy(losses)
     loss_axis.set(xlabel="epoch", ylabel="training MSE", title="training curve")
     figure.tight_layout()
-    figure.savefig(OUTPUT / "train_student.png", dpi=120)
+    write_atomically(lambda staging: figure.savefig(staging, dpi=120),
+                     OUTPUT / "train_student.png")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from keras_tuner.engine.hyperparameters import Int  # noqa: E402
 
 import tfq_meta  # noqa: E402
 from tfq_meta.tuning import StudentHyperModel  # noqa: E402
+from tfq_meta.saving import write_atomically  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -106,7 +107,8 @@ def plot(tuner, best_trial, x_train, x_test, predictions):
     fit_axis.set(xlabel="x", ylabel="y", title="best student on the test grid")
     fit_axis.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(OUTPUT / "tune_student.png", dpi=120)
+    write_atomically(lambda staging: figure.savefig(staging, dpi=120),
+                     OUTPUT / "tune_student.png")
 
 
 def _describe(trial):
