@@ -23,7 +23,7 @@ Rows of the table:
 - standard VQE: the symmetry circuit with the same thresholds from random angles, for as many
   steps as it needs to reach MAML's error.
 
-Run:  python examples/meta_vqe.py        (about 18 minutes on 2 cores)
+Run:  python examples/meta_vqe.py        (about 11 minutes on 2 cores)
 Writes examples/output/meta_vqe.png: energy against Δ with the exact curve.
 """
 import os
