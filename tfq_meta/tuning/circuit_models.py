@@ -20,6 +20,8 @@ MODEL_OPTIONS = ("rotations", "engine", "differentiator", "repetitions", "noise"
 # The tuned arguments of the circuit; the other one, learning_rate, goes to the optimizer.
 ARCHITECTURE = ("n_qubits", "n_layers", "encoding", "entangler", "trainable_scaling")
 _COMPILE_ARGUMENTS_OF_THE_HYPERMODEL = ("optimizer", "loss", "metrics")
+# Metric names that keras.Model.compile resolves by the loss, which keras.metrics.get does not know.
+_COMPILE_METRIC_ALIASES = ("acc", "accuracy", "crossentropy", "ce")
 
 
 class CircuitModelHyperModel(keras_tuner.HyperModel):
@@ -58,8 +60,8 @@ class CircuitModelHyperModel(keras_tuner.HyperModel):
              hp_types.Float("learning_rate", 1e-3, 1e-1, sampling="log", default=1e-2),
              check_positive_float))
         self.optimizer = _optimizer_class(optimizer)
-        self.loss = loss if loss is not None else _default_loss(task)
-        self.metrics = metrics if metrics is not None else _default_metrics(task)
+        self.loss = _check_loss(loss) if loss is not None else _default_loss(task)
+        self.metrics = _check_metrics(metrics) if metrics is not None else _default_metrics(task)
         self.compile_options = _check_compile_options(compile_options)
 
     def build(self, hp):
@@ -224,6 +226,30 @@ def _optimizer_class(optimizer):
     raise TypeError("`optimizer` must be a Keras optimizer name (e.g. 'adam') or class (e.g. "
                     f"keras.optimizers.SGD), not {optimizer!r}: each trial creates its optimizer "
                     "with the tuned `learning_rate`.")
+
+
+def _check_loss(loss):
+    """A loss Keras can interpret, found now rather than by every trial's ``fit``."""
+    try:
+        keras.losses.get(loss)
+    except (ValueError, TypeError):
+        raise ValueError(f"`loss` must be a Keras loss name, function or keras.losses.Loss; got "
+                         f"{loss!r}.") from None
+    return loss
+
+
+def _check_metrics(metrics):
+    if isinstance(metrics, dict):  # per output: left to Keras
+        return metrics
+    for metric in metrics if isinstance(metrics, (list, tuple)) else [metrics]:
+        if metric in _COMPILE_METRIC_ALIASES:
+            continue
+        try:
+            keras.metrics.get(metric)
+        except (ValueError, TypeError):
+            raise ValueError(f"`metrics` must be Keras metrics (names, functions or "
+                             f"keras.metrics.Metric); got {metric!r}.") from None
+    return metrics
 
 
 def _default_loss(task):
