@@ -98,6 +98,12 @@ def test_observable_matching_needs_a_pqc_layer(pair):
         ObservableDistillation(["Z0"]).validate_model_compatibility(teacher, subclassed)
 
 
+def test_unknown_student_loss(pair):
+    with pytest.raises(ValueError, match="`loss` must be a Keras loss name, function or "
+                                         "keras.losses.Loss; got 'nope'"):
+        Distiller(*pair, LogitsDistillation()).compile(optimizer="adam", loss="nope")
+
+
 def test_labels_without_a_loss_and_data_without_labels(pair):
     x, y = np.zeros((4, 2), np.float32), np.zeros(4, np.int32)
     distiller = Distiller(*pair, LogitsDistillation(), student_loss_weight=0.5)

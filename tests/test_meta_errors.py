@@ -64,6 +64,9 @@ def test_loss_is_required_and_compile_comes_first(model):
         meta.adapt(np.zeros((3, 2)), np.zeros(3, np.int32))
     with pytest.raises(ValueError, match="`loss` is required"):
         meta.compile(optimizer="adam")
+    with pytest.raises(ValueError, match="`loss` must be a Keras loss name, function or "
+                                         "keras.losses.Loss; got 'nope'"):
+        meta.compile(loss="nope")
 
 
 @pytest.mark.parametrize("data, error, message", [

@@ -10,7 +10,7 @@ from tfq_meta._validation import check_unit_interval, is_finite_number
 from tfq_meta.distillation.features import FeatureExtractor, declared_features
 from tfq_meta.meta.episode_checks import check_examples, check_labels
 from tfq_meta.meta.replicas import per_replica_loss
-from tfq_meta.meta.task_losses import label_kind
+from tfq_meta.meta.task_losses import check_loss, label_kind
 from tfq_meta.xla import XlaByDefault, resolve_jit_compile
 
 
@@ -101,6 +101,8 @@ class Distiller(DistributedFit, XlaByDefault, keras.distillation.Distiller):
                 compiled by it, on a CPU too (see :mod:`tfq_meta.xla`); or True, False.
             **kwargs: other ``keras.Model.compile`` arguments.
         """
+        if loss is not None and not isinstance(loss, (list, tuple, dict)):
+            check_loss(loss)
         # keras.Model.compile, not Keras' Distiller.compile: the latter refuses loss=None and
         # keeps the loss outside Keras' compiled loss, which then loses sample weights and does
         # not survive saving.
@@ -108,7 +110,7 @@ class Distiller(DistributedFit, XlaByDefault, keras.distillation.Distiller):
                             jit_compile=resolve_jit_compile(self, jit_compile,
                                                             kwargs.get("run_eagerly", False)),
                             **kwargs)
-        self._class_indices = _takes_class_indices(loss)
+        self._class_indices = _label_kind(loss)
         if self.student.built:
             # Optimizer variables now, not in the first traced step: a step whose trace failed
             # on bad data must not leave the next fit unable to create them.
@@ -252,7 +254,7 @@ class Distiller(DistributedFit, XlaByDefault, keras.distillation.Distiller):
         return total
 
 
-def _takes_class_indices(loss):
+def _label_kind(loss):
     """The :func:`~tfq_meta.meta.task_losses.label_kind` of the student's loss; None (labels
     not checked against the outputs) for no loss or several."""
     if loss is None or isinstance(loss, (list, tuple, dict)):

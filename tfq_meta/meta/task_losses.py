@@ -14,12 +14,21 @@ def labels_like(y, predictions):
 
 def per_example_loss(loss):
     """A function (y_true, y_pred) -> unreduced per-example losses."""
-    loss = keras.losses.get(loss)
-    if isinstance(loss, keras.losses.Loss):
-        return loss.call
-    if callable(loss):
-        return loss
-    raise TypeError(f"`loss` must be a Keras loss name, function or Loss; got {loss!r}.")
+    loss = check_loss(loss)
+    return loss.call if isinstance(loss, keras.losses.Loss) else loss
+
+
+def check_loss(loss):
+    """``keras.losses.get(loss)``, raising an error that names ``loss`` unless it is a Keras
+    loss name, a function or a ``keras.losses.Loss``."""
+    try:
+        resolved = keras.losses.get(loss)
+    except (ValueError, TypeError):
+        resolved = None
+    if not callable(resolved):
+        raise ValueError(f"`loss` must be a Keras loss name, function or keras.losses.Loss; got "
+                         f"{loss!r}.")
+    return resolved
 
 
 def labels_are_class_indices(loss):

@@ -11,6 +11,7 @@ from keras_tuner.engine import hyperparameters as hp_types
 from tfq_meta import models
 from tfq_meta._validation import check_choice, check_positive_float, check_positive_int
 from tfq_meta.circuits import ENTANGLERS, ROTATIONS
+from tfq_meta.meta.task_losses import check_loss
 from tfq_meta.tuning._space import (check_bool, declare, failed_trial_on_invalid_model,
                                     search_space)
 
@@ -230,11 +231,7 @@ def _optimizer_class(optimizer):
 
 def _check_loss(loss):
     """A loss Keras can interpret, found now rather than by every trial's ``fit``."""
-    try:
-        keras.losses.get(loss)
-    except (ValueError, TypeError):
-        raise ValueError(f"`loss` must be a Keras loss name, function or keras.losses.Loss; got "
-                         f"{loss!r}.") from None
+    check_loss(loss)
     return loss
 
 
