@@ -253,12 +253,16 @@ def test_adapting_to_no_examples(regression_meta):
                 np.zeros((1, 2, 3), np.float32))
 
 
-def test_models_with_two_inputs_are_refused():
+def test_models_with_two_inputs_or_outputs_are_refused():
     a, b = keras.Input((2,)), keras.Input((2,))
     model = keras.Model([a, b], keras.layers.Dense(1)(keras.layers.Concatenate()([a, b])))
     with pytest.raises(ValueError, match="`model` must take one input.*got a model with 2 "
                                          "inputs"):
         MetaLearner(model, "fomaml")
+    two_outputs = keras.Model(a, [keras.layers.Dense(1)(a), keras.layers.Dense(1)(a)])
+    with pytest.raises(ValueError, match="`model` must have one output.*got a model with 2 "
+                                         "outputs"):
+        MetaLearner(two_outputs, "fomaml")
 
 
 class WeightsAtBatchEnd(keras.callbacks.Callback):

@@ -21,13 +21,19 @@ X_KEYS, Y_KEYS = ("support_x", "query_x"), ("support_y", "query_y")
 TASK_AXES = ("tasks", "shots")
 
 
-def check_single_input(model):
-    """Raises unless ``model`` takes one input tensor: an episode's ``x`` is one array."""
+def check_single_input_and_output(model):
+    """Raises unless ``model`` takes one input tensor and gives one output tensor: an episode's
+    ``x`` and ``y`` are one array each (several outputs would be stacked into one silently)."""
     inputs = getattr(model, "inputs", None)
     if inputs is not None and len(inputs) != 1:
         raise ValueError(f"`model` must take one input, as an episode's support_x and query_x "
                          f"are one array each; got a model with {len(inputs)} inputs. Combine "
                          "them into one feature array (e.g. concatenate the features).")
+    outputs = getattr(model, "outputs", None)
+    if outputs is not None and len(outputs) != 1:
+        raise ValueError(f"`model` must have one output, as an episode's support_y and query_y "
+                         f"are one array each; got a model with {len(outputs)} outputs. "
+                         "Concatenate them into one output layer.")
 
 
 def check_episode_values(episode, model, class_indices):

@@ -9,7 +9,7 @@ from tfq_meta._compat.keras import DistributedFit, loss_tracker, step_logs
 from tfq_meta._validation import check_choice, check_positive_float, check_positive_int
 from tfq_meta.meta.algorithms import ALGORITHMS, adapted_variables, check_second_order, head_layers
 from tfq_meta.meta.episode_checks import (check_episode_values, check_examples,
-                                          check_single_input, check_support)
+                                          check_single_input_and_output, check_support)
 from tfq_meta.meta.finite_steps import StopOnNonFinite, apply_if_finite, check_adapted_weights
 from tfq_meta.meta.inner_loop import InnerLoop
 from tfq_meta.meta.inner_rates import InnerRates
@@ -120,7 +120,7 @@ class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
         if not model.built:
             raise ValueError("`model` must be built before meta-learning: give it a keras.Input "
                              "(or call it once on data) so that its weights exist.")
-        check_single_input(model)
+        check_single_input_and_output(model)
         self.model = model
         self.algorithm = check_choice(algorithm, ALGORITHMS, "algorithm")
         self._algorithm = spec = ALGORITHMS[algorithm]
