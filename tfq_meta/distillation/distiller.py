@@ -1,12 +1,16 @@
 """Distiller: trains a student model to reproduce a frozen teacher, driven by ``fit``."""
 import keras
+import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from tfq_meta._compat.keras import (DistributedFit, compiled_loss, compiled_metrics,
                                     loss_tracker, step_logs, tracked_metrics)
 from tfq_meta._validation import check_unit_interval, is_finite_number
 from tfq_meta.distillation.features import FeatureExtractor, declared_features
+from tfq_meta.meta.episode_checks import check_examples, check_labels
 from tfq_meta.meta.replicas import per_replica_loss
+from tfq_meta.meta.task_losses import check_loss, label_kind
 from tfq_meta.xla import XlaByDefault, resolve_jit_compile
 
 
@@ -74,6 +78,8 @@ class Distiller(DistributedFit, XlaByDefault, keras.distillation.Distiller):
                  student_loss_weight=0.5, name="distiller", **kwargs):
         losses = distillation_losses if isinstance(distillation_losses, (list, tuple)) \
             else [distillation_losses]
+        check_teacher(teacher)
+        _check_student(student, teacher)
         _check_losses(losses)
         _check_loss_weights(distillation_loss_weights, len(losses))
         check_unit_interval(student_loss_weight, "student_loss_weight",
@@ -81,6 +87,7 @@ class Distiller(DistributedFit, XlaByDefault, keras.distillation.Distiller):
         super().__init__(teacher, student, list(losses), distillation_loss_weights,
                          float(student_loss_weight), name=name, **kwargs)
         self._build_feature_extractors()
+        self._class_indices = None
 
     def compile(self, optimizer="adam", loss=None, metrics=None, jit_compile="auto", **kwargs):
         """Configures training of the student.
@@ -94,6 +101,8 @@ class Distiller(DistributedFit, XlaByDefault, keras.distillation.Distiller):
                 compiled by it, on a CPU too (see :mod:`tfq_meta.xla`); or True, False.
             **kwargs: other ``keras.Model.compile`` arguments.
         """
+        if loss is not None and not isinstance(loss, (list, tuple, dict)):
+            check_loss(loss)
         # keras.Model.compile, not Keras' Distiller.compile: the latter refuses loss=None and
         # keeps the loss outside Keras' compiled loss, which then loses sample weights and does
         # not survive saving.
@@ -101,6 +110,38 @@ class Distiller(DistributedFit, XlaByDefault, keras.distillation.Distiller):
                             jit_compile=resolve_jit_compile(self, jit_compile,
                                                             kwargs.get("run_eagerly", False)),
                             **kwargs)
+        self._class_indices = _label_kind(loss)
+        if self.student.built:
+            # Optimizer variables now, not in the first traced step: a step whose trace failed
+            # on bad data must not leave the next fit unable to create them.
+            self.optimizer.build(self.trainable_variables)
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        self._check_labeled_arrays(x, y)
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self._check_labeled_arrays(x, y)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def check_inputs(self, data):
+        """``x``, or ``(x, y[, sample_weight])``: features of the student's input shape and
+        labels that the compiled loss can take (whole class indices inside the student's outputs
+        for a loss on class indices), all finite; see :class:`tfq_meta.xla.XlaByDefault`."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(
+            tuple(data) if isinstance(data, list) else data)
+        if not isinstance(x, tf.Tensor) or not isinstance(y, (tf.Tensor, type(None))):
+            return super().check_inputs(data)
+        x = check_examples(x, self.student, "x", axes=("batch",))
+        if y is not None:
+            y = check_labels(y, self.student, "y", self._class_indices, axes=("batch",))
+        return keras.utils.pack_x_y_sample_weight(x, y, super().check_inputs(sample_weight))
+
+    def _check_labeled_arrays(self, x, y):
+        """``fit``/``evaluate`` check ``x`` alone (:class:`~tfq_meta.xla.XlaByDefault`); labels
+        given as arrays beside it are checked with it here."""
+        if y is not None and all(isinstance(v, (np.ndarray, tf.Tensor)) for v in (x, y)):
+            self.check_inputs((tf.convert_to_tensor(x), tf.convert_to_tensor(y)))
 
     def compile_from_config(self, config):
         self.compile(**keras.saving.deserialize_keras_object(config))
@@ -213,6 +254,14 @@ class Distiller(DistributedFit, XlaByDefault, keras.distillation.Distiller):
         return total
 
 
+def _label_kind(loss):
+    """The :func:`~tfq_meta.meta.task_losses.label_kind` of the student's loss; None (labels
+    not checked against the outputs) for no loss or several."""
+    if loss is None or isinstance(loss, (list, tuple, dict)):
+        return None
+    return label_kind(loss)
+
+
 def _unique(features):
     unique = []
     for feature in features:
@@ -226,6 +275,37 @@ def _results(metrics):
     for metric in metrics:
         result = metric.result()
         yield from result.items() if isinstance(result, dict) else [(metric.name, result)]
+
+
+def check_teacher(teacher):
+    """Raises unless ``teacher`` is a keras.Model whose weights exist: an unbuilt model has
+    none yet, and would be built with random weights on the first batch and taught from them."""
+    if not isinstance(teacher, keras.Model):
+        raise TypeError(f"`teacher` must be a trained keras.Model; got {type(teacher).__name__}.")
+    if not teacher.built:
+        raise ValueError(
+            f"`teacher` must be a built, trained keras.Model; model {teacher.name!r} is not built, "
+            "so its weights do not exist yet (e.g. a keras.Sequential without a keras.Input) and "
+            "the student would learn from random weights. Build it with an Input and train it "
+            "first.")
+
+
+def _check_student(student, teacher):
+    if not isinstance(student, keras.Model):
+        raise TypeError(f"`student` must be a keras.Model; got {type(student).__name__}.")
+    if student is teacher:
+        raise ValueError("`teacher` and `student` must be different models; got the same model "
+                         "twice. The Distiller freezes the teacher, so a student that is its "
+                         "teacher has nothing left to train.")
+    shared = {id(v) for v in teacher.weights} & {id(v) for v in student.weights}
+    if shared:
+        raise ValueError(f"`student` shares {len(shared)} weights with `teacher` (common layers): "
+                         "the Distiller freezes the teacher's weights, so they would not train. "
+                         "Give the student layers of its own (e.g. keras.models.clone_model).")
+    if student.built and not student.trainable_weights:
+        raise ValueError(f"`student` has no trainable weights: model {student.name!r} is frozen "
+                         "(trainable=False, e.g. the teacher of another Distiller) or has none; "
+                         "set student.trainable = True.")
 
 
 def _check_losses(losses):

@@ -39,7 +39,14 @@ class LogitsDistillation(keras.distillation.DistillationLoss):
     def __init__(self, temperature=3.0):
         self.temperature = check_positive_float(temperature, "temperature")
 
+    def validate_model_compatibility(self, teacher, student):
+        for role, model in (("teacher", teacher), ("student", student)):
+            output = getattr(model, "outputs", None) and model.outputs[0]
+            if output is not None:
+                check_several_logits(output, role)
+
     def validate_outputs(self, teacher_outputs, student_outputs):
+        check_several_logits(teacher_outputs, "teacher")
         check_same_shape(teacher_outputs, student_outputs, "logits")
 
     def compute_loss(self, teacher_outputs, student_outputs, **kwargs):
@@ -124,6 +131,16 @@ def check_same_shape(teacher_outputs, student_outputs, what):
             f"teacher {teacher_shape} and student {student_shape}. To compare circuits of "
             "different sizes, measure chosen observables on both with ObservableDistillation "
             "(and a qubit_map).")
+
+
+def check_several_logits(outputs, role):
+    """A softmax over one logit is 1 whatever the logit: the loss would be 0 and train nothing."""
+    if outputs.shape and outputs.shape[-1] == 1:
+        raise ValueError(
+            f"LogitsDistillation needs class logits, one output per class; the {role} has one "
+            f"output (shape {tuple(outputs.shape)}), whose softmax is always 1, so the loss would "
+            "be 0 and nothing would train. Use ExpectationDistillation() to match one regression "
+            "output or expectation value (squared distance).")
 
 
 def _output(model, layer_name, role):

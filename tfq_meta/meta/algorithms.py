@@ -58,6 +58,19 @@ def check_second_order(model, algorithm):
                 "or engine='statevector' for the layer.")
 
 
+def check_head(head):
+    """``head`` as a list of layer names (None stays None); raises TypeError for other types."""
+    if head is None:
+        return None
+    if isinstance(head, str):
+        return [head]
+    if not isinstance(head, (list, tuple)) or not head or \
+            not all(isinstance(name, str) for name in head):
+        raise TypeError(f"`head` must be a layer name or a non-empty list of layer names; got "
+                        f"{head!r}.")
+    return list(head)
+
+
 def head_layers(model, head, algorithm):
     """The names of the layers ANIL adapts (``None`` for the algorithms that adapt every
     weight): ``head``, or by default the last layer with trainable weights."""
@@ -71,7 +84,7 @@ def head_layers(model, head, algorithm):
         if not weighted:
             raise ValueError("`model` has no trainable layers to adapt.")
         return [weighted[-1].name]
-    head = [head] if isinstance(head, str) else list(head)
+    head = check_head(head)
     names = [layer.name for layer in model.layers]
     unknown = [name for name in head if name not in names]
     if unknown:

@@ -8,6 +8,9 @@ import tensorflow as tf
 from tfq_meta._compat.keras import DistributedFit, loss_tracker, step_logs
 from tfq_meta._validation import check_choice, check_positive_float, check_positive_int
 from tfq_meta.meta.algorithms import ALGORITHMS, adapted_variables, check_second_order, head_layers
+from tfq_meta.meta.episode_checks import (check_episode_values, check_examples,
+                                          check_single_input_and_output, check_support)
+from tfq_meta.meta.finite_steps import StopOnNonFinite, apply_if_finite, check_adapted_weights
 from tfq_meta.meta.inner_loop import InnerLoop
 from tfq_meta.meta.inner_rates import InnerRates
 from tfq_meta.meta.outer_loop import OuterLoop
@@ -15,7 +18,7 @@ from tfq_meta.meta.query_metrics import PRE_ADAPT_METRICS, QueryMetrics
 from tfq_meta.meta.replicas import (check_fit_split, check_replica_split, replica_share,
                                     weigh_by_share)
 from tfq_meta.meta.stabilisers import EpochCounter, Stabilisers
-from tfq_meta.meta.task_losses import check_labels, flatten_tasks, labels_like, per_example_loss
+from tfq_meta.meta.task_losses import flatten_tasks, label_kind, labels_like, per_example_loss
 from tfq_meta.tasks.episodes import EpisodicFit, fit_arguments, unpack_episode
 from tfq_meta.xla import XlaByDefault
 
@@ -117,6 +120,7 @@ class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
         if not model.built:
             raise ValueError("`model` must be built before meta-learning: give it a keras.Input "
                              "(or call it once on data) so that its weights exist.")
+        check_single_input_and_output(model)
         self.model = model
         self.algorithm = check_choice(algorithm, ALGORITHMS, "algorithm")
         self._algorithm = spec = ALGORITHMS[algorithm]
@@ -142,6 +146,7 @@ class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
         self._outer_loop = OuterLoop(self._inner_loop, spec, self.stabilisers, self.epoch,
                                      self.inner_steps)
         self._task_loss = None
+        self._class_indices = False
         self._query_metrics = None
         self.pre_adapt_metrics = "evaluate"
         self._evaluating = False
@@ -188,6 +193,7 @@ class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
         self._compile_arguments = dict(optimizer=self.optimizer, loss=loss, metrics=metrics,
                                        pre_adapt_metrics=pre_adapt_metrics, **kwargs)
         self._task_loss = per_example_loss(loss)
+        self._class_indices = label_kind(loss)
         metrics = [] if metrics is None else list(metrics) if isinstance(metrics, (list, tuple)) \
             else [metrics]
         self._query_metrics = QueryMetrics(loss_tracker(self), metrics, loss, self._task_loss,
@@ -195,11 +201,13 @@ class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
 
     def fit(self, x=None, *args, **kwargs):
         """``keras.Model.fit``; a schedule (``first_order_epochs``, ``multi_step_loss_epochs``)
-        must end within ``epochs``."""
+        must end within ``epochs``. A meta-step whose loss, gradient or update is NaN or infinite
+        is undone and ends training with a RuntimeWarning (:mod:`tfq_meta.meta.finite_steps`)."""
         arguments = fit_arguments(self, x, args, kwargs)
         if self.stabilisers.schedules:
             self.stabilisers.check_training_length(arguments.get("epochs", 1))
-        arguments["callbacks"] = [*(arguments.get("callbacks") or []), EpochCounter()]
+        arguments["callbacks"] = [*(arguments.get("callbacks") or []), EpochCounter(),
+                                  StopOnNonFinite()]
         check_fit_split(self, arguments)
         return super().fit(**arguments)
 
@@ -240,7 +248,8 @@ class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
         # Read before the update: "before adaptation" means the weights the inner loop started from.
         pre_adapt_predictions = (self._pre_adapt_predictions(episode)
                                  if self._query_metrics.pre_adapt_in_training else None)
-        self.optimizer.apply(gradients, self.trainable_variables)
+        query_loss = apply_if_finite(self.optimizer, gradients, self.trainable_variables,
+                                     query_loss)
         return self._update_metrics(episode, query_predictions, query_loss, share,
                                     pre_adapt_predictions)
 
@@ -257,7 +266,7 @@ class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
 
     def test_step(self, data):
         episode = self._episode(data)
-        adapted = self.adapt_task_weights(episode["support_x"], episode["support_y"])
+        adapted = self._adapted_weights(episode["support_x"], episode["support_y"])
         query_predictions = self._inner_loop.predictions(adapted, episode["query_x"], False)
         query_loss = tf.reduce_mean(self._task_losses(episode["query_y"], query_predictions))
         return self._update_metrics(episode, query_predictions, query_loss,
@@ -279,10 +288,13 @@ class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
             otherwise.
         """
         self._require_compiled()
+        support_x, support_y = check_support(support_x, support_y, self.model,
+                                             self._class_indices)
+        return self._adapted_weights(support_x, support_y, steps, training)
+
+    def _adapted_weights(self, support_x, support_y, steps=None, training=False):
         steps = self.inner_steps if steps is None else check_positive_int(steps, "steps")
-        for weights in self._inner_loop.trajectory(tf.convert_to_tensor(support_x),
-                                                   tf.convert_to_tensor(support_y), steps,
-                                                   training):
+        for weights in self._inner_loop.trajectory(support_x, support_y, steps, training):
             pass
         return weights
 
@@ -298,7 +310,8 @@ class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
             ``[tasks, queries, ...]`` predictions.
         """
         weights = self.adapt_task_weights(support_x, support_y, steps)
-        return self._inner_loop.predictions(weights, tf.convert_to_tensor(query_x), False)
+        query_x = check_examples(tf.convert_to_tensor(query_x), self.model, "query_x")
+        return self._inner_loop.predictions(weights, query_x, False)
 
     def adaptation_losses(self, episode, steps):
         """Query loss of every task after 0, 1, …, ``steps`` inner steps (adaptation curves).
@@ -331,11 +344,11 @@ class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
             an uncompiled ``keras.Model`` like ``model`` with the adapted weights; it can be
             saved, exported or fine-tuned like any Keras model.
         """
-        support_x, support_y = np.asarray(support_x), np.asarray(support_y)
-        episode = {"support_x": support_x[None], "support_y": support_y[None],
-                   "query_x": support_x[None], "query_y": support_y[None]}
-        episode = self._episode(episode, argument="support_x/support_y")
-        adapted = self.adapt_task_weights(episode["support_x"], episode["support_y"], steps)
+        self._require_compiled()
+        support_x, support_y = check_support(np.asarray(support_x), np.asarray(support_y),
+                                             self.model, self._class_indices, axes=("shots",))
+        adapted = self._adapted_weights(support_x[tf.newaxis], support_y[tf.newaxis], steps)
+        check_adapted_weights(adapted, self.inner_lr)
         copy = keras.models.clone_model(self.model)
         copy.set_weights(self.model.get_weights())
         index = {id(v): i for i, v in enumerate(self.model.weights)}
@@ -365,15 +378,11 @@ class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
                            input_signature=input_signature)
 
     def check_inputs(self, data):
-        """An episode (or ``(episode,)``) with finite values and, for classification, labels
-        that index the model's outputs; see :class:`tfq_meta.xla.XlaByDefault`."""
-        data = super().check_inputs(data)
+        """An episode (or ``(episode,)``) checked by :mod:`tfq_meta.meta.episode_checks`: the
+        model's feature shape, finite values and, for classification, whole class labels that
+        index the model's outputs; see :class:`tfq_meta.xla.XlaByDefault`."""
         episode = data[0] if isinstance(data, (tuple, list)) and data else data
-        if isinstance(episode, dict):
-            for key in ("support_y", "query_y"):
-                if key in episode:
-                    episode[key] = check_labels(tf.convert_to_tensor(episode[key]), self.model, key)
-        return data
+        return self._episode(data) if isinstance(episode, dict) else super().check_inputs(data)
 
     def _task_losses(self, y, predictions):
         """Mean loss of each task, ``[tasks]``."""
@@ -382,10 +391,8 @@ class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
 
     def _episode(self, data, argument="episodes"):
         self._require_compiled()
-        episode = unpack_episode(data, argument)
-        for key in ("support_y", "query_y"):
-            episode[key] = check_labels(episode[key], self.model, key)
-        return episode
+        return check_episode_values(unpack_episode(data, argument), self.model,
+                                    self._class_indices)
 
     def _pre_adapt_predictions(self, episode):
         """The initial model's predictions of the query sets, ``[tasks * queries, ...]``."""

@@ -14,12 +14,21 @@ def labels_like(y, predictions):
 
 def per_example_loss(loss):
     """A function (y_true, y_pred) -> unreduced per-example losses."""
-    loss = keras.losses.get(loss)
-    if isinstance(loss, keras.losses.Loss):
-        return loss.call
-    if callable(loss):
-        return loss
-    raise TypeError(f"`loss` must be a Keras loss name, function or Loss; got {loss!r}.")
+    loss = check_loss(loss)
+    return loss.call if isinstance(loss, keras.losses.Loss) else loss
+
+
+def check_loss(loss):
+    """``keras.losses.get(loss)``, raising an error that names ``loss`` unless it is a Keras
+    loss name, a function or a ``keras.losses.Loss``."""
+    try:
+        resolved = keras.losses.get(loss)
+    except (ValueError, TypeError):
+        resolved = None
+    if not callable(resolved):
+        raise ValueError(f"`loss` must be a Keras loss name, function or keras.losses.Loss; got "
+                         f"{loss!r}.")
+    return resolved
 
 
 def labels_are_class_indices(loss):
@@ -48,6 +57,24 @@ def labels_are_class_indices(loss):
     return "sparse_categorical" in loss_name(loss)
 
 
+def label_kind(loss):
+    """What labels ``loss`` takes, for the label checks: True for class indices (see
+    :func:`labels_are_class_indices`), False for targets shaped like the outputs (Keras' other
+    built-in losses), None when it cannot be told (a loss of the user's own).
+
+    Example:
+    >>> label_kind("mse"), label_kind(lambda y, p: (y - p) ** 2)
+    (False, None)
+    """
+    if labels_are_class_indices(loss):
+        return True
+    if isinstance(loss, str):
+        loss = keras.losses.get(loss)
+    function = getattr(loss, "fn", None) or (type(loss) if isinstance(loss, keras.losses.Loss)
+                                             else loss)
+    return False if (getattr(function, "__module__", None) or "").startswith("keras.") else None
+
+
 def task_label_spec(loss, output_shape, name):
     """The ``tf.TensorSpec`` of one task's labels for a model trained with ``loss``.
 
@@ -71,21 +98,3 @@ def task_label_spec(loss, output_shape, name):
 def loss_name(loss):
     return str(getattr(loss, "name", None) or getattr(loss, "__name__", None) or loss)
 
-
-def check_labels(labels, model, key):
-    """Integer labels must index the model's outputs (N ways → N logits); raises, in graphs
-    through assertions, naming the episode entry ``key``."""
-    n_outputs = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
-    if not labels.dtype.is_integer or not n_outputs or n_outputs < 2:
-        return labels
-    message = (f"`{key}` holds class labels outside [0, {n_outputs}): the model has "
-               f"{n_outputs} outputs, one per class of an N-way task.")
-    if tf.executing_eagerly():
-        values = labels.numpy()
-        if values.size and (values.min() < 0 or values.max() >= n_outputs):
-            raise ValueError(message + f" Got labels from {values.min()} to {values.max()}.")
-        return labels
-    with tf.control_dependencies([
-            tf.debugging.assert_non_negative(labels, message=message),
-            tf.debugging.assert_less(labels, tf.cast(n_outputs, labels.dtype), message=message)]):
-        return tf.identity(labels)

@@ -118,6 +118,12 @@ def _check_hyperparameter(hyperparameter, name):
     if hyperparameter.conditions:
         raise ValueError(f"`{name}` must be an unconditional hyperparameter; open a "
                          "conditional scope around the hypermodel's build instead.")
+    step = getattr(hyperparameter, "step", None)
+    if step is not None and not step > 0:
+        # keras-tuner divides the range by the step when it samples: a zero step fails the
+        # search at its first trial, a negative one never draws past the minimum.
+        raise ValueError(f"`{name}` must have a positive `step` (or None for a Float); got "
+                         f"step={step!r}.")
 
 
 def _declare_choice(space, name, values):

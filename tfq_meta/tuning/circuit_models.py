@@ -11,6 +11,7 @@ from keras_tuner.engine import hyperparameters as hp_types
 from tfq_meta import models
 from tfq_meta._validation import check_choice, check_positive_float, check_positive_int
 from tfq_meta.circuits import ENTANGLERS, ROTATIONS
+from tfq_meta.meta.task_losses import check_loss
 from tfq_meta.tuning._space import (check_bool, declare, failed_trial_on_invalid_model,
                                     search_space)
 
@@ -20,6 +21,8 @@ MODEL_OPTIONS = ("rotations", "engine", "differentiator", "repetitions", "noise"
 # The tuned arguments of the circuit; the other one, learning_rate, goes to the optimizer.
 ARCHITECTURE = ("n_qubits", "n_layers", "encoding", "entangler", "trainable_scaling")
 _COMPILE_ARGUMENTS_OF_THE_HYPERMODEL = ("optimizer", "loss", "metrics")
+# Metric names that keras.Model.compile resolves by the loss, which keras.metrics.get does not know.
+_COMPILE_METRIC_ALIASES = ("acc", "accuracy", "crossentropy", "ce")
 
 
 class CircuitModelHyperModel(keras_tuner.HyperModel):
@@ -58,8 +61,8 @@ class CircuitModelHyperModel(keras_tuner.HyperModel):
              hp_types.Float("learning_rate", 1e-3, 1e-1, sampling="log", default=1e-2),
              check_positive_float))
         self.optimizer = _optimizer_class(optimizer)
-        self.loss = loss if loss is not None else _default_loss(task)
-        self.metrics = metrics if metrics is not None else _default_metrics(task)
+        self.loss = _check_loss(loss) if loss is not None else _default_loss(task)
+        self.metrics = _check_metrics(metrics) if metrics is not None else _default_metrics(task)
         self.compile_options = _check_compile_options(compile_options)
 
     def build(self, hp):
@@ -224,6 +227,26 @@ def _optimizer_class(optimizer):
     raise TypeError("`optimizer` must be a Keras optimizer name (e.g. 'adam') or class (e.g. "
                     f"keras.optimizers.SGD), not {optimizer!r}: each trial creates its optimizer "
                     "with the tuned `learning_rate`.")
+
+
+def _check_loss(loss):
+    """A loss Keras can interpret, found now rather than by every trial's ``fit``."""
+    check_loss(loss)
+    return loss
+
+
+def _check_metrics(metrics):
+    if isinstance(metrics, dict):  # per output: left to Keras
+        return metrics
+    for metric in metrics if isinstance(metrics, (list, tuple)) else [metrics]:
+        if metric in _COMPILE_METRIC_ALIASES:
+            continue
+        try:
+            keras.metrics.get(metric)
+        except (ValueError, TypeError):
+            raise ValueError(f"`metrics` must be Keras metrics (names, functions or "
+                             f"keras.metrics.Metric); got {metric!r}.") from None
+    return metrics
 
 
 def _default_loss(task):

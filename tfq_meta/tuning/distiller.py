@@ -7,6 +7,8 @@ from keras_tuner.engine import hyperparameters as hp_types
 
 from tfq_meta._validation import check_choice, check_positive_float, check_unit_interval
 from tfq_meta.distillation import Distiller, ExpectationDistillation, LogitsDistillation
+from tfq_meta.distillation.distiller import check_teacher
+from tfq_meta.distillation.losses import check_several_logits
 from tfq_meta.tuning._space import (build_function, build_wrapped_model, declare,
                                     failed_trial_on_invalid_model, search_space, tuned_names)
 
@@ -85,14 +87,14 @@ class DistillerHyperModel(keras_tuner.HyperModel):
     def __init__(self, teacher, student, temperature=None, student_loss_weight=None,
                  distillation=None, name=None, tunable=True):
         super().__init__(name=name, tunable=tunable)
-        if not isinstance(teacher, keras.Model):
-            raise TypeError(f"`teacher` must be a trained keras.Model; got "
-                            f"{type(teacher).__name__}.")
+        check_teacher(teacher)
         self.teacher = teacher
         self.student = student
         self._build_student = build_function(student, "student")
         _check_student_matches_teacher(student, teacher)
         self.distillation = _distillation(distillation, student, temperature)
+        if self.distillation == "logits" and getattr(teacher, "outputs", None):
+            check_several_logits(teacher.outputs[0], "teacher")
         default_weight = hp_types.Float("student_loss_weight", 0.0, 1.0, default=0.5)
         tuned_arguments = [(student_loss_weight, default_weight, check_unit_interval)]
         if self.distillation == "logits":  # the only distillation with a temperature

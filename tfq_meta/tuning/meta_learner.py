@@ -4,6 +4,7 @@ from keras_tuner.engine import hyperparameters as hp_types
 
 from tfq_meta._validation import check_choice, check_positive_float, check_positive_int
 from tfq_meta.meta import ALGORITHMS, MetaLearner
+from tfq_meta.meta.algorithms import check_head
 from tfq_meta.tuning._space import (build_function, build_wrapped_model, declare,
                                     failed_trial_on_invalid_model, search_space)
 
@@ -77,13 +78,14 @@ class MetaLearnerHyperModel(keras_tuner.HyperModel):
         super().__init__(name=name, tunable=tunable)
         self.model = model
         self._build_model = build_function(model, "model")
-        self.head = head
+        self.head = check_head(head)
         self.hyperparameters = search_space(
             (algorithm, hp_types.Choice("algorithm", list(ALGORITHMS)),
              lambda value, name: check_choice(value, ALGORITHMS, name)),
             (inner_steps, hp_types.Int("inner_steps", 1, 5, default=1), check_positive_int),
             (inner_lr, hp_types.Float("inner_lr", 0.01, 1.0, sampling="log", default=0.1),
              check_positive_float))
+        _check_head_has_anil(head, self.hyperparameters)
 
     def build(self, hp):
         """Builds and compiles the MetaLearner of this trial."""
@@ -95,3 +97,11 @@ class MetaLearnerHyperModel(keras_tuner.HyperModel):
             meta = MetaLearner(model, **meta_options)
         meta.compile(**compiled_with)
         return meta
+
+
+def _check_head_has_anil(head, space):
+    """``head`` is only used by ANIL trials: refuse it when the space can draw none."""
+    algorithms = next(h.values for h in space.space if h.name == "algorithm")
+    if head is not None and "anil" not in algorithms:
+        raise ValueError(f"`head` only applies to algorithm='anil' trials, which `algorithm` "
+                         f"{list(algorithms)} does not include: add 'anil' or leave `head` None.")
