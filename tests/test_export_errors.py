@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tfq_meta import Distiller, MetaLearner, models
-from tfq_meta.distillation import LogitsDistillation
+from tfq_meta.distillation import ExpectationDistillation
 from tfq_meta.export import export, load, tfq_ops
 
 
@@ -95,7 +95,7 @@ def test_meta_learner_export_checks_its_arguments(meta, tmp_path, no_tracing):
 
 def test_distiller_export_checks_its_arguments(student, tmp_path, no_tracing):
     distiller = Distiller(student, models.student(n_features=1, n_qubits=2, n_layers=1),
-                          LogitsDistillation())
+                          ExpectationDistillation())
     with pytest.raises(ValueError, match="`verbose` must be True or False; got 'loud'"):
         distiller.export(tmp_path / "student", verbose="loud")
     with pytest.raises(TypeError, match="`filepath` must be a path .*got 3"):
