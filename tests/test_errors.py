@@ -6,7 +6,7 @@ import pytest
 import sympy
 import tensorflow as tf
 
-from tfq_meta import PQC, circuits, models
+from tfq_meta import PQC, MetaLearner, circuits, models
 
 X0, X1, A, B = sympy.symbols("x0 x1 a b")
 Q = cirq.LineQubit.range(3)
@@ -58,6 +58,39 @@ def test_angle_expression_not_finite_inside_a_compiled_model():
     model = keras.Model(inputs, pqc(inputs))
     with pytest.raises(Exception, match="`circuit` gate exponents .* are NaN or infinite"):
         model.predict(np.array([[0.0]], np.float32), verbose=0)
+
+
+@pytest.mark.parametrize("angle, can_be_non_finite", [
+    (A / X0, True), (sympy.sqrt(X0), True), (sympy.log(X0), True), (sympy.tan(X0), True),
+    (sympy.exp(X0), True), (A * X0 * X1, False), (A * sympy.sin(X0) + X1 ** 2, False),
+    (2 ** X0, True), (sympy.tanh(20 * X0 - 2) / 2, False),
+])
+def test_layers_whose_angles_can_be_non_finite_run_without_xla(angle, can_be_non_finite):
+    # XLA compiles the computed-angle assertion to nothing, so such a layer refuses XLA, and
+    # the check runs even where jit_compile is asked for.
+    pqc = PQC(cirq.Circuit(cirq.rx(angle)(Q[0]), cirq.ry(B * X1)(Q[1])), "Z0",
+              data_symbols=[X0, X1])
+    assert pqc.supports_jit is not can_be_non_finite
+    x0 = 0.5  # where every angle is finite: ⟨Z0⟩ = cos(angle)
+    value = pqc(np.array([[x0, 0.5]], np.float32)).numpy()[0, 0]
+    weights = dict(zip(pqc.weight_symbols, pqc.get_weights()[0]))
+    expected = np.cos(float(angle.subs({X0: x0, X1: 0.5, A: weights.get(A, 0.0)})))
+    np.testing.assert_allclose(value, expected, atol=1e-5)
+    if not can_be_non_finite:
+        return
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, pqc(inputs))
+    with pytest.warns(UserWarning, match="doesn't support `jit_compile=True`"):
+        model.compile(loss="mse", jit_compile=True)
+    assert model.jit_compile is False
+    bad = {A / X0: 0.0, sympy.sqrt(X0): -1.0, sympy.log(X0): -1.0, sympy.exp(X0): 100.0,
+           2 ** X0: 200.0}
+    if angle in bad:  # tan(π/2) is finite in float32: no bad value to feed
+        with pytest.raises(Exception, match="`circuit` gate exponents .* are NaN or infinite"):
+            model.predict(np.array([[bad[angle], 0.5]], np.float32), verbose=0)
+    meta = MetaLearner(model, "fomaml")
+    meta.compile(loss="mse")
+    assert meta.jit_compile is False
 
 
 def test_int_features_are_accepted_as_angles():

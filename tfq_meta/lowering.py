@@ -39,8 +39,16 @@ class LoweredCircuit:
         # TFQ takes symbol names in any order: list linear ones first to match gate_values.
         self.gate_symbols = [name for _, name in linear + nonlinear]
         self._coefficients, self._offsets = self._linear_map()
-        self._nonlinear_fns = [sympy.lambdify(self.symbols, expr, modules="tensorflow")
+        self._nonlinear_fns = [sympy.lambdify(self.symbols, _float_bases(expr),
+                                              modules="tensorflow")
                                for expr in self._nonlinear_exprs]
+
+    @property
+    def angles_always_finite(self):
+        """Whether every gate exponent is finite wherever the symbols are. When not, the check of
+        computed angles is a graph assertion, which XLA compiles to nothing: layers report
+        ``supports_jit = False`` so that the check always runs."""
+        return all(_finite_at_finite_values(expr) for expr in self._nonlinear_exprs)
 
     def _lower(self, op, linear, nonlinear):
         if not cirq.is_parameterized(op):
@@ -115,6 +123,31 @@ def _angle_error(expressions):
             f"(the exponent expression(s) {listed}, evaluated at the features and weights): "
             "every angle expression must be finite at the data it is given, e.g. no division by "
             "a feature that can be 0.")
+
+
+# Functions finite wherever their argument is: bounded, or the identity's size.
+_FINITE_FUNCTIONS = (sympy.sin, sympy.cos, sympy.tanh, sympy.atan, sympy.Abs, sympy.sign)
+
+
+def _finite_at_finite_values(expr):
+    """Polynomials of the symbols, and the functions above of them, are finite where the
+    symbols are; a division, root, logarithm or exponential of a symbol may not be (``a / x``
+    at 0, ``exp(x)`` or ``2**x`` overflowing float32)."""
+    for node in sympy.preorder_traversal(expr):
+        if isinstance(node, sympy.Pow) and not (node.is_number or
+                                                (node.exp.is_Integer and node.exp >= 0)):
+            return False
+        if isinstance(node, sympy.Function) and not isinstance(node, _FINITE_FUNCTIONS):
+            return False
+    return True
+
+
+def _float_bases(expr):
+    """``expr`` with ``2**x`` as ``2.0**x``: TensorFlow's pow takes no int base with a float
+    exponent."""
+    return expr.replace(lambda e: isinstance(e, sympy.Pow) and e.base.is_Integer
+                        and not e.exp.is_number,
+                        lambda e: sympy.Pow(sympy.Float(e.base), e.exp, evaluate=False))
 
 
 def _is_linear(expr, symbols):

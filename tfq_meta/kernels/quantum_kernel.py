@@ -61,8 +61,10 @@ class QuantumKernel(KernelLayer):
         self._fidelity = CircuitFidelity(self.circuit, self._weight_spec.symbols, method,
                                          state_dtype)
         self.method, self.state_dtype = self._fidelity.method, state_dtype
-        # The pairwise method runs TFQ ops, which XLA cannot compile.
-        self.supports_jit = self.method == "statevector"
+        # The pairwise method runs TFQ ops, which XLA cannot compile; XLA would also drop the
+        # check of angles that can be non-finite.
+        self.supports_jit = (self.method == "statevector" and
+                             self._fidelity.compiled.lowered.angles_always_finite)
         self._requested_method = method
         self.n_features = len(self.data_symbols)
         self.n_qubits = len(self._fidelity.qubits)

@@ -35,8 +35,10 @@ class PQC(keras.layers.Layer):
         float32 ``[batch, len(observables)]``, each in ``[-‖O‖, ‖O‖]``.
 
     NaN or infinite features, and angle expressions that are not finite at the features given
-    (``a / x`` at ``x = 0``), raise a ValueError (eager) or fail a graph assertion; XLA compiles
-    the assertion on computed angles to nothing, so under ``jit_compile`` such angles give NaN.
+    (``a / x`` at ``x = 0``), raise a ValueError (eager) or fail a graph assertion. XLA compiles
+    assertions to nothing, so a layer whose angles can be non-finite (a division, root or
+    logarithm of a symbol) has ``supports_jit = False``: Keras and tfq_meta's trainers then run
+    it without XLA.
 
     Args:
         circuit: a ``cirq.Circuit``, or a :class:`tfq_meta.circuits.CircuitSpec` (which also
@@ -100,8 +102,9 @@ class PQC(keras.layers.Layer):
             state_dtype=state_dtype)
         self.observables = self.compiled_circuit.prepare(observables)
         # TFQ ops, and the Python that runs a Cirq backend, are not XLA-compilable; the
-        # statevector engine is.
-        self.supports_jit = self.compiled_circuit.engine == "statevector"
+        # statevector engine is, unless an angle could be non-finite: XLA drops that check.
+        self.supports_jit = (self.compiled_circuit.engine == "statevector" and
+                             self.compiled_circuit.lowered.angles_always_finite)
 
     @property
     def engine(self):
