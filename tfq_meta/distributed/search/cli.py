@@ -5,6 +5,7 @@ Example::
     python -m tfq_meta.distributed --workers 2 --timeout 600 --json result.json search.py
 """
 import argparse
+import functools
 import json
 import math
 import os
@@ -29,7 +30,8 @@ def parser():
         epilog="Example: python -m tfq_meta.distributed --workers 2 examples/distributed_search.py")
     arguments.add_argument("--workers", type=_int_at_least(1), default=2,
                            help="worker processes (default 2)")
-    arguments.add_argument("--host", type=_host, default="127.0.0.1",
+    arguments.add_argument("--host", type=_checked_by(processes.check_host, "--host"),
+                           default="127.0.0.1",
                            help="address of the chief's oracle (default 127.0.0.1)")
     arguments.add_argument("--port", type=_port, default=0,
                            help="port of the oracle (default 0: a free one)")
@@ -37,7 +39,9 @@ def parser():
                            help="stop everything after this many seconds")
     arguments.add_argument("--max-restarts", type=_int_at_least(0), default=1,
                            help="times a dead worker is restarted (default 1)")
-    arguments.add_argument("--log-dir", type=_log_dir, default=None,
+    arguments.add_argument("--log-dir", default=None, type=_checked_by(
+                               functools.partial(processes.check_directory, create=True),
+                               "--log-dir"),
                            help="also write each process's log here")
     arguments.add_argument("--json", type=_json_path, default=None,
                            help="write the result to this JSON file")
@@ -76,12 +80,6 @@ def _positive_seconds(text):
     return value
 
 
-def _host(text):
-    problem = processes.listen_problem(text) if text else "not an address"
-    if problem is not None:
-        raise argparse.ArgumentTypeError(f"must be an address of this machine (e.g. 127.0.0.1 "
-                                         f"or localhost); got {text!r}: {problem}")
-    return text
 
 
 def _port(text):
@@ -95,11 +93,16 @@ def _port(text):
     return value
 
 
-def _log_dir(text):
-    try:
-        return processes.check_directory(text, "--log-dir", create=True)
-    except (TypeError, ValueError) as error:
-        raise argparse.ArgumentTypeError(str(error).replace("`--log-dir` ", "")) from None
+def _checked_by(check, option):
+    """An option type running ``check(text, option)``, a check of :mod:`..processes`, whose
+    error argparse then reports after "argument <option>:"."""
+    def convert(text):
+        try:
+            return check(text, option)
+        except (TypeError, ValueError) as error:
+            raise argparse.ArgumentTypeError(str(error).replace(f"`{option}` ", "")) from None
+    convert.__name__ = option
+    return convert
 
 
 def _json_path(text):
