@@ -104,7 +104,7 @@ def run_row(n_qubits, n_points, plan):
     return {"where": where, "qubits": n_qubits, "points": n_points,
             "gates": len(list(spec.circuit.all_operations())), "weights": len(weights),
             "first_call_s": first_s, "setup_s": setup_s,
-            **plan.measure(steps, first_call_seconds=first_s, ratios=RATIOS, label=where),
+            **plan.measure(steps, ratios=RATIOS, label=where),
             "agreement": agreement, "tfq_baseline": baseline,
             "pairwise_circuits_per_call": PAIRWISE_CIRCUITS_PER_CALL}
 

@@ -161,9 +161,9 @@ def engine_row(n_qubits, args, implementations):
     threads = (pennylane_torch.choose_threads(steps[PL_TORCH], args.engine_timing,
                                               args.torch_threads) if PL_TORCH in steps else None)
     engine = info[ENGINE_DEFAULT]["engine"]
-    record = args.engine_timing.measure(
-        steps, args.repeats, first_call, ratios=ratio_keys(steps, ENGINE_DEFAULT),
-        label=f"{n_qubits:>2} qubits (auto -> {engine})")
+    record = args.engine_timing.measure(steps, args.repeats,
+                                        ratios=ratio_keys(steps, ENGINE_DEFAULT),
+                                        label=f"{n_qubits:>2} qubits (auto -> {engine})")
     row = {"config": f"{n_qubits}q", "qubits": n_qubits, "batch": BATCH, "gates": config["gates"],
            "auto_engine": engine, **record, "first_call_s": first_call,
            "relative_errors_vs_default": errors, "torch_threads": threads,
@@ -195,8 +195,8 @@ def meta_row(n_qubits, algorithm, args):
                              bench_meta.GRADIENT_TOLERANCE)
                 for g, e in zip(gradients, expected_gradients))
         steps[name] = (lambda step: lambda: step()[0])(step)
-    record = args.meta_timing.measure(steps, args.repeats, first_call,
-                                      ratios=ratio_keys(steps, DEFAULT), label=where)
+    record = args.meta_timing.measure(steps, args.repeats, ratios=ratio_keys(steps, DEFAULT),
+                                      label=where)
     forward = forward_passes(info[DEFAULT]["compiled"])
     inner = bench_meta.INNER_STEPS * (3 if algorithm == "maml" else 1)
     row = {"config": where, "qubits": n_qubits, "algorithm": algorithm,

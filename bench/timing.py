@@ -76,22 +76,18 @@ class BlockTiming:
         sync(result)
         return (time.perf_counter() - start) / n_steps
 
-    def measure(self, steps, max_repeats=10**6, first_call_seconds=None, ratios=None,
-                label=None):
+    def measure(self, steps, max_repeats=10**6, ratios=None, label=None):
         """:func:`record` of ``steps`` ({name: step()}), as many repeats (up to ``max_repeats``)
-        as fit in configuration_seconds. A step whose first call (``first_call_seconds[name]``)
-        took over five blocks is not warmed up again, and each of its blocks is one call."""
+        as fit in configuration_seconds. The steps per block come from a call timed after the
+        warm-up calls, never from a first call: its compile time says nothing of the steady
+        step, and blocks of one call after each settling pause time a cold step."""
         n_steps, repeat_seconds = {}, 0.0
         for name, step in steps.items():
-            block = (first_call_seconds or {}).get(name, 0.0)
-            if block > 5 * self.block_seconds:
-                n_steps[name] = 1
-            else:
-                self.time_block(step, self.warmup_steps)
-                one_step = self.time_block(step, 1)
-                n = n_steps[name] = max(1, round(self.block_seconds / one_step))
-                block = one_step if n == 1 else n * self.time_block(step, n)
-            repeat_seconds += self.settle_seconds + block
+            self.time_block(step, self.warmup_steps)
+            one_step = self.time_block(step, 1)
+            n = n_steps[name] = max(1, round(self.block_seconds / one_step))
+            repeat_seconds += self.settle_seconds + (one_step if n == 1 else
+                                                     n * self.time_block(step, n))
         fit = min(max_repeats, self.configuration_seconds / repeat_seconds)
         samples = {name: [] for name in steps}
         for repeat in range(min(max_repeats, max(self.min_repeats, int(fit)))):
