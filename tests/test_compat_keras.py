@@ -2,8 +2,11 @@
 no public way to do it. When a "still private" assertion fails, Keras has added a public API:
 switch to it and remove the entry. The multi-worker ``fit`` workarounds are exercised end to end
 by tests/test_distributed_training.py."""
+import inspect
+
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tfq_meta import models
@@ -48,3 +51,27 @@ def test_compile_state_is_reached_only_through_private_attributes():
     assert keras_compat.compiled_metrics(model) is not None
     assert keras_compat.tracked_metrics(model) == []
     assert not hasattr(model, "loss_tracker")
+
+
+class _AssertingStep(keras.Model):
+    """A model whose train step fails a graph assertion: XLA compiles assertions to nothing,
+    so the step raises only when TensorFlow's executor runs it."""
+
+    def train_step(self, data):
+        tf.debugging.Assert(tf.constant(False), ["the executor ran the step"])
+        return {}
+
+
+def test_the_step_built_for_the_executor_keeps_jit_compile_as_resolved():
+    x = keras.Input((1,))
+    model = _AssertingStep(x, keras.layers.Dense(1)(x))
+    model.compile(optimizer="sgd", loss="mse", jit_compile=True)
+    data = np.zeros((2, 1), np.float32)
+    model.train_on_batch(data, data)  # under XLA: the assertion is gone
+    with keras_compat.step_built_for_the_executor(model):
+        assert model.jit_compile is False
+        model.make_train_function(force=True)
+    assert model.jit_compile is True
+    with pytest.raises(tf.errors.InvalidArgumentError, match="the executor ran the step"):
+        model.train_on_batch(data, data)
+    assert "executor" not in str(inspect.signature(keras.Model.compile))

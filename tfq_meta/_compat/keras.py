@@ -1,4 +1,6 @@
 """Keras 3 internals that tfq_meta uses (checked on Keras 3.12 to 3.15, TensorFlow backend)."""
+import contextlib
+
 import tensorflow as tf
 
 from tfq_meta._compat import Workaround
@@ -49,6 +51,21 @@ def compiled_metrics(model):
 def tracked_metrics(model):
     """The metrics ``model`` created itself (its attributes), which Keras lists in ``metrics``."""
     return model._metrics
+
+
+# Keras compiles a model's whole train step with XLA or none of it: `_make_function` reads
+# `jit_compile` when it builds the step, and there is no public way to build it for
+# TensorFlow's executor while keeping `jit_compile` (what XLA compiles) as resolved. The
+# MetaLearner needs that: its task shards are XLA functions that only the executor runs at once.
+@contextlib.contextmanager
+def step_built_for_the_executor(model):
+    """Within: Keras' step builders see ``model.jit_compile`` False; it reads as before after."""
+    resolved = model._jit_compile
+    model._jit_compile = False
+    try:
+        yield
+    finally:
+        model._jit_compile = resolved
 
 
 # ------------------------------------------------------------- fit under tf.distribute

@@ -5,7 +5,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfq_meta._compat.keras import DistributedFit, loss_tracker, step_logs
+from tfq_meta._compat.keras import (DistributedFit, loss_tracker, step_built_for_the_executor,
+                                    step_logs)
 from tfq_meta._validation import check_choice, check_positive_float, check_positive_int
 from tfq_meta.meta.algorithms import ALGORITHMS, adapted_variables, check_second_order, head_layers
 from tfq_meta.meta.episode_checks import (check_episode_values, check_examples,
@@ -19,6 +20,7 @@ from tfq_meta.meta.replicas import (check_fit_split, check_replica_split, replic
                                     weigh_by_share)
 from tfq_meta.meta.stabilisers import EpochCounter, Stabilisers
 from tfq_meta.meta.task_losses import flatten_tasks, label_kind, labels_like, per_example_loss
+from tfq_meta.meta.task_shards import TaskShards, runs_in_parallel
 from tfq_meta.tasks.episodes import EpisodicFit, fit_arguments, unpack_episode
 from tfq_meta.xla import XlaByDefault
 
@@ -148,12 +150,13 @@ class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
         self._task_loss = None
         self._class_indices = False
         self._query_metrics = None
+        self._task_shards = None
         self.pre_adapt_metrics = "evaluate"
         self._evaluating = False
         self.built = True
 
     def compile(self, optimizer=None, loss=None, metrics=None, pre_adapt_metrics="evaluate",
-                **kwargs):
+                task_shards="auto", **kwargs):
         """Configures the outer loop; ``loss`` (required) is used by both loops.
 
         Args:
@@ -167,6 +170,10 @@ class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
                 (``pre_adapt_loss``, ``pre_adapt_<name>``): ``"evaluate"`` (default) in
                 ``evaluate`` and ``fit``'s validation logs; ``"always"`` in the training logs too,
                 which costs a forward pass of the initial model on every training step.
+            task_shards: under XLA, the shards of tasks whose meta-gradients are computed at
+                once, one core each (:mod:`tfq_meta.meta.task_shards`); ``"auto"`` (default):
+                as many equal shards as the CPU cores run, none on a GPU; 1: the whole step is
+                one XLA computation.
             **kwargs: other ``keras.Model.compile`` arguments (``run_eagerly``,
                 ``steps_per_execution`` …), except ``loss_weights`` and ``weighted_metrics``.
                 ``jit_compile`` defaults to ``"auto"``: XLA wherever the model can be compiled
@@ -190,8 +197,11 @@ class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
         # Optimizer variables now, not in the first traced step: a step whose trace failed on a
         # bad episode must not leave the next fit unable to create them.
         self.optimizer.build(self.trainable_variables)
+        self._task_shards = TaskShards(lambda episode: self._outer_loop.gradients(
+            episode, self.trainable_variables, training=True), task_shards)
         self._compile_arguments = dict(optimizer=self.optimizer, loss=loss, metrics=metrics,
-                                       pre_adapt_metrics=pre_adapt_metrics, **kwargs)
+                                       pre_adapt_metrics=pre_adapt_metrics,
+                                       task_shards=task_shards, **kwargs)
         self._task_loss = per_example_loss(loss)
         self._class_indices = label_kind(loss)
         metrics = [] if metrics is None else list(metrics) if isinstance(metrics, (list, tuple)) \
@@ -239,10 +249,24 @@ class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
     def call(self, inputs, training=False):
         return self.model(inputs, training=training)
 
+    def make_train_function(self, force=False):
+        if not self._shards_run_at_once():
+            return super().make_train_function(force)
+        with step_built_for_the_executor(self):
+            return super().make_train_function(force)
+
+    def _shards_run_at_once(self):
+        """Whether the train step runs task shards under XLA at once, on the executor."""
+        return (self.jit_compile and not self.run_eagerly and not tf.distribute.has_strategy()
+                and runs_in_parallel(self._task_shards.task_shards))
+
     def train_step(self, data):
         episode = self._episode(data)
-        gradients, query_predictions, query_loss = self._outer_loop.gradients(
-            episode, self.trainable_variables, training=True)
+        if self._shards_run_at_once():
+            gradients, query_predictions, query_loss = self._task_shards(episode)
+        else:
+            gradients, query_predictions, query_loss = self._outer_loop.gradients(
+                episode, self.trainable_variables, training=True)
         share = replica_share(episode)
         gradients = weigh_by_share(gradients, share)
         # Read before the update: "before adaptation" means the weights the inner loop started from.
