@@ -5,8 +5,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfq_meta._compat.keras import (DistributedFit, loss_tracker, step_built_for_the_executor,
-                                    step_logs)
+from tfq_meta._compat.keras import DistributedFit, loss_tracker, step_logs
 from tfq_meta._validation import check_choice, check_positive_float, check_positive_int
 from tfq_meta.meta.algorithms import ALGORITHMS, adapted_variables, check_second_order, head_layers
 from tfq_meta.meta.episode_checks import (check_episode_values, check_examples,
@@ -20,13 +19,13 @@ from tfq_meta.meta.replicas import (check_fit_split, check_replica_split, replic
                                     weigh_by_share)
 from tfq_meta.meta.stabilisers import EpochCounter, Stabilisers
 from tfq_meta.meta.task_losses import flatten_tasks, label_kind, labels_like, per_example_loss
-from tfq_meta.meta.task_shards import TaskShards, runs_in_parallel
+from tfq_meta.meta.task_shards import TaskShardedTraining, TaskShards
 from tfq_meta.tasks.episodes import EpisodicFit, fit_arguments, unpack_episode
 from tfq_meta.xla import XlaByDefault
 
 
 @keras.saving.register_keras_serializable(package="tfq_meta")
-class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
+class MetaLearner(DistributedFit, EpisodicFit, TaskShardedTraining, XlaByDefault, keras.Model):
     """Meta-learns a model's initial weights so that a few gradient steps fit a new task.
 
     Each ``fit`` step takes an episode, a meta-batch of tasks ``{"support_x", "support_y",
@@ -248,17 +247,6 @@ class MetaLearner(DistributedFit, EpisodicFit, XlaByDefault, keras.Model):
 
     def call(self, inputs, training=False):
         return self.model(inputs, training=training)
-
-    def make_train_function(self, force=False):
-        if not self._shards_run_at_once():
-            return super().make_train_function(force)
-        with step_built_for_the_executor(self):
-            return super().make_train_function(force)
-
-    def _shards_run_at_once(self):
-        """Whether the train step runs task shards under XLA at once, on the executor."""
-        return (self.jit_compile and not self.run_eagerly and not tf.distribute.has_strategy()
-                and runs_in_parallel(self._task_shards.task_shards))
 
     def train_step(self, data):
         episode = self._episode(data)

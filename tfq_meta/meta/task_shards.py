@@ -1,18 +1,19 @@
 """A meta-batch's tasks split into shards whose meta-gradients run at once, one core each.
 
-XLA's CPU backend runs one compiled computation at a time on one core, bar its largest loops:
-a meta-step of small circuits, compiled whole, uses 1.3-1.9 of this machine's 2 cores. Tasks
-are independent until their meta-gradients are averaged, so the meta-batch splits into equal
-shards of tasks, each one XLA computation (the same executable: the shards have one shape), and
-TensorFlow's executor runs them concurrently; the optimizer step and the metrics around them run
-on the executor too. ``bench/bench_peers.py`` compares this with the whole step under XLA.
-
-On a GPU, or with one core, a meta-batch is one shard.
+XLA's CPU backend runs a compiled computation's loops one after another and splits only the
+largest across cores: a meta-step of small circuits compiled whole kept 1.3-1.5 of this
+machine's 2 cores busy at 4 qubits, 1.8-1.9 at 8. Tasks are independent until their
+meta-gradients are averaged, so the meta-batch splits into equal shards of tasks, each one XLA
+computation (the same executable: the shards have one shape), and TensorFlow's executor runs
+them concurrently; the optimizer step and the metrics after them run on the executor.
+:class:`TaskShardedTraining` gives the MetaLearner this train step; ``bench/bench_peers.py``
+times it beside the whole step under XLA. On a GPU, or with one core, a meta-batch is one shard.
 """
 import os
 
 import tensorflow as tf
 
+from tfq_meta._compat.keras import step_built_for_the_executor
 from tfq_meta._validation import check_int_at_least
 
 
@@ -83,3 +84,21 @@ class TaskShards:
                      for shard_values in zip(*(result[0] for result in results))]
         predictions = tf.concat([result[1] for result in results], axis=0)
         return gradients, predictions, tf.add_n([result[2] for result in results]) / n_shards
+
+
+class TaskShardedTraining:
+    """A ``keras.Model`` mixin (the MetaLearner's): where :meth:`_shards_run_at_once`, its train
+    step takes the meta-gradients from ``self._task_shards`` (a :class:`TaskShards`, None until
+    compiled), and Keras builds that step for the executor, which runs the shards at once."""
+
+    def make_train_function(self, force=False):
+        if not self._shards_run_at_once():
+            return super().make_train_function(force)
+        with step_built_for_the_executor(self):
+            return super().make_train_function(force)
+
+    def _shards_run_at_once(self):
+        """Whether the train step runs task shards under XLA at once, on the executor."""
+        return (self._task_shards is not None and self.jit_compile and not self.run_eagerly
+                and not tf.distribute.has_strategy()
+                and runs_in_parallel(self._task_shards.task_shards))
