@@ -15,7 +15,7 @@ n_layers=3)``, 5 inner SGD steps (0.1), Adam 1e-3, 10 support + 10 query shots, 
 second-order MAML: ``MetaLearner.train_on_batch`` compiled with the library's defaults ("tfq_meta
 default": no jit_compile argument; XLA, the tasks split into shards run at once, one per core:
 tfq_meta/meta/task_shards.py), and as information with ``task_shards=1`` (the whole step one XLA
-computation, "tfq_meta one shard"), ``jit_compile=True`` and ``False``; the
+computation, "tfq_meta one shard") and ``jit_compile=False`` ("tfq_meta no XLA"); the
 JAX peers' whole step (inner loop as a ``lax.scan``, meta-gradient, optax Adam) under one
 ``jax.jit``, vmapped over the tasks ("PL-JAX vmap", "TC-JAX vmap") or one broadcast qnode call
 over every task's examples ("PL-JAX bcast"). Peers compute in float32 / complex64 (JAX's x64
@@ -69,8 +69,8 @@ META_CONSTANTS = (bench_meta.INNER_STEPS, bench_meta.INNER_LR, bench_meta.OUTER_
                   bench_meta.EPISODE)
 XLA, NO_XLA, PL_BCAST, PL_VMAP, TC, PL_TORCH = (
     "tfq_meta XLA", "tfq_meta no XLA", "PL-JAX bcast", "PL-JAX vmap", "TC-JAX", "PL-torch")
-DEFAULT, ONE_SHARD, META_XLA, META_NO_XLA, TC_VMAP = (
-    "tfq_meta default", "tfq_meta one shard", "tfq_meta XLA", "tfq_meta no XLA", "TC-JAX vmap")
+DEFAULT, ONE_SHARD, META_NO_XLA, TC_VMAP = (
+    "tfq_meta default", "tfq_meta one shard", "tfq_meta no XLA", "TC-JAX vmap")
 ENGINE_DEFAULT, ENGINE_PEERS, META_PEERS = XLA, (PL_BCAST, PL_VMAP, TC), (PL_VMAP, PL_BCAST,
                                                                            TC_VMAP)
 ENGINE_KEYS = ("loss", "grad_weights", "grad_features", "values")
@@ -111,7 +111,6 @@ ENGINE = {XLA: functools.partial(tfq_meta_engine, xla=True),
           TC: engine_peer(peers_jax.tensorcircuit_engine_step),
           PL_TORCH: engine_peer(bench_engines.pennylane_step)}
 META = {DEFAULT: tfq_meta_meta, ONE_SHARD: functools.partial(tfq_meta_meta, task_shards=1),
-        META_XLA: functools.partial(tfq_meta_meta, jit_compile=True),
         META_NO_XLA: functools.partial(tfq_meta_meta, jit_compile=False),
         PL_VMAP: meta_peer(peers_jax.pennylane_meta),
         PL_BCAST: meta_peer(functools.partial(peers_jax.pennylane_meta, broadcast=True)),
@@ -206,7 +205,7 @@ def meta_row(n_qubits, algorithm, args):
            "batch": bench_meta.N_TASKS * bench_meta.SHOTS, "auto_engine": config["layer"].engine,
            **record, "first_call_s": first_call, "relative_errors": errors,
            "jit_compile_resolved": {name: info[name]["meta"].jit_compile
-                                    for name in (DEFAULT, ONE_SHARD, META_XLA, META_NO_XLA)},
+                                    for name in (DEFAULT, ONE_SHARD, META_NO_XLA)},
            "state_passes": 3 * forward * (inner + 1)}
     fastest_peer(row, META_PEERS)
     return row
