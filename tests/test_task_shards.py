@@ -101,6 +101,19 @@ def test_shards_that_do_not_divide_the_tasks_are_refused(rng):
         meta.train_on_batch(regression_episode(rng, tasks=4))
 
 
+def test_shards_that_do_not_divide_a_task_count_unknown_when_tracing_are_refused(rng):
+    meta = learner(circuit_model(), "fomaml", 2)
+    spec = {key: tf.TensorSpec([None, None, 1], tf.float64)
+            for key in ("support_x", "support_y", "query_x", "query_y")}
+    step = tf.function(meta._task_shards.__call__, input_signature=[spec])
+    episode = {key: tf.constant(value) for key, value in regression_episode(rng, tasks=4).items()}
+    step(episode)  # 4 tasks in 2 shards
+    episode = {key: tf.constant(value) for key, value in regression_episode(rng, tasks=3).items()}
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="`task_shards`=2 must divide the number of tasks of every episode"):
+        step(episode)
+
+
 def test_without_xla_or_under_a_strategy_there_are_no_shards():
     meta = MetaLearner(circuit_model(), "fomaml")
     meta.compile(loss="mse", task_shards=2, jit_compile=False)

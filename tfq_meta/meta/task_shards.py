@@ -75,11 +75,16 @@ class TaskShards:
         self._compiled = tf.function(gradients, jit_compile=True, autograph=False)
 
     def __call__(self, episode):
-        n_shards = shard_count(self.task_shards, episode["support_x"].shape[0])
+        n_tasks = episode["support_x"].shape[0]
+        n_shards = shard_count(self.task_shards, n_tasks)
         if n_shards == 1:
             return self._compiled(episode)
-        results = [self._compiled(dict(zip(episode, parts)))
-                   for parts in zip(*(tf.split(value, n_shards) for value in episode.values()))]
+        checks = [] if n_tasks is not None else [tf.debugging.assert_equal(
+            tf.shape(episode["support_x"])[0] % n_shards, 0,
+            message=f"`task_shards`={n_shards} must divide the number of tasks of every episode")]
+        with tf.control_dependencies(checks):  # run by the executor (XLA would drop them)
+            parts = [tf.split(value, n_shards) for value in episode.values()]
+        results = [self._compiled(dict(zip(episode, shard))) for shard in zip(*parts)]
         gradients = [tf.add_n(list(shard_values)) / n_shards
                      for shard_values in zip(*(result[0] for result in results))]
         predictions = tf.concat([result[1] for result in results], axis=0)
