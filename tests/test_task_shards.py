@@ -1,5 +1,7 @@
 """Task shards: a meta-batch's meta-gradients computed shard by shard under XLA, at once on the
 executor, equal the whole meta-batch's (the Cirq MAML oracle, and the one-shard step)."""
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -80,7 +82,6 @@ def test_auto_runs_shards_with_several_cores_and_no_gpu(monkeypatch):
 
 
 def test_usable_cores_follow_tensorflows_inter_op_threads(monkeypatch):
-    import os
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     monkeypatch.setattr(tf.config.threading, "get_inter_op_parallelism_threads", lambda: 0)
     assert task_shards.usable_cores() == 4
@@ -122,3 +123,21 @@ def test_without_xla_or_under_a_strategy_there_are_no_shards():
         meta = MetaLearner(circuit_model(), "fomaml")
         meta.compile(loss="mse", task_shards=2)
         assert not meta._shards_run_at_once()
+
+
+def test_fit_with_several_steps_per_execution_runs_the_shards_in_its_loop(rng):
+    episodes = [regression_episode(rng, tasks=4) for _ in range(4)]
+    dataset = tf.data.Dataset.from_tensor_slices(
+        {key: np.stack([e[key] for e in episodes]) for key in episodes[0]})
+    weights = {}
+    for shards, steps_per_execution in ((1, 1), (2, 2)):
+        keras.utils.set_random_seed(0)
+        meta = MetaLearner(circuit_model(), "maml", inner_steps=2, inner_lr=0.2)
+        meta.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse", task_shards=shards,
+                     steps_per_execution=steps_per_execution)
+        meta.fit(dataset, epochs=1, verbose=0)
+        weights[shards] = meta.get_weights()
+    assert meta._task_shards._compiled.experimental_get_tracing_count() == 1
+    for sharded, whole in zip(weights[2], weights[1]):
+        np.testing.assert_allclose(sharded, whole, rtol=1e-7, atol=1e-9)
+    assert not np.allclose(weights[2][0], circuit_model().get_weights()[0])
