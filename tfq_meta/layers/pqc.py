@@ -36,9 +36,9 @@ class PQC(keras.layers.Layer):
 
     NaN or infinite features, and angle expressions that are not finite at the features given
     (``a / x`` at ``x = 0``), raise a ValueError (eager) or fail a graph assertion. XLA compiles
-    assertions to nothing, so a layer whose angles can be non-finite (a division, root or
-    logarithm of a symbol) has ``supports_jit = False``: Keras and tfq_meta's trainers then run
-    it without XLA.
+    assertions to nothing, so a layer whose angles can be non-finite (a division, root,
+    logarithm or exponential of a symbol) has ``supports_jit = False``: Keras and tfq_meta's
+    trainers then run it without XLA.
 
     Args:
         circuit: a ``cirq.Circuit``, or a :class:`tfq_meta.circuits.CircuitSpec` (which also

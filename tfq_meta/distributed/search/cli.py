@@ -80,8 +80,6 @@ def _positive_seconds(text):
     return value
 
 
-
-
 def _port(text):
     try:
         value = int(text)
