@@ -21,7 +21,7 @@ import tensorflow as tf
 import meta_oracle
 import tfq_meta
 from conftest import cirq_expectations
-from distillation_oracle import classifiers, features, kl_with_temperature
+from distillation_oracle import classifiers, features, kl_float32_rounding, kl_with_temperature
 from tfq_meta import PQC, Distiller, MetaLearner, circuits, export, memory
 from tfq_meta.distillation import LogitsDistillation
 from tfq_meta.kernels import QuantumKernel
@@ -96,6 +96,7 @@ def distiller(rng):
     teacher_weights = [w.numpy().copy() for w in teacher.weights]
     loss = distiller_model.train_on_batch(x, return_dict=True)["loss"]
     return {"loss": float(loss), "oracle": kl_with_temperature(t, s, 2.0),
+            "float32_rounding": kl_float32_rounding(t, s, 2.0),
             "teacher_moved": max(float(np.max(np.abs(w.numpy() - before)))
                                  for w, before in zip(teacher.weights, teacher_weights)),
             "student_moved": float(np.max(np.abs(student.predict(x, verbose=0) - s)))}

@@ -72,7 +72,9 @@ def test_meta_learner_step_and_adaptation_match_the_cirq_maml_oracle(report):
 
 def test_distiller_step_loss_is_the_temperature_scaled_kl(report):
     distiller = report["distiller"]
-    np.testing.assert_allclose(distiller["loss"], distiller["oracle"], rtol=1e-5)
+    # The KL (0.02) is small against its float32 terms: rounding, not a relative 1e-5, bounds it.
+    np.testing.assert_allclose(distiller["loss"], distiller["oracle"], rtol=0,
+                               atol=distiller["float32_rounding"])
     assert distiller["teacher_moved"] == 0.0
     assert distiller["student_moved"] > 1e-4
 

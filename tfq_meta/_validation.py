@@ -1,5 +1,6 @@
 """Argument checks shared by the modules: errors that name the argument and what it accepts."""
 import numpy as np
+import tensorflow as tf
 
 
 def check_choice(value, allowed, argument):
@@ -68,6 +69,22 @@ def check_finite_array(array, argument):
         raise ValueError(f"`{argument}` contains NaN or infinite values; every value must be "
                          "finite.")
     return array
+
+
+def checked_finite(values, message):
+    """``values`` (a tensor) once every value is finite: eagerly a ValueError with ``message``
+    is raised at once, in a graph an assertion carries it. Only float tensors are looked at.
+
+    The eager check runs in NumPy: TensorFlow's eager reduction costs about 0.3 ms a tensor,
+    which ``train_on_batch`` would pay on every step.
+    """
+    if not values.dtype.is_floating:
+        return values
+    if tf.executing_eagerly():
+        if not np.isfinite(values.numpy()).all():
+            raise ValueError(message)
+        return values
+    return tf.debugging.assert_all_finite(values, message)
 
 
 def is_finite_number(value):

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from tfq_meta._compat.keras import flatten_layers
 from tfq_meta._compat.tensorflow import is_op_determinism_enabled
+from tfq_meta._validation import checked_finite
 
 
 def xla_is_valid(model, run_eagerly=False):
@@ -87,8 +88,7 @@ def checked_data(data, check):
 
 
 def _finite(value):
-    if value is None or not tf.as_dtype(value.dtype).is_floating:
+    if value is None:
         return value
-    return tf.debugging.assert_all_finite(
-        value, "the data holds NaN or infinite values; circuit angles and targets must be "
-        "finite.")
+    return checked_finite(value, "the data holds NaN or infinite values; circuit angles and "
+                          "targets must be finite.")

@@ -3,7 +3,7 @@ import keras
 import tensorflow as tf
 
 from tfq_meta._compat.keras import loss_tracker
-from tfq_meta._validation import check_int_at_least, check_positive_float
+from tfq_meta._validation import check_int_at_least, check_positive_float, checked_finite
 from tfq_meta.kernels.base import trainable_kernel
 from tfq_meta.meta.replicas import replica_share, weigh_by_share
 from tfq_meta.tasks.episodes import EpisodicFit, unpack_episode
@@ -111,11 +111,8 @@ class KernelMetaLearner(EpisodicFit, XlaByDefault, keras.Model):
                              f"{shape.as_list()}.")
         message = (f"`episodes['{key}']` holds NaN or infinite values; circuit angles must be "
                    "finite.")
-        if tf.executing_eagerly():
-            if not bool(tf.reduce_all(tf.math.is_finite(tf.cast(points, tf.float32)))):
-                raise ValueError(message)
-            return points
-        return tf.debugging.assert_all_finite(tf.cast(points, tf.float32), message)
+        checked = checked_finite(tf.cast(points, tf.float32), message)
+        return points if tf.executing_eagerly() else checked
 
     def _checked_labels(self, labels, key):
         # Out of range, a support label is silently one-hot to zeros and a query label gives a

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfq_meta import _tfq
+from tfq_meta._validation import checked_finite
 from tfq_meta.backends import BackendReference
 from tfq_meta.layers.circuit_weights import CircuitWeights
 from tfq_meta.layers.quantum_data import check_data_circuits
@@ -274,15 +275,8 @@ class PQC(keras.layers.Layer):
                             f"{features.dtype.name}.")
         self._check_feature_shape(features.shape)
         features = tf.cast(features, self.compiled_circuit.output_dtype)
-        if tf.executing_eagerly():
-            if not np.all(np.isfinite(features.numpy())):
-                raise ValueError("`features` contains NaN or infinite values; circuit angles must "
-                                 "be finite.")
-        else:
-            features = tf.debugging.assert_all_finite(
-                features, "`features` contains NaN or infinite values; circuit angles must be "
-                "finite.")
-        return features
+        return checked_finite(features, "`features` contains NaN or infinite values; circuit "
+                              "angles must be finite.")
 
     def _check_feature_shape(self, shape):
         shape = tuple(shape)

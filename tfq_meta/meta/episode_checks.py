@@ -17,6 +17,8 @@ checked while tracing, and values through ``tf.debugging`` assertions.
 import numpy as np
 import tensorflow as tf
 
+from tfq_meta._validation import checked_finite
+
 X_KEYS, Y_KEYS = ("support_x", "query_x"), ("support_y", "query_y")
 TASK_AXES = ("tasks", "shots")
 
@@ -176,11 +178,5 @@ def _whole_numbers(labels, key):
 
 
 def _finite(values, key, what):
-    if not values.dtype.is_floating:
-        return values
-    message = f"`{key}` holds NaN or infinite {what}; every value of the data must be finite."
-    if tf.executing_eagerly():
-        if not tf.reduce_all(tf.math.is_finite(values)):
-            raise ValueError(message)
-        return values
-    return tf.debugging.assert_all_finite(values, message)
+    return checked_finite(
+        values, f"`{key}` holds NaN or infinite {what}; every value of the data must be finite.")
