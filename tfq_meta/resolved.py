@@ -11,10 +11,10 @@ import dataclasses
 
 import cirq
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tfq_meta._compat.keras import flatten_layers, is_functional, run_through_graph
+from tfq_meta._validation import checked_finite
 from tfq_meta.distillation import Distiller
 from tfq_meta.layers import PQC
 from tfq_meta.meta import MetaLearner
@@ -148,8 +148,7 @@ def _input_tensor(value, spec):
                                           for s, e in zip(shape[1:], expected[1:])):
         raise ValueError(f"`x` has shape {shape}, but the model takes inputs of shape "
                          f"{expected} (None: any size).")
-    if not np.all(np.isfinite(value.numpy())):
-        raise ValueError("`x` contains NaN or infinite values; circuit angles must be finite.")
+    checked_finite(value, "`x` contains NaN or infinite values; circuit angles must be finite.")
     return tf.cast(value, spec.dtype)
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfq_meta._compat.keras import loss_tracker
+from tfq_meta._validation import checked_finite
 from tfq_meta.kernels.base import trainable_kernel
 from tfq_meta.meta.replicas import per_replica_loss
 from tfq_meta.xla import XlaByDefault
@@ -47,8 +48,7 @@ def _check_gram_and_labels(gram, labels):
                          f"got shape {label_shape}.")
     if not tf.executing_eagerly():
         return
-    if not bool(tf.reduce_all(tf.math.is_finite(gram))):
-        raise ValueError("`gram` holds NaN or infinite values; Gram matrices must be finite.")
+    checked_finite(gram, "`gram` holds NaN or infinite values; Gram matrices must be finite.")
     if not bool(tf.reduce_all(tf.reduce_any(gram != 0, [-2, -1]))):
         raise ValueError("`gram` is a zero matrix: kernel-target alignment is undefined for it "
                          "(it is normalized by the Gram matrix's norm).")
