@@ -128,6 +128,8 @@ def test_alignment_fit_refuses_a_wrong_feature_width():
                                   "undefined"),
     (np.ones((3, 4)), [0, 1, 0], r"`gram` must be square Gram matrices \[..., N, N\]"),
     (np.ones((3, 3)), [0, 1], r"`labels` must have shape \(3,\) \(one label per row"),
+    (np.array([[1.0, np.nan, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]), [0, 1, 0],
+     "`gram` holds NaN or infinite values; Gram matrices must be finite"),
 ])
 def test_alignment_of_bad_gram_matrices(gram, labels, message):
     from tfq_meta.kernels import kernel_target_alignment
