@@ -97,6 +97,7 @@ def resolved_circuits(model, x):
         runs them; a PQC inside a nested model is named ``"nested_model/layer"``.
 
     Example:
+    >>> import numpy as np
     >>> from tfq_meta import models
     >>> student = models.student(n_features=1, n_qubits=2, n_layers=1)
     >>> resolved = resolved_circuits(student, np.array([[0.3], [1.2]], np.float32))
