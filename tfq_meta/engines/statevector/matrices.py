@@ -9,8 +9,12 @@ matrix size gives every polynomial of every example, as complex ``[batch, 2 (out
 form a grid ``[position, run]`` (shorter runs padded with identities): one batched 2x2 product
 per position multiplies them out.
 
-Each contraction has the two formulations :mod:`.runtime` explains: einsums for TensorFlow's
-executor, broadcast products and sums under XLA.
+The polynomials are one einsum under TensorFlow's executor and under XLA alike: XLA makes it a
+dot, whose operand, the coefficients, it computes once. As a broadcast product and sum, XLA fused
+the angles and their cosines into the product and computed them again for every matrix entry
+(the 4-qubit student's meta-step took 1.6x as long). The runs' products have the two
+formulations :mod:`.runtime` explains: einsums for the executor, broadcast products and sums
+under XLA.
 """
 import numpy as np
 import tensorflow as tf
@@ -56,7 +60,7 @@ class BatchedMatrices:
 
     def evaluate(self, gate_values, dtype, xla):
         """The batched matrices ``[batch, 2 (out), …, 2 (in), …]`` (complex ``dtype``) of the
-        polynomial steps, in program order; ``xla`` picks the formulation."""
+        polynomial steps, in program order; ``xla`` picks the formulation of the runs' products."""
         if not self.groups:
             return []
         angles = tf.matmul(gate_values, tf.constant(self.frequencies, gate_values.dtype))
@@ -67,7 +71,7 @@ class BatchedMatrices:
                  else [coefficients])
         matrices = []
         for part, constant in zip(parts, self.matrices):
-            matrices += _polynomials(part, tf.constant(constant, dtype.real_dtype), xla)
+            matrices += _polynomials(part, tf.constant(constant, dtype.real_dtype))
         if self.length > 1:
             matrices = (tf.unstack(self._run_products(matrices, xla), axis=1)
                         + matrices[self.length * self.n_runs:])
@@ -121,17 +125,11 @@ def _term_table(group):
     return matrices.reshape(shape), columns, offsets
 
 
-def _polynomials(coefficients, matrices, xla):
+def _polynomials(coefficients, matrices):
     """The complex matrices ``[batch, 2, …]`` of a group's polynomials, one per polynomial, from
     their terms' ``coefficients`` ``[batch, polynomial * term]`` and term ``matrices``."""
-    n_matrix_axes = len(matrices.shape) - 3
-    if xla:  # [batch, polynomial, term, 1, …] * [polynomial, term, part, …]
-        coefficients = tf.reshape(coefficients,
-                                  [-1, *matrices.shape[:2]] + [1] * (n_matrix_axes + 1))
-        real, imaginary = tf.unstack(tf.reduce_sum(coefficients * matrices, axis=2), axis=2)
-        return tf.unstack(tf.complex(real, imaginary), axis=1)
     coefficients = tf.reshape(coefficients, [-1, *matrices.shape[:2]])
-    labels = _LABELS[:n_matrix_axes]
+    labels = _LABELS[:len(matrices.shape) - 3]
     real, imaginary = tf.unstack(tf.einsum(f"bGT,GTC{labels}->CGb{labels}", coefficients,
                                            matrices))
     return tf.unstack(tf.complex(real, imaginary))
