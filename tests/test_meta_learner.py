@@ -12,8 +12,8 @@ from tfq_meta import MetaLearner, models, tasks
 
 def sinusoid_meta(algorithm="maml", **kwargs):
     keras.utils.set_random_seed(0)
-    meta = MetaLearner(models.student(n_features=1, n_layers=1), algorithm, inner_steps=1,
-                       inner_lr=0.1, **kwargs)
+    meta = MetaLearner(models.student(n_features=1, n_qubits=2, n_layers=1), algorithm,
+                       inner_steps=1, inner_lr=0.1, **kwargs)
     meta.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse", metrics=["mae"])
     return meta
 
