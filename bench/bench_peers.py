@@ -10,16 +10,16 @@ default: XLA when auto picks statevector) and without XLA ("tfq_meta no XLA"); b
 (pennylane_torch.py, broadcasting, complex128: "PL-torch"). Peers: bench/peers_jax.py. At 4-12
 qubits all of them; at 14 and 16 (auto picks qsim there: no XLA) tfq_meta alone, for its GB/s.
 
-Meta-step (bench_meta.py's): 16 sinusoid tasks, ``student(n_features=1, n_qubits=Q,
-n_layers=3)``, 5 inner SGD steps (0.1), Adam 1e-3, 10 support + 10 query shots, FOMAML and exact
-second-order MAML: ``MetaLearner.train_on_batch`` compiled with the library's defaults ("tfq_meta
-default": no jit_compile argument; XLA, the tasks split into shards run at once, one per core:
-tfq_meta/meta/task_shards.py), and as information with ``task_shards=1`` (the whole step one XLA
-computation, "tfq_meta one shard") and ``jit_compile=False`` ("tfq_meta no XLA"); the
-JAX peers' whole step (inner loop as a ``lax.scan``, meta-gradient, optax Adam) under one
-``jax.jit``, vmapped over the tasks ("PL-JAX vmap", "TC-JAX vmap") or one broadcast qnode call
-over every task's examples ("PL-JAX bcast"). Peers compute in float32 / complex64 (JAX's x64
-off), as tfq_meta does.
+Meta-step (bench_meta.py's): 16 sinusoid tasks, ``student(n_features=1, n_qubits=Q, n_layers=3)``, 5
+inner SGD steps (0.1), Adam 1e-3, 10 support + 10 query shots, FOMAML and exact second-order MAML:
+``MetaLearner.train_on_batch`` (the episode as tensors, as the peers hold device arrays) compiled
+with the library's defaults ("tfq_meta default": no jit_compile argument; XLA, the tasks split into
+shards run at once, one per core: tfq_meta/meta/task_shards.py), and as information with
+``task_shards=1`` (the whole step one XLA computation, "tfq_meta one shard") and
+``jit_compile=False`` ("tfq_meta no XLA"); the JAX peers' whole step (inner loop as a ``lax.scan``,
+meta-gradient, optax Adam) under one ``jax.jit``, vmapped over the tasks ("PL-JAX vmap", "TC-JAX
+vmap") or one broadcast qnode call over every task's examples ("PL-JAX bcast"). Peers compute in
+float32 / complex64 (JAX's x64 off), as tfq_meta does.
 
 Each peer is checked before it is timed: engine steps against tfq_meta's values and gradients,
 meta-steps' query loss and meta-gradient against bench_meta's float64 PennyLane-torch reference.
@@ -95,7 +95,10 @@ def tfq_meta_meta(config, algorithm, **compile_options):
                        learn_inner_lr=False, multi_step_loss=False, inner_clipnorm=None)
     meta.compile(optimizer=keras.optimizers.Adam(bench_meta.OUTER_LR), loss="mse",
                  **compile_options)
-    return (lambda: (meta.train_on_batch(config["episode"], return_dict=True)["loss"], None),
+    # Tensors, converted once: the JAX peers hold their episode as device arrays, and fit's
+    # tf.data pipeline hands the step tensors too.
+    episode = {key: tf.constant(value) for key, value in config["episode"].items()}
+    return (lambda: (meta.train_on_batch(episode, return_dict=True)["loss"], None),
             {"meta": meta, "compiled": config["layer"].compiled_circuit})
 
 

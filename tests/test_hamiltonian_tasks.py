@@ -16,13 +16,16 @@ from tfq_meta import Energy, MetaLearner, circuits, hamiltonians, memory, models
 
 
 def cirq_energy(layer, weights, hamiltonian, features=()):
-    """⟨H⟩ of a PQC layer's circuit at ``weights`` (in the layer's symbol order), by Cirq."""
+    """⟨H⟩ of a PQC layer's circuit at ``weights`` (in the layer's symbol order), by Cirq; the
+    Hamiltonian a ``cirq.PauliSum`` or its dense matrix on the circuit's sorted qubits."""
     values = {str(s): float(v) for s, v in zip(layer.data_symbols, features)}
     values.update({str(s): float(v) for s, v in zip(layer.weight_symbols, weights)})
-    simulator = cirq.Simulator(dtype=np.complex128)
-    return float(np.real(simulator.simulate_expectation_values(
-        layer.circuit, [hamiltonian], param_resolver=values,
-        qubit_order=sorted(layer.circuit.all_qubits()))[0]))
+    qubits = sorted(layer.circuit.all_qubits())
+    if isinstance(hamiltonian, cirq.PauliSum):
+        hamiltonian = hamiltonian.matrix(qubits)
+    state = cirq.final_state_vector(layer.circuit, param_resolver=values, qubit_order=qubits,
+                                    dtype=np.complex128)
+    return float(np.real(np.vdot(state, hamiltonian @ state)))
 
 
 def test_family_hamiltonians_are_the_builders():
@@ -75,7 +78,10 @@ class CirqEnergies:
     """
 
     def __init__(self, layer, family, parameters):
-        self.layer, self.hamiltonians = layer, [family.hamiltonian(p) for p in parameters]
+        # Dense matrices, built once: the finite differences evaluate thousands of energies.
+        qubits = sorted(layer.circuit.all_qubits())
+        self.layer = layer
+        self.hamiltonians = [family.hamiltonian(p).matrix(qubits) for p in parameters]
         self.features = [family.features(p) for p in parameters]
         names = [str(s) for s in layer.weight_symbols]
         self.offsets = {i: names.index("w" + name[1:]) for i, name in enumerate(names)
