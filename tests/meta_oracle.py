@@ -4,7 +4,7 @@ An independent MAML oracle: Cirq expectations, parameter-shift inner gradients, 
 
 The model is a PQC alone (its output is one expectation value) and the loss is the mean squared
 error, so the whole unrolled MAML objective can be computed without TensorFlow: forward values by
-``cirq.Simulator`` in complex128, inner gradients by the exact two-term parameter-shift rule (each
+Cirq's unitaries in complex128, inner gradients by the exact two-term parameter-shift rule (each
 weight symbol is the angle of one rotation gate), and a per-task Python loop.
 """
 import cirq
@@ -26,20 +26,22 @@ def plain(algorithm):
 
 
 class CirqModel:
-    """f(x; θ) = <observable> of ``layer``'s circuit with data ``x`` and weights ``θ``."""
+    """f(x; θ) = <observable> of ``layer``'s circuit with data ``x`` and weights ``θ``: the first
+    column of Cirq's unitary of the resolved circuit (the state from ``|0…0>``) against the
+    observable's dense matrix. For the few-qubit circuits here that is twice as fast as a Cirq
+    simulation per call, and finite differences of a MAML objective take thousands of calls."""
 
     def __init__(self, layer):
         self.layer = layer
-        self.simulator = cirq.Simulator(dtype=np.complex128)
         self.qubits = sorted(layer.circuit.all_qubits())
+        self.observable = layer.observables[0].matrix(self.qubits)
 
     def __call__(self, x, weights):
         values = {str(s): float(v) for s, v in zip(self.layer.data_symbols, x)}
         values.update({str(s): float(v) for s, v in zip(self.layer.weight_symbols, weights)})
-        result = self.simulator.simulate_expectation_values(
-            self.layer.circuit, self.layer.observables[0], param_resolver=values,
-            qubit_order=self.qubits)
-        return float(np.real(result[0]))
+        state = cirq.resolve_parameters(self.layer.circuit, values).unitary(
+            qubit_order=self.qubits, dtype=np.complex128)[:, 0]
+        return float(np.real(np.vdot(state, self.observable @ state)))
 
     def gradient(self, x, weights):
         """∂f/∂θ by the parameter-shift rule (exact for rotation gates)."""

@@ -3,7 +3,8 @@ call against Cirq's expectation of each task's PauliSum, exact second-order MAML
 energies against finite differences of a Cirq objective, and MaxCut's bookkeeping.
 
 Oracles: the builders of tfq_meta.hamiltonians (themselves tested against NumPy matrices),
-``cirq.Simulator`` in complex128 with parameter-shift gradients, enumeration of cuts.
+Cirq's final states in complex128 against the Hamiltonians' dense matrices, with parameter-shift
+gradients; enumeration of cuts.
 """
 import cirq
 import keras
