@@ -3,10 +3,10 @@ runs on the TensorFlow backend.
 
 TensorFlow's default CPU allocator hands every large buffer back to the operating system when it
 is freed, so each compiled step of a circuit of 12 or more qubits maps its working memory anew and
-the kernel zeroes every page of it: half the time of a forward + gradient step at 12-14 qubits
-(bench/bench_peers.py). TensorFlow's BFC allocator, its default on GPUs, keeps the memory for the
-next step. TensorFlow reads ``TF_CPU_ALLOCATOR_USE_BFC`` when it runs its first op, so the
-default is set here, before anything of TensorFlow runs; a value the user set is kept.
+the kernel zeroes every page of it: a forward + gradient step took 3.6x as long at 12 qubits and
+4.6x at 14 (bench/bench_allocator.py). TensorFlow's BFC allocator, its default on GPUs, keeps the
+memory for the next step. TensorFlow reads ``TF_CPU_ALLOCATOR_USE_BFC`` when it runs its first
+op, so the default is set here, before anything of TensorFlow runs; a value the user set is kept.
 """
 import os
 
