@@ -6,7 +6,8 @@ gradient of their sum against a fixed cotangent, by CircuitExpectation with engi
 statevector), and by PennyLane (pennylane_torch.py); "best": ours with the lowest median.
 
 Run:  python bench/bench_engines.py [--quick]   (about 5 minutes on 2 idle cores). Writes
-      bench/output/bench_engines.json.
+      bench/output/bench_engines.json. The crossover at 12-16 qubits, without PennyLane (its
+      step takes minutes at 16 qubits): --qubits 12 13 14 15 16 --pennylane-max-qubits 0
 """
 import common  # first: sets up TensorFlow's environment
 import pennylane as qml
@@ -57,7 +58,8 @@ def run_configuration(n_qubits, args):
     steps, engines = {}, {}
     for name in OURS:
         steps[name], engines[name] = tfq_meta_step(config, name)
-    steps[PL] = pennylane_step(config)
+    if n_qubits <= args.pennylane_max_qubits:
+        steps[PL] = pennylane_step(config)
     # Against qsim: TFQ, a simulator independent of ours and of PennyLane.
     results = {name: timing.sync(step()) for name, step in steps.items()}
     errors = {name: {key: common.agree(f"{name} vs {QSIM} ({n_qubits} qubits) on {key}",
@@ -65,11 +67,14 @@ def run_configuration(n_qubits, args):
                      for key, value, expected in zip(
                          ("loss", "grad_weights", "grad_features", "values"),
                          results[name], results[QSIM])} for name in steps}
-    errors["pennylane_vs_statevector_values"] = common.agree(
-        f"PennyLane's vs tfq_meta's expectations ({n_qubits} qubits)", results[PL][3],
-        results[SV][3], PENNYLANE_VALUE_TOLERANCE)
-    threads = pennylane_torch.choose_threads(steps[PL], TIMING, args.torch_threads)
-    label = f"{n_qubits:>2} qubits (auto -> {engines[AUTO]}, torch threads {threads['threads']})"
+    threads = None
+    if PL in steps:
+        errors["pennylane_vs_statevector_values"] = common.agree(
+            f"PennyLane's vs tfq_meta's expectations ({n_qubits} qubits)", results[PL][3],
+            results[SV][3], PENNYLANE_VALUE_TOLERANCE)
+        threads = pennylane_torch.choose_threads(steps[PL], TIMING, args.torch_threads)
+    label = f"{n_qubits:>2} qubits (auto -> {engines[AUTO]}" + (
+        f", torch threads {threads['threads']})" if threads else ", no PennyLane)")
     return {"qubits": n_qubits, "batch": BATCH, "gates": config["gates"],
             "weights": len(config["spec"].weight_symbols), "auto_engine": engines[AUTO],
             **TIMING.measure(steps, args.repeats, ratios=RATIOS, label=label),
@@ -104,7 +109,7 @@ def main(args):
 
     def ratios(key, qubits):
         return {f"{r['qubits']} qubits": r["ratios"][key]["median"] for r in rows
-                if r["qubits"] in qubits}
+                if r["qubits"] in qubits and key in r["ratios"]}
 
     goals = {"pennylane_over_auto": common.goal("pennylane/auto", 2.0, ratios(
                  "pl/auto", (4, 8)), required=["4 qubits", "8 qubits"]),
@@ -121,5 +126,7 @@ if __name__ == "__main__":
     parser.add_argument("--qubits", type=int, nargs="+", default=list(QUBITS))
     parser.add_argument("--repeats", type=int, default=10,
                         help="most timed blocks per implementation (slow ones get fewer, >= 4)")
+    parser.add_argument("--pennylane-max-qubits", type=int, default=max(QUBITS),
+                        help="PennyLane only up to this size (15.7 s a step at 13 qubits)")
     pennylane_torch.add_threads_argument(parser)
     common.run(parser, main, qubits=[2, 4], repeats=TIMING.min_repeats)

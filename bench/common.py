@@ -146,11 +146,16 @@ def print_table(title, header, rows):
 
 def print_timings(what, rows, columns, after=None, digits=2, ratio_digits=2):
     """``rows``' columns, median ms, paired ratios, then ``after`` ({header: cell function})."""
-    names, ratios, after = list(rows[0]["median_ms"]), list(rows[0]["ratios"]), after or {}
-    print_table(f"ms per {what} (median), and ratios (median [quartiles] of paired repeats):",
+    names = list(dict.fromkeys(n for r in rows for n in r["median_ms"]))
+    ratios, after = list(dict.fromkeys(k for r in rows for k in r["ratios"])), after or {}
+    print_table(f"ms per {what} (median), and ratios (median [quartiles] of paired repeats; "
+                "-: not measured):",
                 [*(c.replace("_", " ") for c in columns), *names, *ratios, *after],
-                [[*(r[c] for c in columns), *(f"{r['median_ms'][n]:.{digits}f}" for n in names),
-                  *(timing.format_ratio(r["ratios"][k], ratio_digits) for k in ratios),
+                [[*(r[c] for c in columns),
+                  *(f"{r['median_ms'][n]:.{digits}f}" if n in r["median_ms"] else "-"
+                    for n in names),
+                  *(timing.format_ratio(r["ratios"][k], ratio_digits) if k in r["ratios"]
+                    else "-" for k in ratios),
                   *(cell(r) for cell in after.values())] for r in rows])
 
 

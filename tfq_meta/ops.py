@@ -54,11 +54,10 @@ STATE_DTYPES = ("complex64", "complex128")
 # The feature named when quantum data is fed where TensorFlow Quantum is missing.
 QUANTUM_DATA = "Quantum data (`data_circuits`, inputs `[data_circuits, features]`)"
 # Where the statevector engine stops being the faster one for expectations and their gradients
-# (bench_engines.py's step, batch 160, TensorFlow's BFC allocator: see tfq_meta/_runtime.py).
-# Under XLA, tfq_meta's training models' default, it is 3.7x faster than qsim at 12 qubits, 2.8x
-# at 13, 2.3x at 14, 2.1x at 15 and level at 16; without XLA, a plain Keras model's default on a
-# CPU, 1.1x at 12, 0.9x at 13 and 0.65x at 14. 13 gives up at most 10% without XLA for 2.8x
-# with it.
+# depends on XLA (bench_engines.py, batch 160, TensorFlow's BFC allocator: tfq_meta/_runtime.py).
+# Under XLA, tfq_meta's training models' default, it is faster than qsim: 3.5x at 12 qubits, 2.5x
+# at 13, 2.4x at 14, 1.7x at 15, 1.1x at 16. Without XLA, a plain Keras model's default on a CPU,
+# it is not: 0.86x at 13, 0.64x at 14, 0.48x at 15. 13 costs 14% without XLA for 2.5x with it.
 EXPECTATION_STATEVECTOR_MAX_QUBITS = 13
 
 
