@@ -14,14 +14,14 @@ Run:  python bench/bench_allocator.py [--quick]   (about 4 minutes on 2 cores). 
       bench/output/bench_allocator.json.
 """
 import resource
-import time
 
 import common  # first: sets up TensorFlow's environment
 import numpy as np
 
 import timing
 
-QUBITS, BATCH, BLOCKS, BLOCK_SECONDS = (8, 12, 14), 160, 8, 1.0
+QUBITS, BATCH, BLOCKS = (8, 12, 14), 160, 8
+TIMING = timing.BlockTiming(block_seconds=1.0, settle_seconds=0.03)
 ALLOCATORS = {"bfc": "true", "default": "false"}
 
 
@@ -35,12 +35,10 @@ def step_worker(kind):
             steps[n] = common.expectation_step(config, "statevector", xla=True)[0]
             for _ in range(2):  # compile, then a first run after it
                 timing.sync(steps[n]())
-        before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-        for _ in range(command["steps"]):
-            result = steps[n]()
-        timing.sync(result)
-        seconds, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
-        return {"seconds_per_step": seconds / command["steps"],
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        seconds_per_step = TIMING.time_block(steps[n], command["steps"])
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        return {"seconds_per_step": seconds_per_step,
                 "page_faults_per_step": (after.ru_minflt - before.ru_minflt) / command["steps"],
                 "system_s_per_step": (after.ru_stime - before.ru_stime) / command["steps"],
                 "peak_rss_mb": after.ru_maxrss / 1024}
@@ -51,21 +49,23 @@ def step_worker(kind):
 def run_configuration(n_qubits, workers, args):
     first = {name: worker.ask(timeout=900.0, qubits=n_qubits, steps=1)[0]
              for name, worker in workers.items()}
-    steps = max(1, round(BLOCK_SECONDS / first["bfc"]["seconds_per_step"]))
+    steps = max(1, round(TIMING.block_seconds / first["bfc"]["seconds_per_step"]))
     blocks = {name: [] for name in workers}
     for repeat in range(args.blocks):
         order = list(workers) if repeat % 2 else list(workers)[::-1]
         for name in order:
             blocks[name].append(workers[name].ask(timeout=900.0, qubits=n_qubits,
                                                   steps=steps)[0])
+    def median(key):
+        return {name: np.median([block[key] for block in blocks[name]]) for name in workers}
+
     samples = {name: [b["seconds_per_step"] for b in blocks[name]] for name in workers}
     ratio = timing.paired_ratio(samples, "default", "bfc")
     row = {"qubits": n_qubits, "batch": BATCH, "steps_per_block": steps,
-           "median_ms": {name: 1e3 * np.median(s) for name, s in samples.items()},
-           "page_faults_per_step": {n: np.median([b["page_faults_per_step"] for b in bs])
-                                    for n, bs in blocks.items()},
-           "system_s_per_step": {n: np.median([b["system_s_per_step"] for b in bs])
-                                 for n, bs in blocks.items()},
+           "median_ms": {name: 1e3 * seconds for name, seconds in
+                         median("seconds_per_step").items()},
+           "page_faults_per_step": median("page_faults_per_step"),
+           "system_s_per_step": median("system_s_per_step"),
            "peak_rss_mb": {n: bs[-1]["peak_rss_mb"] for n, bs in blocks.items()},
            "ratio_default_over_bfc": ratio}
     print(f"  {n_qubits} qubits: bfc {row['median_ms']['bfc']:.1f} ms, default "

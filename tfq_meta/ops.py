@@ -57,7 +57,7 @@ QUANTUM_DATA = "Quantum data (`data_circuits`, inputs `[data_circuits, features]
 # depends on XLA (bench_engines.py, batch 160, TensorFlow's BFC allocator: tfq_meta/_runtime.py).
 # Under XLA, tfq_meta's training models' default, it is faster than qsim: 3.5x at 12 qubits, 2.5x
 # at 13, 2.4x at 14, 1.7x at 15, 1.1x at 16. Without XLA, a plain Keras model's default on a CPU,
-# it is not: 0.86x at 13, 0.64x at 14, 0.48x at 15. 13 costs 14% without XLA for 2.5x with it.
+# it is not: 0.86x at 13, 0.64x at 14, 0.48x at 15. At 13, 0.86x without XLA buys 2.5x with it.
 EXPECTATION_STATEVECTOR_MAX_QUBITS = 13
 
 
