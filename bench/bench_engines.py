@@ -2,8 +2,9 @@
 
 A step: ``reuploading_circuit(n_qubits, n_layers=3)``'s Z expectations on 160 examples and the
 gradient of their sum against a fixed cotangent, by CircuitExpectation with engine statevector
-(under XLA; "sv no XLA": without), qsim (TFQ ops, adjoint) and auto (XLA when it picks
-statevector), and by PennyLane (pennylane_torch.py); "best": ours with the lowest median.
+(under XLA; "sv no XLA": without), qsim (TFQ ops, adjoint) and auto (under XLA, which it
+runs on statevector up to 16 qubits), and by PennyLane (pennylane_torch.py); "best": ours with
+the lowest median.
 
 Run:  python bench/bench_engines.py [--quick]   (about 5 minutes on 2 idle cores). Writes
       bench/output/bench_engines.json. The crossover at 12-16 qubits, without PennyLane (its
@@ -16,7 +17,7 @@ import torch
 
 import pennylane_torch
 import timing
-from tfq_meta.ops import EXPECTATION_STATEVECTOR_MAX_QUBITS
+from tfq_meta.ops import EXPECTATION_STATEVECTOR_MAX_QUBITS, XLA_STATEVECTOR_MAX_QUBITS
 
 BATCH, QUBITS = 160, (1, 2, 4, 6, 8, 10, 12)
 TIMING = timing.BlockTiming(block_seconds=0.15, settle_seconds=0.03, configuration_seconds=25.0,
@@ -31,9 +32,9 @@ RATIOS = {"qsim/sv": (QSIM, SV), "pl/sv": (PL, SV), "pl/best": (PL, *OURS), "pl/
 
 def tfq_meta_step(config, engine):
     """A step on CircuitExpectation, and the engine it uses."""
-    step, expectation = common.expectation_step(
+    step, _, engine_in_use = common.expectation_step(
         config, "statevector" if engine == SV_GRAPH else engine, xla=engine != SV_GRAPH)
-    return step, expectation.compiled.engine
+    return step, engine_in_use
 
 
 def pennylane_step(config):
@@ -82,20 +83,21 @@ def run_configuration(n_qubits, args):
 
 
 def crossover(rows):
-    """Where statevector stops beating qsim, and whether auto picked the faster engine."""
-    faster_sv = {row["qubits"]: row["median_ms"][SV] < row["median_ms"][QSIM] for row in rows}
-    largest = max((n for n, sv in faster_sv.items() if sv), default=None)
-    wrong = [n for n, sv in faster_sv.items() if sv != (n <= EXPECTATION_STATEVECTOR_MAX_QUBITS)]
-    following = min((n for n in faster_sv if largest is not None and n > largest), default=None)
-    print(f"\ncrossover: statevector faster than qsim up to {largest} qubits ("
-          + (f"qsim faster from {following}" if following is not None
-             else "qsim never faster in the measured range")
-          + f"); EXPECTATION_STATEVECTOR_MAX_QUBITS = {EXPECTATION_STATEVECTOR_MAX_QUBITS}: auto "
-          + (f"DOES NOT match (picks the slower engine at {wrong} qubits)" if wrong
-             else "matches"))
-    return {"largest_statevector_faster": largest, "next_measured": following,
-            "auto_statevector_max_qubits": EXPECTATION_STATEVECTOR_MAX_QUBITS,
-            "auto_matches": not wrong, "auto_wrong_at": wrong}
+    """Where statevector stops beating qsim, with and without XLA, and whether auto's limits
+    (statevector up to one of them, qsim above) pick the faster engine."""
+    result = {}
+    for name, statevector, limit in (("xla", SV, XLA_STATEVECTOR_MAX_QUBITS),
+                                     ("no_xla", SV_GRAPH, EXPECTATION_STATEVECTOR_MAX_QUBITS)):
+        faster = {row["qubits"]: row["median_ms"][statevector] < row["median_ms"][QSIM]
+                  for row in rows}
+        largest = max((n for n, sv in faster.items() if sv), default=None)
+        wrong = [n for n, sv in faster.items() if sv != (n <= limit)]
+        print(f"\ncrossover, {statevector}: faster than qsim up to {largest} qubits; auto picks "
+              f"statevector up to {limit}: "
+              + (f"DOES NOT match (the slower engine at {wrong} qubits)" if wrong else "matches"))
+        result[name] = {"largest_statevector_faster": largest, "auto_statevector_max_qubits":
+                        limit, "auto_matches": not wrong, "auto_wrong_at": wrong}
+    return result
 
 
 def main(args):

@@ -79,8 +79,8 @@ ENGINE_KEYS = ("loss", "grad_weights", "grad_features", "values")
 def tfq_meta_engine(config, xla):
     """bench_engines.py's step with the library's defaults (engine "auto"): XLA when asked for
     and auto picks statevector (TFQ's qsim ops have no XLA)."""
-    step, expectation = common.expectation_step(config, xla=xla)
-    return step, {"engine": expectation.compiled.engine, "compiled": expectation.compiled}
+    step, expectation, engine = common.expectation_step(config, xla=xla)
+    return step, {"engine": engine, "compiled": expectation.compiled}
 
 
 def engine_peer(build):

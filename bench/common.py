@@ -285,9 +285,9 @@ def gradient_step(forward, weights, cotangent, jit_compile=False):
 
 def expectation_step(config, engine="auto", xla=True):
     """bench_engines' step on CircuitExpectation: the configuration's Z expectations and their
-    gradients (see :func:`gradient_step`), under XLA if ``xla`` and the engine used is
-    statevector (TFQ's qsim ops have none). Returns (the step, of no arguments; the
-    CircuitExpectation)."""
+    gradients (see :func:`gradient_step`), under XLA if ``xla`` and the circuit can run there
+    (TFQ's qsim ops cannot). Returns (the step, of no arguments; the CircuitExpectation; the
+    engine that runs the step: ``"auto"`` picks statevector under XLA up to 16 qubits)."""
     import tensorflow as tf
 
     from tfq_meta.layers.circuit_weights import CircuitWeights
@@ -301,6 +301,7 @@ def expectation_step(config, engine="auto", xla=True):
     def forward(features):  # as tfq_meta.layers.PQC.call: features next to the shared weights
         return expectation(CircuitWeights.symbol_values(features, weights))
 
-    step = gradient_step(forward, weights, tf.constant(config["cotangent"]),
-                         jit_compile=xla and expectation.compiled.engine == "statevector")
-    return (lambda: step(features)), expectation
+    compiled = expectation.compiled
+    xla = xla and compiled.supports_jit
+    step = gradient_step(forward, weights, tf.constant(config["cotangent"]), jit_compile=xla)
+    return (lambda: step(features)), expectation, compiled.xla_engine if xla else compiled.engine

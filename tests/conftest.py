@@ -11,6 +11,20 @@ import cirq  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+# The longest test files (each 65-175 s of CPU on 2 cores, pytest --durations), longest first.
+# pytest-xdist hands out whole files (--dist loadfile) in collection order (--no-loadscope-reorder;
+# its default order is by number of tests), so a long file started last would keep one worker
+# busy while the other idles.
+LONGEST_FILES = ("test_meta_training.py", "test_distributed_training.py", "test_readme.py",
+                 "test_export.py", "test_meta_learner.py", "test_tuning.py",
+                 "test_task_shards.py", "test_distributed_search.py", "test_backends.py",
+                 "test_distillation.py", "test_kernel_training.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FILES)))
+
 
 def resolver(layer, features, weights=None):
     """ParamResolver of one example: features for the data symbols, weights for the rest."""

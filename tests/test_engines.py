@@ -87,18 +87,21 @@ def test_qsim_second_order_needs_the_shift_rule():
     np.testing.assert_allclose(hess[0, 2], expected, atol=1e-4)
 
 
-@pytest.mark.parametrize("n_qubits, options, engine", [
-    (1, {}, "statevector"),
-    (ops.EXPECTATION_STATEVECTOR_MAX_QUBITS, {}, "statevector"),
-    (ops.EXPECTATION_STATEVECTOR_MAX_QUBITS + 1, {}, "qsim"),
-    (2, {"repetitions": 100}, "qsim"),
-    (2, {"noise": 0.01}, "qsim"),
-    (ops.EXPECTATION_STATEVECTOR_MAX_QUBITS + 1, {"state_dtype": "complex128"}, "statevector"),
+@pytest.mark.parametrize("n_qubits, options, engine, xla_engine", [
+    (1, {}, "statevector", "statevector"),
+    (ops.EXPECTATION_STATEVECTOR_MAX_QUBITS, {}, "statevector", "statevector"),
+    (ops.EXPECTATION_STATEVECTOR_MAX_QUBITS + 1, {}, "qsim", "statevector"),
+    (ops.XLA_STATEVECTOR_MAX_QUBITS, {}, "qsim", "statevector"),
+    (ops.XLA_STATEVECTOR_MAX_QUBITS + 1, {}, "qsim", None),
+    (2, {"repetitions": 100}, "qsim", None),
+    (2, {"noise": 0.01}, "qsim", None),
+    (ops.XLA_STATEVECTOR_MAX_QUBITS + 1, {"state_dtype": "complex128"}, "statevector",
+     "statevector"),
 ])
-def test_auto_engine_choice(n_qubits, options, engine):
+def test_auto_engine_choice(n_qubits, options, engine, xla_engine):
     layer = PQC(circuits.angle_encoding(n_qubits), "Z0", **options)
-    assert layer.engine == engine
-    assert layer.supports_jit == (engine == "statevector")
+    assert (layer.engine, layer.xla_engine) == (engine, xla_engine)
+    assert layer.supports_jit == (xla_engine == "statevector")
 
 
 @pytest.mark.parametrize("options, match", [

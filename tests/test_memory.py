@@ -48,21 +48,24 @@ def values_and_gradient(function, values):
         tape.watch(values)
         result = function(values)
         loss = tf.reduce_sum(tf.abs(result) ** 2 if result.dtype.is_complex else result)
-    return result.numpy(), tape.gradient(loss, values).numpy()
+    return result, tape.gradient(loss, values)
 
 
-@pytest.mark.parametrize("traced", [False, True])
+@pytest.mark.parametrize("traced", [False, True, "xla"])
 def test_split_expectations_equal_unsplit_and_cirq(monkeypatch, traced):
     values = tf.constant(np.random.default_rng(3).uniform(-2, 2, (11, 2)), tf.float32)
     whole = ops.CompiledCircuit(CIRCUIT, [X, A], engine="statevector")
     small_chunks(monkeypatch)  # 3 chunks of 4, the last padded
     split = ops.CompiledCircuit(CIRCUIT, [X, A], engine="statevector")
-    functions = [lambda v, c=c: c.expectations(v, OBSERVABLES) for c in (whole, split)]
-    if traced:
+    functions = [lambda v, c=c: values_and_gradient(lambda w: c.expectations(w, OBSERVABLES), v)
+                 for c in (whole, split)]
+    if traced == "xla":  # the batch known while tracing, as XLA needs it
+        functions = [tf.function(f, jit_compile=True) for f in functions]
+    elif traced:
         signature = [tf.TensorSpec([None, 2], tf.float32)]
         functions = [tf.function(f, input_signature=signature) for f in functions]
-    (expected, expected_gradient), (result, gradient) = [values_and_gradient(f, values)
-                                                         for f in functions]
+    (expected, expected_gradient), (result, gradient) = [
+        [tensor.numpy() for tensor in f(values)] for f in functions]
     np.testing.assert_allclose(result, expected, atol=1e-6)
     np.testing.assert_allclose(gradient, expected_gradient, atol=1e-5)
     np.testing.assert_allclose(result, cirq_values(values.numpy()), atol=1e-5)
@@ -91,8 +94,13 @@ def test_split_batch_runs_every_chunk_and_keeps_row_order():
     values = tf.reshape(tf.range(10, dtype=tf.float32), [5, 2])
     result = memory.split_batch(rows_squared, values, max_batch=2, output_dtype=tf.float32)
     np.testing.assert_array_equal(result.numpy(), values.numpy() ** 2)
-    assert set(seen) == {2}  # chunks of 2 rows, the last padded
-    assert memory.split_batch(rows_squared, values, 5, tf.float32).shape == (5, 2)
+    assert set(seen) == {2}  # 3 chunks of 2 rows, the last padded
+    seen.clear()
+    values = tf.reshape(tf.range(14, dtype=tf.float32), [7, 2])
+    result = memory.split_batch(rows_squared, values, max_batch=5, output_dtype=tf.float32)
+    np.testing.assert_array_equal(result.numpy(), values.numpy() ** 2)
+    assert set(seen) == {4}  # 2 chunks of 4 rows, not 5: the work of 8 rows, not 10
+    assert memory.split_batch(rows_squared, values, 7, tf.float32).shape == (7, 2)
 
 
 def test_traced_batch_of_a_small_circuit_is_checked_rather_than_split(monkeypatch):

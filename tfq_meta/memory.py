@@ -108,13 +108,16 @@ def split_batch(function, values, max_batch, output_dtype):
     static_batch = values.shape[0]
     if static_batch is not None and static_batch <= max_batch:
         return function(values)
-    batch = tf.shape(values)[0]
+    # Known while tracing, the chunks' shapes are static, as XLA needs them.
+    batch = static_batch if static_batch is not None else tf.shape(values)[0]
 
     def chunked():
-        # Padded to whole chunks so one map_fn runs them one after the other (never at once).
+        # Chunks of equal size, padded to whole chunks so one map_fn runs them one after the
+        # other (never at once): 160 rows at most 110 at once run as 2 x 80, not 2 x 110.
         n_chunks = (batch + max_batch - 1) // max_batch
-        padded = tf.pad(values, [[0, n_chunks * max_batch - batch], [0, 0]])
-        chunks = tf.reshape(padded, [n_chunks, max_batch, values.shape[1]])
+        chunk = (batch + n_chunks - 1) // n_chunks
+        padded = tf.pad(values, [[0, n_chunks * chunk - batch], [0, 0]])
+        chunks = tf.reshape(padded, [n_chunks, chunk, values.shape[1]])
         results = tf.map_fn(function, chunks, parallel_iterations=1,
                             fn_output_signature=output_dtype)
         rows = tf.reshape(results, tf.concat([[-1], tf.shape(results)[2:]], axis=0))

@@ -29,16 +29,19 @@ A Cirq backend
 
 ``engine="auto"`` picks statevector for exact, noise-free expectations on at most
 :data:`EXPECTATION_STATEVECTOR_MAX_QUBITS` qubits (the crossover ``bench/bench_engines.py``
-measures) and qsim otherwise. Where TensorFlow Quantum is missing (:mod:`tfq_meta._tfq`) it picks
-statevector for every circuit that fits in memory there, and what only qsim can run (shots, noise,
-quantum data, larger circuits) raises :class:`tfq_meta._tfq.TensorFlowQuantumMissing` when the
-circuit is compiled. Nothing outside this module needs to know how circuits are simulated.
+measures) and qsim otherwise; XLA moves the crossover, so where a step is compiled by XLA it
+picks statevector up to :data:`XLA_STATEVECTOR_MAX_QUBITS` qubits (``xla_engine``). Where
+TensorFlow Quantum is missing (:mod:`tfq_meta._tfq`) it picks statevector for every circuit
+that fits in memory there, and what only qsim can run (shots, noise, quantum data, larger
+circuits) raises :class:`tfq_meta._tfq.TensorFlowQuantumMissing` when the circuit is compiled.
+Nothing outside this module needs to know how circuits are simulated.
 """
 import cirq
 import sympy
 import tensorflow as tf
 
 from tfq_meta import _tfq
+from tfq_meta._compat.tensorflow import can_tell_xla_context, in_xla_context
 from tfq_meta._validation import check_choice, check_positive_int
 from tfq_meta.backends import check_backend_options, check_engine
 from tfq_meta.engines import statevector
@@ -57,8 +60,10 @@ QUANTUM_DATA = "Quantum data (`data_circuits`, inputs `[data_circuits, features]
 # depends on XLA (bench_engines.py, batch 160, TensorFlow's BFC allocator: tfq_meta/_runtime.py).
 # Under XLA, tfq_meta's training models' default, it is faster than qsim: 3.5x at 12 qubits, 2.5x
 # at 13, 2.4x at 14, 1.7x at 15, 1.1x at 16. Without XLA, a plain Keras model's default on a CPU,
-# it is not: 0.86x at 13, 0.64x at 14, 0.48x at 15. At 13, 0.86x without XLA buys 2.5x with it.
+# it is not: 0.86x at 13, 0.64x at 14, 0.48x at 15. So "auto" picks the engine when a step is
+# traced: statevector under XLA up to XLA_STATEVECTOR_MAX_QUBITS, qsim without XLA above 13.
 EXPECTATION_STATEVECTOR_MAX_QUBITS = 13
+XLA_STATEVECTOR_MAX_QUBITS = 16
 
 
 class CompiledCircuit:
@@ -126,12 +131,19 @@ class CompiledCircuit:
         self.differentiator = self._resolve_differentiator(differentiator)
         self.requested_engine = engine
         self.engine = self._resolve_engine("qsim" if self.backend is not None else engine)
+        self.xla_engine = self._resolve_xla_engine(engine)
         self._engines = {}  # (engine name, observables key) -> engine
         self._max_batch = None  # statevector rows per evaluation, from the memory estimate
 
     @property
     def output_dtype(self):
         return tf.float64 if self.state_dtype == "complex128" else tf.float32
+
+    @property
+    def supports_jit(self):
+        """Whether XLA can compile this circuit's expectations: on the statevector engine (TFQ's
+        ops are not XLA-compilable), and when no angle can be non-finite, a check XLA drops."""
+        return self.xla_engine == "statevector" and self.lowered.angles_always_finite
 
     @property
     def second_order_blocker(self):
@@ -192,8 +204,9 @@ class CompiledCircuit:
             _tfq.require(QUANTUM_DATA)
             engine = self._engine("qsim", observables)
             return tf.cast(engine(gate_values, data_circuits), self.output_dtype)
-        engine = self._engine(self.engine, observables)
-        if self.engine == "qsim":
+        name = self.xla_engine if self.xla_engine and in_xla_context() else self.engine
+        engine = self._engine(name, observables)
+        if name == "qsim":
             return engine(gate_values)
         return split_batch(engine, gate_values, self._max_batch, self.output_dtype)
 
@@ -286,6 +299,18 @@ class CompiledCircuit:
                 check_qsim_memory(len(self.qubits))
                 _tfq.require(f"engine='auto' on this circuit of {len(self.qubits)} qubits, which "
                              f"the statevector engine cannot run ({too_large})")
+        return "statevector"
+
+    def _resolve_xla_engine(self, engine):
+        """The engine of expectations traced under XLA: the statevector engine where it runs them
+        (``engine="auto"`` picks it up to :data:`XLA_STATEVECTOR_MAX_QUBITS` qubits, where it is
+        faster than qsim under XLA), else None: XLA cannot compile TFQ's ops."""
+        if self.engine == "statevector":
+            return "statevector"
+        if (engine != "auto" or self.backend is not None or self.repetitions is not None
+                or self.noisy or len(self.qubits) > XLA_STATEVECTOR_MAX_QUBITS
+                or not can_tell_xla_context() or self._statevector_limit()):
+            return None
         return "statevector"
 
     def _qsim_feature(self, engine):

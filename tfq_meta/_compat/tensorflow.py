@@ -4,12 +4,18 @@ import tensorflow as tf
 # An op cannot tell through a public API whether the graph it is added to will be compiled by XLA
 # (`tf.function(jit_compile=True)`, Keras' `jit_compile`); no upstream issue asks for one.
 # TensorFlow's own ops ask `control_flow_util.GraphOrParentsInXlaContext`. The statevector engine
-# asks it too, to pick contractions that XLA fuses well; should the name go, the engine falls
-# back to its formulation for TensorFlow's executor, which is slower under XLA but correct.
+# asks it too, to pick contractions that XLA fuses well, and `engine="auto"` to pick the engine.
+# Should the name go, the engine falls back to its formulation for TensorFlow's executor, which
+# is slower under XLA but correct, and "auto" keeps one engine whether or not XLA compiles.
 try:
     from tensorflow.python.ops.control_flow_util import GraphOrParentsInXlaContext
 except ImportError:  # pragma: no cover
     GraphOrParentsInXlaContext = None
+
+
+def can_tell_xla_context():
+    """Whether :func:`in_xla_context` can tell (False should TensorFlow drop its function)."""
+    return GraphOrParentsInXlaContext is not None
 
 
 def in_xla_context():

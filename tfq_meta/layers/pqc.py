@@ -102,16 +102,22 @@ class PQC(keras.layers.Layer):
             repetitions=repetitions, noise=noise, trajectories=trajectories,
             state_dtype=state_dtype)
         self.observables = self.compiled_circuit.prepare(observables)
-        # TFQ ops, and the Python that runs a Cirq backend, are not XLA-compilable; the
-        # statevector engine is, unless an angle could be non-finite: XLA drops that check.
-        self.supports_jit = (self.compiled_circuit.engine == "statevector" and
-                             self.compiled_circuit.lowered.angles_always_finite)
+        self.supports_jit = self.compiled_circuit.supports_jit
 
     @property
     def engine(self):
         """The engine that simulates this layer: ``"statevector"`` or ``"qsim"`` (also for a
-        Cirq backend, which runs on the qsim engine's code path: see :attr:`backend`)."""
+        Cirq backend, which runs on the qsim engine's code path: see :attr:`backend`). Under XLA
+        the layer runs on :attr:`xla_engine` instead."""
         return self.compiled_circuit.engine
+
+    @property
+    def xla_engine(self):
+        """The engine that simulates this layer in a step XLA compiles: ``"statevector"``, or
+        None when the layer cannot run under XLA. ``engine="auto"`` picks qsim above
+        ``ops.EXPECTATION_STATEVECTOR_MAX_QUBITS`` qubits, but under XLA statevector, the faster
+        one there, up to ``ops.XLA_STATEVECTOR_MAX_QUBITS``."""
+        return self.compiled_circuit.xla_engine
 
     @property
     def backend(self):
