@@ -25,7 +25,7 @@ setup(
     python_requires=">=3.10,<3.13",
     install_requires=_requirements(),
     extras_require={
-        "test": ["pytest>=7", "pytest-timeout>=2", "pytest-xdist>=3.8"],
+        "test": ["pytest>=7", "pytest-timeout>=2", "pytest-xdist>=3"],
         # What bench/ compares against: TFQ's own layers (tf_keras) and PennyLane on torch.
         # torch 2.13.0 installs the CPU build; numpy stays below 2.1 for TensorFlow 2.18.
         # bench_peers.py's JAX peers: jax 0.5.3 (TFQ 0.7.6 needs jax<0.6), PennyLane on it,

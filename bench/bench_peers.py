@@ -3,12 +3,13 @@
 Engine step (bench_engines.py's): ``reuploading_circuit(n, n_layers=3)``'s Z expectations on 160
 examples and the gradient of their sum against a fixed cotangent w.r.t. weights and features,
 by CircuitExpectation (engine "auto") in ``tf.function(jit_compile=True)`` ("tfq_meta XLA", the
-default: XLA when auto picks statevector) and without XLA ("tfq_meta no XLA"); by PennyLane
+default: auto runs statevector under XLA up to 16 qubits) and without XLA ("tfq_meta no XLA",
+qsim from 14 qubits); by PennyLane
 ``default.qubit`` on JAX (backprop, ``jax.jit``) with parameter broadcasting ("PL-JAX bcast") or
 ``jax.vmap`` over the examples ("PL-JAX vmap"); by TensorCircuit-ng on JAX (``K.jit`` of
 ``K.vectorized_value_and_grad``, "TC-JAX"); and, as information, by PennyLane on torch
 (pennylane_torch.py, broadcasting, complex128: "PL-torch"). Peers: bench/peers_jax.py. At 4-12
-qubits all of them; at 14 and 16 (auto picks qsim there: no XLA) tfq_meta alone, for its GB/s.
+qubits all of them; at 14 and 16 tfq_meta alone, for its GB/s.
 
 Meta-step (bench_meta.py's): 16 sinusoid tasks, ``student(n_features=1, n_qubits=Q, n_layers=3)``, 5
 inner SGD steps (0.1), Adam 1e-3, 10 support + 10 query shots, FOMAML and exact second-order MAML:
@@ -31,8 +32,8 @@ A forward evaluation makes F = (steps of tfq_meta's program, ``compile_circuit``
 observables) passes; forward + gradient ≈ 3F (the backward pass ≈ 2F: the state's cotangent and
 the matrices' gradients); a meta-step 3F · (inner steps + 1) for FOMAML (each inner step and the
 query: forward + gradient on 160 examples) and 3F · (3 · inner steps + 1) for MAML (each inner
-gradient differentiated again, ≈ twice its cost); qsim rows (14, 16 qubits) are counted as if
-statevector ran them. GB/s = those bytes / median step, against this machine's bandwidth (best
+gradient differentiated again, ≈ twice its cost); qsim rows are counted as if statevector ran
+them. GB/s = those bytes / median step, against this machine's bandwidth (best
 of 5 NumPy copies of 512 MB, bytes read + written / time). Small states live in cache: only rows
 of about 12 qubits and more compare with memory meaningfully.
 
@@ -77,8 +78,8 @@ ENGINE_KEYS = ("loss", "grad_weights", "grad_features", "values")
 
 
 def tfq_meta_engine(config, xla):
-    """bench_engines.py's step with the library's defaults (engine "auto"): XLA when asked for
-    and auto picks statevector (TFQ's qsim ops have no XLA)."""
+    """bench_engines.py's step with the library's defaults (engine "auto"), under XLA when asked
+    for and the circuit can run there (up to 16 qubits: TFQ's qsim ops have no XLA)."""
     step, expectation, engine = common.expectation_step(config, xla=xla)
     return step, {"engine": engine, "compiled": expectation.compiled}
 

@@ -11,20 +11,6 @@ import cirq  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-# The longest test files (each 65-175 s of CPU on 2 cores, pytest --durations), longest first.
-# pytest-xdist hands out whole files (--dist loadfile) in collection order (--no-loadscope-reorder;
-# its default order is by number of tests), so a long file started last would keep one worker
-# busy while the other idles.
-LONGEST_FILES = ("test_meta_training.py", "test_distributed_training.py", "test_readme.py",
-                 "test_export.py", "test_meta_learner.py", "test_tuning.py",
-                 "test_task_shards.py", "test_distributed_search.py", "test_backends.py",
-                 "test_distillation.py", "test_kernel_training.py")
-
-
-def pytest_collection_modifyitems(items):
-    rank = {name: i for i, name in enumerate(LONGEST_FILES)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FILES)))
-
 
 def resolver(layer, features, weights=None):
     """ParamResolver of one example: features for the data symbols, weights for the rest."""
@@ -56,6 +42,15 @@ def resolved_expectations(resolved):
     return np.array([np.real(simulator.simulate_expectation_values(
         circuit, resolved.observables, qubit_order=resolved.qubits))
         for circuit in resolved.circuits])
+
+
+def graph_op_types(function, *args):
+    """The op types of ``tf.function`` ``function``'s graph for ``args``, with those of the
+    functions it calls (branches, loop bodies, gradients)."""
+    graph = function.get_concrete_function(*args).graph.as_graph_def()
+    return {node.op for node in graph.node} | {
+        node.op for library_function in graph.library.function
+        for node in library_function.node_def}
 
 
 def run_fresh_python(script, stdin="", cwd=None, **env):

@@ -6,6 +6,7 @@ import pytest
 import sympy
 import tensorflow as tf
 
+from conftest import graph_op_types
 from tfq_meta import ops
 
 X, A, B = sympy.symbols("x a b")
@@ -20,14 +21,6 @@ def cirq_values(observables, values=VALUES):
     observables = ops.parse_observables(observables, QUBITS)
     return np.array([np.real(simulator.simulate_expectation_values(
         CIRCUIT, observables, param_resolver=dict(zip("xab", row)))) for row in values])
-
-
-def graph_op_types(function, *args):
-    """The op types of ``function``'s graph for ``args``, with the functions it calls."""
-    graph = function.get_concrete_function(*args).graph.as_graph_def()
-    return {node.op for node in graph.node} | {
-        node.op for library_function in graph.library.function
-        for node in library_function.node_def}
 
 
 @pytest.mark.parametrize("engine", ["statevector", "qsim"])
