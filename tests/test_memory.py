@@ -57,13 +57,15 @@ def test_split_expectations_equal_unsplit_and_cirq(monkeypatch, traced):
     whole = ops.CompiledCircuit(CIRCUIT, [X, A], engine="statevector")
     small_chunks(monkeypatch)  # 3 chunks of 4, the last padded
     split = ops.CompiledCircuit(CIRCUIT, [X, A], engine="statevector")
-    functions = [lambda v, c=c: values_and_gradient(lambda w: c.expectations(w, OBSERVABLES), v)
-                 for c in (whole, split)]
-    if traced == "xla":  # the batch known while tracing, as XLA needs it
-        functions = [tf.function(f, jit_compile=True) for f in functions]
-    elif traced:
-        signature = [tf.TensorSpec([None, 2], tf.float32)]
-        functions = [tf.function(f, input_signature=signature) for f in functions]
+    expectations = [lambda v, c=c: c.expectations(v, OBSERVABLES) for c in (whole, split)]
+    if traced == "xla":  # the gradient inside the compiled step, the batch known while tracing
+        functions = [tf.function(lambda v, f=f: values_and_gradient(f, v), jit_compile=True)
+                     for f in expectations]
+    else:
+        if traced:
+            signature = [tf.TensorSpec([None, 2], tf.float32)]
+            expectations = [tf.function(f, input_signature=signature) for f in expectations]
+        functions = [lambda v, f=f: values_and_gradient(f, v) for f in expectations]
     (expected, expected_gradient), (result, gradient) = [
         [tensor.numpy() for tensor in f(values)] for f in functions]
     np.testing.assert_allclose(result, expected, atol=1e-6)
