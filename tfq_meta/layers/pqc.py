@@ -51,8 +51,9 @@ class PQC(keras.layers.Layer):
             symbol of the circuit, in order of first appearance.
         engine: ``"auto"`` (default), ``"statevector"`` (TensorFlow state vector: fast for small
             circuits, XLA-compilable) or ``"qsim"`` (TFQ: large circuits, shots, noise, quantum
-            data). Auto picks statevector for exact expectations on few qubits and qsim otherwise;
-            every engine is differentiable to any order (see :mod:`tfq_meta.ops`). qsim, and
+            data). Auto picks statevector for exact expectations on few qubits and qsim otherwise,
+            and statevector on more qubits in steps XLA compiles (:attr:`xla_engine`); every
+            engine is differentiable to any order (see :mod:`tfq_meta.ops`). qsim, and
             with it ``repetitions``, ``noise`` and quantum data, needs TensorFlow Quantum
             (:mod:`tfq_meta._tfq`); without it, auto picks statevector. Or a Cirq backend
             (needs TFQ too): a ``cirq.Sampler`` with ``repetitions`` (hardware,
