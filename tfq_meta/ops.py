@@ -273,7 +273,7 @@ class CompiledCircuit:
         return differentiator
 
     def _resolve_engine(self, engine):
-        needs_qsim = self.repetitions is not None or self.noisy
+        needs_qsim = self._needs_qsim
         if engine == "statevector" and needs_qsim:
             raise ValueError(
                 "engine='statevector' computes exact, noise-free expectations; "
@@ -307,11 +307,16 @@ class CompiledCircuit:
         faster than qsim under XLA), else None: XLA cannot compile TFQ's ops."""
         if self.engine == "statevector":
             return "statevector"
-        if (engine != "auto" or self.backend is not None or self.repetitions is not None
-                or self.noisy or len(self.qubits) > XLA_STATEVECTOR_MAX_QUBITS
+        if (engine != "auto" or self.backend is not None or self._needs_qsim
+                or len(self.qubits) > XLA_STATEVECTOR_MAX_QUBITS
                 or not can_tell_xla_context() or self._statevector_limit()):
             return None
         return "statevector"
+
+    @property
+    def _needs_qsim(self):
+        """Whether only qsim computes these expectations: shots or noise."""
+        return self.repetitions is not None or self.noisy
 
     def _qsim_feature(self, engine):
         """What asks for qsim, as the user wrote it."""
