@@ -56,6 +56,7 @@ def run_configuration(n_qubits, workers, args):
         for name in order:
             blocks[name].append(workers[name].ask(timeout=900.0, qubits=n_qubits,
                                                   steps=steps)[0])
+
     def median(key):
         return {name: np.median([block[key] for block in blocks[name]]) for name in workers}
 

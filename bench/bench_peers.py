@@ -4,9 +4,9 @@ Engine step (bench_engines.py's): ``reuploading_circuit(n, n_layers=3)``'s Z exp
 examples and the gradient of their sum against a fixed cotangent w.r.t. weights and features,
 by CircuitExpectation (engine "auto") in ``tf.function(jit_compile=True)`` ("tfq_meta XLA", the
 default: auto runs statevector under XLA up to 16 qubits) and without XLA ("tfq_meta no XLA",
-qsim from 14 qubits); by PennyLane
-``default.qubit`` on JAX (backprop, ``jax.jit``) with parameter broadcasting ("PL-JAX bcast") or
-``jax.vmap`` over the examples ("PL-JAX vmap"); by TensorCircuit-ng on JAX (``K.jit`` of
+qsim from 14 qubits); by PennyLane ``default.qubit`` on JAX (backprop, ``jax.jit``) with parameter
+broadcasting ("PL-JAX bcast") or ``jax.vmap`` over the examples ("PL-JAX vmap"); by
+TensorCircuit-ng on JAX (``K.jit`` of
 ``K.vectorized_value_and_grad``, "TC-JAX"); and, as information, by PennyLane on torch
 (pennylane_torch.py, broadcasting, complex128: "PL-torch"). Peers: bench/peers_jax.py. At 4-12
 qubits all of them; at 14 and 16 tfq_meta alone, for its GB/s.
@@ -33,8 +33,8 @@ observables) passes; forward + gradient ≈ 3F (the backward pass ≈ 2F: the st
 the matrices' gradients); a meta-step 3F · (inner steps + 1) for FOMAML (each inner step and the
 query: forward + gradient on 160 examples) and 3F · (3 · inner steps + 1) for MAML (each inner
 gradient differentiated again, ≈ twice its cost); qsim rows are counted as if statevector ran
-them. GB/s = those bytes / median step, against this machine's bandwidth (best
-of 5 NumPy copies of 512 MB, bytes read + written / time). Small states live in cache: only rows
+them. GB/s = those bytes / median step, against this machine's bandwidth (best of 5 NumPy copies
+of 512 MB, bytes read + written / time). Small states live in cache: only rows
 of about 12 qubits and more compare with memory meaningfully.
 
 Run:  python bench/bench_peers.py [--quick]   (an hour on 2 busy cores, half of it JAX compiling

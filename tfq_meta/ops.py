@@ -307,8 +307,8 @@ class CompiledCircuit:
         faster than qsim under XLA), else None: XLA cannot compile TFQ's ops."""
         if self.engine == "statevector":
             return "statevector"
-        if (engine != "auto" or self.backend is not None or self._needs_qsim
-                or len(self.qubits) > XLA_STATEVECTOR_MAX_QUBITS
+        # A Cirq backend is an engine other than "auto".
+        if (engine != "auto" or self._needs_qsim or len(self.qubits) > XLA_STATEVECTOR_MAX_QUBITS
                 or not can_tell_xla_context() or self._statevector_limit()):
             return None
         return "statevector"
