@@ -31,8 +31,8 @@ class CirqModel:
     observable's dense matrix. For the few-qubit circuits here that is twice as fast as a Cirq
     simulation per call, and finite differences of a MAML objective take thousands of calls."""
 
-    def __init__(self, layer):
-        self.layer = layer
+    def __init__(self, layer, shift_rule=True):
+        self.layer, self.shift_rule = layer, shift_rule
         self.qubits = sorted(layer.circuit.all_qubits())
         self.observable = layer.observables[0].matrix(self.qubits)
 
@@ -44,7 +44,10 @@ class CirqModel:
         return float(np.real(np.vdot(state, self.observable @ state)))
 
     def gradient(self, x, weights):
-        """∂f/∂θ by the parameter-shift rule (exact for rotation gates)."""
+        """∂f/∂θ by the parameter-shift rule (exact for rotation gates), or without
+        ``shift_rule`` by central differences (for other gates)."""
+        if not self.shift_rule:
+            return central_differences(lambda w: self(x, w), weights, step=1e-6)
         gradient = np.zeros(len(weights))
         for j in range(len(weights)):
             shift = np.zeros(len(weights))

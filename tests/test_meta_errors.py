@@ -6,7 +6,7 @@ import pytest
 import sympy
 import tensorflow as tf
 
-from tfq_meta import MetaLearner, PQC, models
+from tfq_meta import MetaLearner, PQC, models, ops
 
 
 @pytest.fixture(scope="module")
@@ -101,16 +101,35 @@ def test_adapt_steps_must_be_positive(meta):
         meta.adapt(np.zeros((3, 2), np.float32), np.zeros(3, np.int32), steps=0)
 
 
-def test_second_order_without_a_shift_rule_suggests_first_order():
+def iswap_model(engine):
+    """<Z1> after rx(x) and ISWAP^a, a gate without a two-term shift rule."""
     a, x = sympy.symbols("a x")
     q0, q1 = cirq.LineQubit.range(2)
     circuit = cirq.Circuit(cirq.rx(x)(q0), (cirq.ISWAP ** a)(q0, q1))
-    model = keras.Sequential([keras.Input((1,)), PQC(circuit, "Z1", data_symbols=[x],
-                                                     engine="qsim")])
+    return keras.Sequential([keras.Input((1,)), PQC(circuit, "Z1", data_symbols=[x],
+                                                     engine=engine)])
+
+
+def test_second_order_without_a_shift_rule_suggests_first_order():
+    model = iswap_model("qsim")
     with pytest.raises(ValueError, match="algorithm='maml' needs second derivatives.*"
                                          "Use algorithm='fomaml'"):
         MetaLearner(model, "maml")
     assert MetaLearner(model, "fomaml").algorithm == "fomaml"
+
+
+def test_second_order_on_qsim_is_refused_only_where_xla_would_not_run_statevector(monkeypatch):
+    # engine="auto" from 14 to 16 qubits, at 2 qubits: qsim without XLA, statevector under it.
+    monkeypatch.setattr(ops, "EXPECTATION_STATEVECTOR_MAX_QUBITS", 1)
+    monkeypatch.setattr(ops, "XLA_STATEVECTOR_MAX_QUBITS", 2)
+    model = iswap_model("auto")
+    assert (model.layers[0].engine, model.layers[0].xla_engine) == ("qsim", "statevector")
+    meta = MetaLearner(model, "maml")
+    with pytest.raises(ValueError, match="needs second derivatives of layer .*Use algorithm="
+                                         "'fomaml'.*or compile with jit_compile='auto' or True"):
+        meta.compile(loss="mse", jit_compile=False)
+    meta.compile(loss="mse")
+    assert meta.jit_compile is True
 
 
 def test_subclassed_models_are_refused_with_the_fix():

@@ -4,14 +4,16 @@ MAML is checked against central finite differences of the unrolled objective com
 parameter-shift inner gradients (tests/meta_oracle.py). Reptile, Meta-SGD and ANIL updates are
 checked against hand-written per-task loops and closed forms.
 """
+import cirq
 import keras
 import numpy as np
 import pytest
+import sympy
 import tensorflow as tf
 
 import meta_oracle
 from meta_oracle import circuit_model, hybrid_model, regression_episode
-from tfq_meta import MetaLearner
+from tfq_meta import PQC, MetaLearner, ops
 
 
 def compiled(model, algorithm, inner_steps, inner_lr, **kwargs):
@@ -72,6 +74,33 @@ def test_maml_meta_gradient_on_qsim_equals_statevector(rng):
         model.get_layer("circuit").circuit_weights.assign(theta)
         gradients.append(compiled(model, "maml", 2, 0.3).meta_gradients(episode)[0].numpy())
     np.testing.assert_allclose(gradients[0], gradients[1], atol=2e-5)
+
+
+def test_maml_on_a_layer_qsim_runs_without_xla_trains_on_statevector_under_xla(rng, monkeypatch):
+    """engine="auto" from 14 to 16 qubits, at 2 qubits: qsim has no second derivatives for
+    ISWAP^a, so the default (XLA) step must run the statevector engine. With SGD(1.0) the
+    weights move by minus the meta-gradient."""
+    monkeypatch.setattr(ops, "EXPECTATION_STATEVECTOR_MAX_QUBITS", 1)
+    monkeypatch.setattr(ops, "XLA_STATEVECTOR_MAX_QUBITS", 2)
+    x, a, b, c = sympy.symbols("x a b c")
+    q0, q1 = cirq.LineQubit.range(2)
+    circuit = cirq.Circuit(cirq.rx(x)(q0), cirq.ry(b)(q1), (cirq.ISWAP ** a)(q0, q1),
+                           cirq.ry(c)(q1))
+    layer = PQC(circuit, "Z1", data_symbols=[x], name="circuit")
+    model = keras.Sequential([keras.Input((1,)), layer])
+    assert (layer.engine, layer.xla_engine) == ("qsim", "statevector")
+    meta = compiled(model, "maml", inner_steps=2, inner_lr=0.3)
+    assert meta.jit_compile is True
+    episode = {k: v.astype(np.float32) for k, v in regression_episode(rng, tasks=2).items()}
+    theta = layer.circuit_weights.numpy().astype(np.float64)
+    meta.train_on_batch(episode)
+
+    oracle = meta_oracle.CirqModel(layer, shift_rule=False)
+    expected = meta_oracle.central_differences(
+        lambda w: meta_oracle.maml_objective(oracle, episode, w, 2, 0.3), theta)
+    # float32 weights in [0, 2π) lie up to 4.8e-7 apart: their difference carries that error.
+    np.testing.assert_allclose(theta - layer.circuit_weights.numpy(), expected, atol=5e-6)
+    assert np.linalg.norm(expected) > 1e-2
 
 
 def test_reptile_moves_the_weights_to_the_mean_of_the_adapted_weights(rng):

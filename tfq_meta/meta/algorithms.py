@@ -45,17 +45,28 @@ def adapted_variables(model, head):
     return variables
 
 
-def check_second_order(model, algorithm):
-    """Raises if a second-order algorithm meets a circuit whose engine has no second derivatives."""
+def check_second_order(model, algorithm, xla=None):
+    """Raises if a second-order algorithm meets a circuit whose engine has no second derivatives.
+
+    A layer on qsim whose ``xla_engine`` is statevector (``engine="auto"`` from 14 to 16 qubits)
+    has them in a training step XLA compiles. ``xla``: whether it does; None (before
+    ``compile``) refuses only the layers that no ``jit_compile`` helps.
+    """
     if not ALGORITHMS[algorithm].second_order:
         return
     for layer in flatten_layers(model):
-        if isinstance(layer, PQC) and layer.second_order_blocker is not None:
-            raise ValueError(
-                f"algorithm={algorithm!r} needs second derivatives of layer {layer.name!r}, which "
-                "runs on engine='qsim' where they come from the parameter-shift rule; it does not "
-                f"hold for {layer.second_order_blocker!r}. Use algorithm='fomaml' (or 'reptile'), "
-                "or engine='statevector' for the layer.")
+        if not isinstance(layer, PQC) or layer.second_order_blocker is None:
+            continue
+        helped_by_xla = layer.xla_engine == "statevector"
+        if helped_by_xla and xla is not False:
+            continue
+        raise ValueError(
+            f"algorithm={algorithm!r} needs second derivatives of layer {layer.name!r}, which "
+            "runs on engine='qsim' where they come from the parameter-shift rule; it does not "
+            f"hold for {layer.second_order_blocker!r}. Use algorithm='fomaml' (or 'reptile'), "
+            "engine='statevector' for the layer"
+            + (", or compile with jit_compile='auto' or True: under XLA the layer runs on the "
+               "statevector engine." if helped_by_xla else "."))
 
 
 def check_head(head):

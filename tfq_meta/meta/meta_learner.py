@@ -49,6 +49,11 @@ class MetaLearner(DistributedFit, EpisodicFit, TaskShardedTraining, FewShotAdapt
     - ``"anil"``: second-order MAML that adapts only the head (``head``) in the inner loop
       (Raghu et al., 2020); the body is learned by the outer loop only.
 
+    The second-order ones need second derivatives of every circuit. On qsim they come from the
+    parameter-shift rule, which holds for rotations but not, e.g., for ISWAP powers: such a layer is
+    refused when constructed, or, if ``engine="auto"`` runs it on statevector under XLA (14 to 16
+    qubits), when compiled without XLA.
+
     The model may be any built Sequential or functional Keras model: PQC layers, classical layers,
     or both. ``fit``/``evaluate`` log the query loss and metrics after adaptation (``loss``, and
     the compiled metrics by their names); ``evaluate`` and the validation logs also before it
@@ -193,6 +198,7 @@ class MetaLearner(DistributedFit, EpisodicFit, TaskShardedTraining, FewShotAdapt
             optimizer = keras.optimizers.Adam(learning_rate=0.01, use_ema=True,
                                               ema_momentum=0.95)
         super().compile(optimizer=optimizer, **kwargs)
+        check_second_order(self.model, self.algorithm, xla=self.jit_compile)
         # Optimizer variables now, not in the first traced step: a step whose trace failed on a
         # bad episode must not leave the next fit unable to create them.
         self.optimizer.build(self.trainable_variables)
