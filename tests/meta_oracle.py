@@ -5,7 +5,8 @@ An independent MAML oracle: Cirq expectations, parameter-shift inner gradients, 
 The model is a PQC alone (its output is one expectation value) and the loss is the mean squared
 error, so the whole unrolled MAML objective can be computed without TensorFlow: forward values by
 Cirq's unitaries in complex128, inner gradients by the exact two-term parameter-shift rule (each
-weight symbol is the angle of one rotation gate), and a per-task Python loop.
+weight symbol is the angle of one rotation gate; central differences for other gates), and a
+per-task Python loop.
 """
 import cirq
 import keras
