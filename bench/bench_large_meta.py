@@ -11,8 +11,8 @@ TensorFlow's graph optimizer, and the run) and ``--steps`` more, one step per bl
 between the two. Ratio: no XLA / XLA, paired per repeat.
 
 Run:  python bench/bench_large_meta.py [--quick]   (22 minutes on 2 cores, 20 of them qsim's
-      steps, at 9 GB resident; --quick: 8 qubits, where auto runs statevector with and without
-      XLA, 1 minute). Writes bench/output/bench_large_meta.json.
+      steps, 8.9 GB resident when sampled; --quick: 8 qubits, where auto runs statevector with
+      and without XLA, 1 minute). Writes bench/output/bench_large_meta.json.
 """
 import time
 
