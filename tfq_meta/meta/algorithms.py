@@ -60,13 +60,15 @@ def check_second_order(model, algorithm, xla=None):
         helped_by_xla = layer.xla_engine == "statevector"
         if helped_by_xla and xla is not False:
             continue
+        fixes = ["algorithm='fomaml' (or 'reptile')", "engine='statevector' for the layer"]
+        if helped_by_xla:
+            fixes.append("compile with jit_compile='auto' or True, under which the layer runs on "
+                         "the statevector engine")
         raise ValueError(
             f"algorithm={algorithm!r} needs second derivatives of layer {layer.name!r}, which "
             "runs on engine='qsim' where they come from the parameter-shift rule; it does not "
-            f"hold for {layer.second_order_blocker!r}. Use algorithm='fomaml' (or 'reptile'), "
-            "engine='statevector' for the layer"
-            + (", or compile with jit_compile='auto' or True: under XLA the layer runs on the "
-               "statevector engine." if helped_by_xla else "."))
+            f"hold for {layer.second_order_blocker!r}. Use {', '.join(fixes[:-1])}, or "
+            f"{fixes[-1]}.")
 
 
 def check_head(head):
