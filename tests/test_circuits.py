@@ -43,7 +43,7 @@ def test_reuploading_structure_and_scaling():
     assert [str(s) for s in spec.data_symbols] == ["x0", "x1"]
     # 4 trainable blocks of 2 qubits x 2 rotations, and 3 x 2 input scales.
     assert len(spec.weight_symbols) == 4 * 2 * 2 + 3 * 2
-    assert spec.initial_values == {f"s{l}_{i}": 1.0 for l in range(3) for i in range(2)}
+    assert spec.initial_values == {f"s{layer}_{i}": 1.0 for layer in range(3) for i in range(2)}
     encodings = [op for op in spec.circuit.all_operations()
                  if "x0" in cirq.parameter_names(op)]
     assert len(encodings) == 3

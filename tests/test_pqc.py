@@ -212,7 +212,8 @@ def test_noisy_gradients_equal_density_matrix_finite_differences(rng):
     step = 1e-4
     expected_weights = [(objective(weights + step * e, 0.3) - objective(weights - step * e, 0.3))
                         / (2 * step) for e in np.eye(2)]
-    expected_feature = (objective(weights, 0.3 + step) - objective(weights, 0.3 - step)) / (2 * step)
+    expected_feature = ((objective(weights, 0.3 + step) - objective(weights, 0.3 - step))
+                        / (2 * step))
     # Each derivative is half the difference of two independent trajectory estimates, each with
     # standard error <= 1 / sqrt(trajectories): sigma <= sqrt(2) / 2 / sqrt(trajectories).
     tolerance = 5 * np.sqrt(2) / 2 / np.sqrt(trajectories)

@@ -367,7 +367,7 @@ def served(tmp_path_factory):
     }
     result = run_fresh_python(SERVE_SCRIPT, stdin=json.dumps(request), cwd=root)
     assert result.returncode == 0, f"serving process failed:\n{result.stderr[-5000:]}"
-    line = [l for l in result.stdout.splitlines() if l.startswith("RESULTS ")][-1]
+    line = [text for text in result.stdout.splitlines() if text.startswith("RESULTS ")][-1]
     got = {name: np.array(values, np.float32)
            for name, values in json.loads(line[len("RESULTS "):]).items()}
     return expected, got

@@ -179,8 +179,9 @@ def _pqc_layer(model, layer_name, role):
     if layer_name is not None:
         circuits = [layer for layer in circuits if layer.name == layer_name]
         if not circuits:
+            names = [each.name for each in model.layers]
             raise ValueError(f"`{role}_layer_name`: the {role} has no top-level PQC layer named "
-                             f"{layer_name!r}; its layers are {[l.name for l in model.layers]}.")
+                             f"{layer_name!r}; its layers are {names}.")
     if len(circuits) != 1:
         raise ValueError(f"The {role} has {len(circuits)} top-level PQC layers; name the one to "
                          f"measure with `{role}_layer_name`.")

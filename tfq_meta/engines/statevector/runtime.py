@@ -24,6 +24,8 @@ from .observables import Observables
 
 # A state of 2^30 amplitudes per example is beyond any machine's memory for a batch.
 MAX_QUBITS = 30
+# Halvings of a gate matrix's gradient sum under XLA (see _partial_sums).
+PARTIAL_SUMS = 3
 
 
 class StatevectorEngine:
@@ -249,7 +251,33 @@ def _batched_gate(state, matrix, dims, support):
 
 def _outer_sum(upstream, state, dims):
     """``Σ upstream[…, out, …] conj(state[…, in, …])`` over every dim but the batch and
-    ``dims``: ``[batch, 2 (out), …, 2 (in), …]``, qubits in the order of ``dims``."""
+    ``dims``: ``[batch, 2 (out), …, 2 (in), …]``, qubits in the order of ``dims``.
+
+    Its gradient is two gate applications, again differentiable: the cotangent matrix applied to
+    ``state`` and its adjoint to ``upstream``. Autodiff of the product and sum would give
+    broadcast products and sums again, which in second-order meta-gradients took a quarter of an
+    8-qubit MAML step more.
+    """
+    k = len(dims)
+    everywhere = np.ones((2 ** k, 2 ** k), bool)
+
+    @tf.custom_gradient
+    def outer_sum(upstream, state):
+        def gradient(cotangent):
+            adjoint = tf.math.conj(tf.transpose(cotangent, [0, *range(k + 1, 2 * k + 1),
+                                                            *range(1, k + 1)]))
+            state_gradient = _batched_gate(upstream, adjoint, dims, everywhere)
+            if state.shape[0] == 1:  # the initial state, broadcast over the batch
+                state_gradient = tf.reduce_sum(state_gradient, axis=0, keepdims=True)
+            return _batched_gate(state, cotangent, dims, everywhere), state_gradient
+
+        return _summed_products(upstream, state, dims), gradient
+
+    return outer_sum(upstream, state)
+
+
+def _summed_products(upstream, state, dims):
+    """:func:`_outer_sum`'s value."""
     up_shape, state_shape, sums = [-1], [-1], []
     for dim, size in enumerate(upstream.shape[1:], start=1):
         if dim in dims:
@@ -257,8 +285,26 @@ def _outer_sum(upstream, state, dims):
         else:
             sums.append(len(up_shape))
             up_shape, state_shape = up_shape + [size], state_shape + [size]
-    product = tf.reduce_sum(tf.reshape(upstream, up_shape)
-                            * tf.math.conj(tf.reshape(state, state_shape)), axis=sums)
+    product = tf.reshape(upstream, up_shape) * tf.math.conj(tf.reshape(state, state_shape))
+    product = tf.reduce_sum(_partial_sums(product, sums), axis=sums)
     # [batch, (out, in) per dim in ascending order] -> [batch, outs, ins] in the order of dims.
     rank = np.argsort(np.argsort(dims))
     return tf.transpose(product, [0, *(1 + 2 * rank), *(2 + 2 * rank)])
+
+
+def _partial_sums(product, sums):
+    """``product`` with its dims ``sums`` shortened by adding halves, up to ``PARTIAL_SUMS``
+    times, leaving at least 2 terms to sum.
+
+    XLA fuses each sum into the loop that computes its consumer, where it adds the terms of one
+    output in order, a chain of dependent additions (reassociating them needs fast math):
+    latency, not arithmetic, bounds it. Added halves first, each output is a sum of 8 independent
+    partial sums: 4- to 10-qubit forward + gradient steps take 10-20 % less time (more halvings
+    took longer at 8 qubits).
+    """
+    terms = int(np.prod([product.shape[axis] for axis in sums]))
+    for _ in range(min(PARTIAL_SUMS, max(terms.bit_length() - 2, 0))):
+        axis = max(sums, key=lambda axis: product.shape[axis])
+        first, second = tf.split(product, 2, axis=axis)
+        product = first + second
+    return product
