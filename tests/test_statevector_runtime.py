@@ -163,9 +163,9 @@ def test_one_qubit_closed_form(jit_compile):
 
 
 def test_xla_gate_gradients_match_the_executors_to_third_order():
-    # Under XLA a gate matrix's gradient is a sum over the rest of the state, computed from
-    # partial sums (8 on 6 qubits, where single-qubit gates sum 32 terms and CNOTs' neighbours
-    # 16), with a hand-written gradient of its own; the executor's einsums are autodiff's.
+    # Under XLA a gate matrix's gradient is a sum over the rest of the state, of partial sums
+    # (on 6 qubits a single-qubit gate's has 32 terms: every halving runs), with a hand-written
+    # gradient of its own, itself differentiated at third order. The executor's are autodiff's.
     spec = circuits.reuploading_circuit(6, n_layers=2)
     compiled = ops.CompiledCircuit(spec.circuit, spec.data_symbols + spec.weight_symbols)
     engine = StatevectorEngine(compiled.lowered.circuit, compiled.lowered.gate_symbols,
