@@ -25,7 +25,9 @@ float32 / complex64 (JAX's x64 off), as tfq_meta does.
 Each peer is checked before it is timed: engine steps against tfq_meta's values and gradients,
 meta-steps' query loss and meta-gradient against bench_meta's float64 PennyLane-torch reference.
 Times: steady-state median ms (timing.BlockTiming, ratios paired per repeat, peer / tfq_meta's
-default) and the first call (tracing, compilation, first run) separately.
+default) and the first call (tracing, compilation, first run) separately: in this process, and
+for tfq_meta's default and the JAX peers each in a fresh process, as a user's script meets it
+(the goal's).
 
 Physical limit: a pass over the state reads and writes batch · 2^n · 8 bytes (complex64) each.
 A forward evaluation makes F = (steps of tfq_meta's program, ``compile_circuit``) + 1 (the
@@ -65,6 +67,7 @@ BATCH, ENGINE_QUBITS, LARGE_QUBITS = 160, (4, 6, 8, 10, 12), (14, 16)
 META_QUBITS, ALGORITHMS = (4, 8), ("fomaml", "maml")
 ENGINE_TIMING, META_TIMING = bench_engines.TIMING, bench_meta.TIMING
 TOLERANCE = 1e-4  # engine: peers' values and gradients against tfq_meta's
+FIRST_CALL_TIMEOUT = 3600.0  # seconds: PennyLane's broadcast 8-qubit MAML step compiled 16 min
 BANDWIDTH_BYTES, BANDWIDTH_REPEATS, BANDWIDTH_SHARE, BANDWIDTH_QUBITS = 2**29, 5, 0.3, 12
 META_CONSTANTS = (bench_meta.INNER_STEPS, bench_meta.INNER_LR, bench_meta.OUTER_LR,
                   bench_meta.EPISODE)
@@ -178,13 +181,41 @@ def engine_row(n_qubits, args, implementations):
     return row
 
 
-def meta_row(n_qubits, algorithm, args):
+def meta_configuration(n_qubits):
+    """The meta-step's student (seeded weights, its circuit layer) and episode."""
     keras.utils.set_random_seed(0)
     model = bench_meta.new_model(n_qubits)
-    config = {"qubits": n_qubits, "weights": model.get_weights(),
-              "layer": model.get_layer("circuit"),
-              "episode": Sinusoid(shots=bench_meta.SHOTS, query_shots=bench_meta.SHOTS).sample(
-                  bench_meta.N_TASKS, seed=0)}
+    return {"qubits": n_qubits, "weights": model.get_weights(), "layer": model.get_layer("circuit"),
+            "episode": Sinusoid(shots=bench_meta.SHOTS, query_shots=bench_meta.SHOTS).sample(
+                bench_meta.N_TASKS, seed=0)}
+
+
+def first_call_worker(kind):
+    """Answers {name, qubits, algorithm} with the seconds of that meta-step's first call."""
+    def handle(command):
+        step, _ = META[command["name"]](meta_configuration(command["qubits"]),
+                                        command["algorithm"])
+        return {"seconds": timed_first_call(step)[1]}
+
+    common.serve(handle)
+
+
+def fresh_first_calls(n_qubits, algorithm):
+    """{name: seconds} of the first meta-step of the goal's implementations (tfq_meta's default
+    and the JAX peers), each in a fresh process of its own, one after another: what a user's
+    script meets. In the long benchmark process tfq_meta's first calls ran up to 1.8x as long."""
+    seconds = {}
+    for name in (DEFAULT, *META_PEERS):
+        with common.Workers(__file__, "first_call", name=f"{name} first call") as worker:
+            seconds[name] = worker.ask(timeout=FIRST_CALL_TIMEOUT, name=name, qubits=n_qubits,
+                                       algorithm=algorithm)[0]["seconds"]
+        print(f"  {n_qubits}q {algorithm} {name}: first call in a fresh process "
+              f"{seconds[name]:.1f} s", flush=True)
+    return seconds
+
+
+def meta_row(n_qubits, algorithm, args):
+    config = meta_configuration(n_qubits)
     gradients, loss = bench_meta.PennyLaneMeta(config, algorithm, dtype=torch.float64).gradients()
     expected_loss, expected_gradients = loss.numpy(), [g.numpy() for g in gradients]
     steps, info, first_call, errors, where = {}, {}, {}, {}, f"{n_qubits}q {algorithm}"
@@ -207,7 +238,8 @@ def meta_row(n_qubits, algorithm, args):
     inner = bench_meta.INNER_STEPS * (3 if algorithm == "maml" else 1)
     row = {"config": where, "qubits": n_qubits, "algorithm": algorithm,
            "batch": bench_meta.N_TASKS * bench_meta.SHOTS, "auto_engine": config["layer"].engine,
-           **record, "first_call_s": first_call, "relative_errors": errors,
+           **record, "first_call_s": first_call,
+           "first_call_fresh_s": fresh_first_calls(n_qubits, algorithm), "relative_errors": errors,
            "jit_compile_resolved": {name: info[name]["meta"].jit_compile
                                     for name in (DEFAULT, ONE_SHARD, META_NO_XLA)},
            "state_passes": 3 * forward * (inner + 1)}
@@ -238,9 +270,11 @@ def report(what, rows, default, bandwidth):
     common.print_table(f"ms per {what} (median of blocks):", ["config", "engine", *names],
                        [[r["config"], engine(r), *cells(r, "median_ms", lambda r, n: (
                            f"{r['median_ms'][n]:.2f}"))] for r in rows])
-    common.print_table("first call, s (tracing, compilation, first run):", ["config", *names],
-                       [[r["config"], *cells(r, "first_call_s", lambda r, n: (
-                           f"{r['first_call_s'][n]:.1f}"))] for r in rows])
+    for key, where in (("first_call_s", ""), ("first_call_fresh_s", ", each in a fresh process")):
+        if any(key in r for r in rows):
+            common.print_table(f"first call, s (tracing, compilation, first run{where}):",
+                               ["config", *names], [[r["config"], *cells(r, key, lambda r, n: (
+                                   f"{r[key][n]:.1f}"))] for r in rows])
     common.print_table(f"ratios, peer / {default} (median [quartiles] of paired repeats; > 1: "
                        "tfq_meta faster):", ["config", *labels],
                        [[r["config"], *(timing.format_ratio(r["ratios"][k]) if k in r["ratios"]
@@ -262,8 +296,9 @@ def goals(engine_rows, meta_rows):
                 if r["qubits"] in qubits and key in r["ratios"]}
 
     meta_required = [f"{n}q {a}" for n in META_QUBITS for a in ALGORITHMS]
-    first = {r["config"]: r["first_call_s"][DEFAULT] / min(r["first_call_s"][p] for p in META_PEERS)
-             for r in meta_rows if r["qubits"] in META_QUBITS}
+    first = {r["config"]: r["first_call_fresh_s"][DEFAULT] / min(
+        r["first_call_fresh_s"][p] for p in META_PEERS) for r in meta_rows
+        if r["qubits"] in META_QUBITS}
     large = {r["config"]: r["share_of_bandwidth"][ENGINE_DEFAULT] for r in engine_rows
              if r["qubits"] >= BANDWIDTH_QUBITS}
     return {
@@ -274,7 +309,8 @@ def goals(engine_rows, meta_rows):
                               ratios(engine_rows, "fastest JAX/default", (4, 6, 8, 10)),
                               required=[f"{n}q" for n in (4, 6, 8, 10)]),
         "first_meta_step": common.goal(
-            "first meta-step: tfq_meta default / fastest JAX peer's", 0.5, first,
+            "first meta-step in a fresh process: tfq_meta default / fastest JAX peer's", 0.5,
+            first,
             at_least=False, required=meta_required),
         "bandwidth": common.goal(f"engine step at >= {BANDWIDTH_QUBITS} qubits: tfq_meta auto's "
                                  "state traffic / copy bandwidth", BANDWIDTH_SHARE, large,
@@ -317,7 +353,7 @@ if __name__ == "__main__":
     parser.add_argument("--repeats", type=int, default=10,
                         help="most timed blocks per implementation (slow ones get fewer, >= 4)")
     pennylane_torch.add_threads_argument(parser)
-    common.run(parser, main, qubits=[4], large_qubits=[], meta_qubits=[4], algorithms=["fomaml"],
-               repeats=2,
+    common.run(parser, main, first_call_worker, qubits=[4], large_qubits=[], meta_qubits=[4],
+               algorithms=["fomaml"], repeats=2,
                engine_timing=dataclasses.replace(ENGINE_TIMING, configuration_seconds=3.0),
                meta_timing=dataclasses.replace(META_TIMING, configuration_seconds=5.0))
