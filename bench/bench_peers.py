@@ -39,9 +39,10 @@ them. GB/s = those bytes / median step, against this machine's bandwidth (best o
 of 512 MB, bytes read + written / time). Small states live in cache: only rows
 of about 12 qubits and more compare with memory meaningfully.
 
-Run:  python bench/bench_peers.py [--quick]   (an hour on 2 busy cores, half of it JAX compiling
-      the meta-steps: PennyLane's broadcast 8-qubit MAML step took 16 minutes; --quick: 4
-      qubits, FOMAML only, 3 minutes). Writes bench/output/bench_peers.json.
+Run:  python bench/bench_peers.py [--quick]   (53 minutes on 2 cores, most of it JAX compiling
+      the meta-steps: PennyLane's broadcast 8-qubit MAML step took 10 minutes, once here and once
+      in a fresh process; --quick: 4 qubits, FOMAML only, 4 minutes). Writes
+      bench/output/bench_peers.json.
 """
 import dataclasses
 import functools
