@@ -90,15 +90,11 @@ def central_differences(function, point, step=1e-4):
 
 
 def fourth_order_differences(function, point, step=3e-4):
-    """The gradient by the five-point stencil, whose error falls as step^4. Central differences'
-    step^2 error reached 2e-5 on a MAML objective with large third derivatives."""
-    gradient = np.zeros(len(point))
-    for j in range(len(point)):
-        shift = np.zeros(len(point))
-        shift[j] = step
-        gradient[j] = (8 * (function(point + shift) - function(point - shift))
-                       - function(point + 2 * shift) + function(point - 2 * shift)) / (12 * step)
-    return gradient
+    """The gradient by the five-point stencil, whose error falls as step^4 (Richardson's
+    combination of two central differences). Central differences' step^2 error reached 2e-5 on
+    a MAML objective with large third derivatives."""
+    return (4 * central_differences(function, point, step)
+            - central_differences(function, point, 2 * step)) / 3
 
 
 def per_task_adaptation(model, variables, episode, steps, rates, fixed=(),
