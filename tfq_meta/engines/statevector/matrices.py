@@ -3,11 +3,11 @@
 Each :class:`~.compiler.PolynomialStep` is a product of polynomials ``Σ cos(ω·t + φ) M``
 (:mod:`.polynomials`), and each example has its own matrices, from its own gate values ``t``.
 One matmul turns ``gate_values`` ``[batch, n_gate_symbols]`` into the angles ``ω·t + φ`` of
-every term of every polynomial, one ``cos`` gives all coefficients, and one contraction per
-matrix size gives every polynomial of every example, as complex ``[batch, 2 (out), …, 2 (in), …]``
-(one axis per qubit, out axes first). Single-qubit runs that are products of several polynomials
-form a grid ``[position, run]`` (shorter runs padded with identities): one batched 2x2 product
-per position multiplies them out.
+every term of every polynomial, one cosine (:mod:`.cosine`) gives all coefficients, and one
+contraction per matrix size gives every polynomial of every example, as complex
+``[batch, 2 (out), …, 2 (in), …]`` (one axis per qubit, out axes first). Single-qubit runs that
+are products of several polynomials form a grid ``[position, run]`` (shorter runs padded with
+identities): one batched 2x2 product per position multiplies them out.
 
 The polynomials are one einsum under TensorFlow's executor and under XLA alike: XLA makes it a
 dot, whose operand, the coefficients, it computes once. As a broadcast product and sum, XLA fused
@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from .compiler import PolynomialStep
+from .cosine import cosine
 from .polynomials import Polynomial
 
 _LABELS = "acdefghijklmnopqrstuvwxyz"  # "b" is the batch
@@ -60,13 +61,14 @@ class BatchedMatrices:
 
     def evaluate(self, gate_values, dtype, xla):
         """The batched matrices ``[batch, 2 (out), …, 2 (in), …]`` (complex ``dtype``) of the
-        polynomial steps, in program order; ``xla`` picks the formulation of the runs' products."""
+        polynomial steps, in program order; ``xla`` picks the formulations of the cosines and
+        of the runs' products."""
         if not self.groups:
             return []
         angles = tf.matmul(gate_values, tf.constant(self.frequencies, gate_values.dtype))
         if np.any(self.offsets):
             angles += tf.constant(self.offsets, gate_values.dtype)
-        coefficients = tf.cos(angles)
+        coefficients = cosine(angles, xla)
         parts = (tf.split(coefficients, self.split, axis=1) if len(self.split) > 1
                  else [coefficients])
         matrices = []
