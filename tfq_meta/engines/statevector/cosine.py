@@ -1,17 +1,16 @@
 """The cosines of the gate polynomials' angles, in a form XLA's CPU backend vectorizes.
 
-XLA's CPU backend evaluates ``cos`` and ``sin`` one element at a time: about 7 ns per float32
-element, against 0.7 ns for the same accuracy from multiplications and additions, which it
-vectorizes. At 4 qubits the polynomials' cosines and their derivatives' sines were a fifth of an
-XLA forward + gradient step; with :func:`cosine` the step takes 6 % less time and meta-steps
-7-14 % less (bench/bench_peers.py's circuits, measured side by side).
+XLA's CPU backend takes about 7 ns per float32 element for ``cos`` and ``sin``, against 0.7 ns
+for the same accuracy from multiplications and additions, which it vectorizes. At 4 qubits the polynomials' cosines, and their derivatives' sines, took a fifth of
+the kernel time of an XLA forward + gradient step; with :func:`cosine` the whole step takes 6 %
+less time and meta-steps 7-14 % less (bench/bench_peers.py's circuits, measured side by side).
 
 :func:`cosine` reduces its argument to ``[-π/4, π/4]`` around the nearest multiple of π/2, in
-three parts of π/2 whose products with the multiple are exact (Cody and Waite), evaluates Cephes'
-``cosf`` and ``sinf`` polynomials there, and picks and signs them by quadrant. It is as accurate as
-``tf.cos`` (to 9e-8 in float32 for angles up to 1e4, against 8e-8 for ``tf.cos`` on the executor
-and 3e-8 under XLA). Every derivative is ``±cos`` or
-``±sin`` of the argument, so each order reuses that one evaluation instead of tracing it again.
+three parts of π/2 whose products with the multiple are exact (Cody and Waite's method),
+evaluates Cephes' ``cosf`` and ``sinf`` polynomials there, and picks and signs them by quadrant.
+It is as accurate as ``tf.cos``: to 9e-8 in float32 for angles up to 1e4, against 8e-8 for
+``tf.cos`` on the executor and 3e-8 under XLA. Every derivative is ``±cos`` or ``±sin`` of the
+argument, so each order reuses that one evaluation instead of tracing it again.
 """
 import numpy as np
 import tensorflow as tf
