@@ -41,7 +41,7 @@ of about 12 qubits and more compare with memory meaningfully.
 
 Run:  python bench/bench_peers.py [--quick]   (about 60 minutes on 2 cores, most of it JAX
       compiling the meta-steps: PennyLane's broadcast 8-qubit MAML step took 10 minutes, once here
-      and once in a fresh process; --quick: 4 qubits, FOMAML only, 5 minutes). Writes
+      and once in a fresh process; --quick: 4 qubits, FOMAML only, 6 minutes). Writes
       bench/output/bench_peers.json.
 """
 import dataclasses
