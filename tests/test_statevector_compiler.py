@@ -29,7 +29,8 @@ def load_compiler():
         if name not in sys.modules:
             package = types.ModuleType(name)
             package.__path__ = [str(path)]
-            sys.modules[name] = mounted.append(name) or package
+            sys.modules[name] = package
+            mounted.append(name)
     compiler = importlib.import_module("statevector_numpy.compiler")
     if "tfq_meta" in mounted:
         for name in [name for name in sys.modules if name.split(".")[0] == "tfq_meta"]:

@@ -1,9 +1,10 @@
 """The cosines of the gate polynomials' angles, in a form XLA's CPU backend vectorizes.
 
 XLA's CPU backend takes about 7 ns per float32 element for ``cos`` and ``sin``, against 0.7 ns
-for the same accuracy from multiplications and additions, which it vectorizes. At 4 qubits the polynomials' cosines, and their derivatives' sines, took a fifth of
-the kernel time of an XLA forward + gradient step; with :func:`cosine` the whole step takes 6 %
-less time and meta-steps 7-14 % less (bench/bench_peers.py's circuits, measured side by side).
+for the same accuracy from multiplications and additions, which it vectorizes. At 4 qubits the
+polynomials' cosines, and their derivatives' sines, took a fifth of the kernel time of an XLA
+forward + gradient step; with :func:`cosine` the whole step takes 6 % less time, and meta-steps
+7-14 % less at 4 qubits and 3-4 % at 8 (bench/bench_peers.py's circuits, measured side by side).
 
 :func:`cosine` reduces its argument to ``[-π/4, π/4]`` around the nearest multiple of π/2, in
 three parts of π/2 whose products with the multiple are exact (Cody and Waite's method),
