@@ -3,8 +3,8 @@
 XLA's CPU backend takes about 7 ns per float32 element for ``cos`` and ``sin``, against 0.7 ns
 for the same accuracy from multiplications and additions, which it vectorizes. At 4 qubits the
 polynomials' cosines, and their derivatives' sines, took a fifth of the kernel time of an XLA
-forward + gradient step; with :func:`cosine` the whole step takes 6 % less time, and meta-steps
-7-14 % less at 4 qubits and 3-4 % at 8 (bench/bench_peers.py's circuits, measured side by side).
+forward + gradient step. With :func:`cosine` that step took 8 % less time at 4 qubits and 6 % at
+8, and MetaLearner's meta-steps 12-16 % less at 4 qubits and 7 % at 8 (bench/bench_cosine.py).
 
 :func:`cosine` reduces its argument to ``[-π/4, π/4]`` around the nearest multiple of π/2, in
 three parts of π/2 whose products with the multiple are exact (Cody and Waite's method),
