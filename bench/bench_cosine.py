@@ -37,7 +37,7 @@ def with_tf_cos(build):
     return step, first
 
 
-def side_by_side(where, build, timing_, args):
+def side_by_side(where, build, block_timing, args):
     steps, results = {}, {}
     steps["tf.cos"], results["tf.cos"] = with_tf_cos(build)
     steps["cosine"], _ = build()
@@ -45,8 +45,8 @@ def side_by_side(where, build, timing_, args):
     for a, b in zip(tf.nest.flatten(results["cosine"]), tf.nest.flatten(results["tf.cos"])):
         if a is not None:
             common.agree(f"{where}: cosine vs tf.cos", np.asarray(a), np.asarray(b), TOLERANCE)
-    record = timing_.measure(steps, args.repeats, ratios={"tf.cos/cosine": ("tf.cos", "cosine")},
-                             label=where)
+    record = block_timing.measure(steps, args.repeats, label=where,
+                                  ratios={"tf.cos/cosine": ("tf.cos", "cosine")})
     return {"config": where, **record}
 
 
