@@ -234,6 +234,11 @@ class MetaLearner(DistributedFit, EpisodicFit, TaskShardedTraining, FewShotAdapt
         finally:
             self._evaluating = False
 
+    def reset_metrics(self):
+        if self._query_metrics is None:
+            return super().reset_metrics()
+        self._query_metrics.reset()
+
     def get_metrics_result(self):
         return self._query_metrics.logged(super().get_metrics_result(), self._evaluating)
 
