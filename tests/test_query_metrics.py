@@ -1,6 +1,7 @@
 """QueryMetrics: the MetaLearner's logs, and their reset against Keras' own."""
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tfq_meta import MetaLearner, models, tasks
 
@@ -56,6 +57,18 @@ def test_reset_leaves_every_metric_as_a_fresh_one_and_as_keras_reset_does():
     keras.Model.reset_metrics(meta)
     for value, keras_value in zip(reset, state(meta)):
         np.testing.assert_array_equal(value, keras_value)
+
+
+def test_reset_in_a_graph_and_then_eagerly():
+    meta = compiled_meta()
+    episode = tasks.Sinusoid(shots=5).sample(4, seed=0)
+    fresh = [type(m).from_config(m.get_config()) for m in meta.metrics]
+    expected = [np.asarray(v) for m in fresh for v in m.variables]
+    for reset in (tf.function(meta.reset_metrics), meta.reset_metrics):
+        meta.train_on_batch(episode)
+        reset()
+        for value, initial in zip(state(meta), expected):
+            np.testing.assert_array_equal(value, initial)
 
 
 def test_train_on_batch_logs_each_batch_alone_as_with_keras_reset():

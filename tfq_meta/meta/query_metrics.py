@@ -64,6 +64,8 @@ class QueryMetrics:
                                             value=self._zeros(variable.shape, variable.dtype))
 
     def _zeros(self, shape, dtype):
+        if not tf.executing_eagerly():  # a graph's tensor must not outlive its graph
+            return tf.zeros(shape, dtype)
         key = (tuple(shape), dtype)
         if key not in self._zero_tensors:
             self._zero_tensors[key] = tf.zeros(shape, dtype)
@@ -94,7 +96,8 @@ class QueryMetrics:
         return {m.name: m.result() for group, _, _ in logged for m in group}
 
 
-# Resets that set every variable of the metric to zeros (Mean's and Sum's name their two or one).
+# Keras resets that set every variable of a metric to zeros: Metric's own, and Mean's and Sum's,
+# which zero their total (and count).
 _ZEROING_RESETS = (keras.metrics.Metric.reset_state, keras.metrics.Mean.reset_state,
                    keras.metrics.Sum.reset_state)
 
