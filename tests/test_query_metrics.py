@@ -37,6 +37,12 @@ def state(meta):
     return [np.asarray(v) for m in meta.metrics for v in m.variables]
 
 
+def initial_state(meta):
+    """The oracle: ``state`` of metrics built anew from the learner's metrics' configs."""
+    fresh = [type(m).from_config(m.get_config()) for m in meta.metrics]
+    return [np.asarray(v) for m in fresh for v in m.variables]
+
+
 def test_reset_leaves_every_metric_as_a_fresh_one_and_as_keras_reset_does():
     meta = compiled_meta()
     episode = tasks.Sinusoid(shots=5).sample(4, seed=0)
@@ -46,8 +52,7 @@ def test_reset_leaves_every_metric_as_a_fresh_one_and_as_keras_reset_does():
     meta.reset_metrics()
     reset = state(meta)
     # Oracle 1: metrics built anew from their configs, in their initial state.
-    fresh = [type(m).from_config(m.get_config()) for m in meta.metrics]
-    expected = [np.asarray(v) for m in fresh for v in m.variables]
+    expected = initial_state(meta)
     assert [value.shape for value in reset] == [value.shape for value in expected]
     for value, initial in zip(reset, expected):
         np.testing.assert_array_equal(value, initial)
@@ -62,8 +67,7 @@ def test_reset_leaves_every_metric_as_a_fresh_one_and_as_keras_reset_does():
 def test_reset_in_a_graph_and_then_eagerly():
     meta = compiled_meta()
     episode = tasks.Sinusoid(shots=5).sample(4, seed=0)
-    fresh = [type(m).from_config(m.get_config()) for m in meta.metrics]
-    expected = [np.asarray(v) for m in fresh for v in m.variables]
+    expected = initial_state(meta)
     for reset in (tf.function(meta.reset_metrics), meta.reset_metrics):
         meta.train_on_batch(episode)
         reset()

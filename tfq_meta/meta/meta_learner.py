@@ -235,9 +235,8 @@ class MetaLearner(DistributedFit, EpisodicFit, TaskShardedTraining, FewShotAdapt
             self._evaluating = False
 
     def reset_metrics(self):
-        if self._query_metrics is None:
-            return super().reset_metrics()
-        self._query_metrics.reset()
+        if self._query_metrics is not None:  # before compile there are no metrics
+            self._query_metrics.reset()
 
     def get_metrics_result(self):
         return self._query_metrics.logged(super().get_metrics_result(), self._evaluating)
