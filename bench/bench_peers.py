@@ -37,7 +37,10 @@ query: forward + gradient on 160 examples) and 3F · (3 · inner steps + 1) for 
 gradient differentiated again, ≈ twice its cost); qsim rows are counted as if statevector ran
 them. GB/s = those bytes / median step, against this machine's bandwidth (best of 5 NumPy copies
 of 512 MB, bytes read + written / time). Small states live in cache: only rows
-of about 12 qubits and more compare with memory meaningfully.
+of about 12 qubits and more compare with memory meaningfully. There the limit is the CPU work per
+step: every implementation's CPU ms per step (all threads, timing.py) and cores busy are printed,
+and, as information beside the goals, the ratio tfq_meta's default would reach doing the same
+work with every core busy the whole step (``core_bounds``).
 
 Run:  python bench/bench_peers.py [--quick]   (about 60 minutes on 2 cores, most of it JAX
       compiling the meta-steps: PennyLane's broadcast 8-qubit MAML step took 10 minutes, once here
@@ -60,7 +63,7 @@ import pennylane_torch
 import peers_jax
 import timing
 from tfq_meta.engines.statevector.compiler import compile_circuit
-from tfq_meta.meta import MetaLearner
+from tfq_meta.meta import MetaLearner, task_shards
 from tfq_meta.tasks import Sinusoid
 from timing import timed_first_call
 
@@ -293,12 +296,38 @@ def report(what, rows, default, bandwidth):
     print("  fastest JAX peer: " + ", ".join(
         f"{r['config']} {r['ratios']['fastest JAX/default']['peer']}" for r in rows
         if "fastest JAX/default" in r["ratios"]))
+    if any("median_cpu_ms" in r for r in rows):
+        common.print_table("CPU ms per step (every thread of the process), and cores busy (CPU / "
+                           "wall time), medians of blocks:", ["config", *names],
+                           [[r["config"], *cells(r, "median_cpu_ms", lambda r, n: (
+                               f"{r['median_cpu_ms'][n]:.2f} ({r['median_cores_busy'][n]:.2f})"
+                           ))] for r in rows])
     common.print_table(f"GB/s of state traffic (state passes x batch x 2^n x 8 B x 2), this "
                        f"machine's copy bandwidth {bandwidth:.1f} GB/s:",
                        ["config", "passes", "MB/step", *names],
                        [[r["config"], r["state_passes"], f"{r['bytes_per_step'] / 1e6:.0f}",
                          *cells(r, "gb_per_s", lambda r, n: f"{r['gb_per_s'][n]:.1f}")]
                         for r in rows])
+
+
+def core_bounds(rows, peers, default, cores):
+    """{config: the fastest peer's ms / (``default``'s CPU ms per step / ``cores``)}: the ratio
+    ``default`` would reach doing the same work per step with every core busy the whole step. A
+    goal above it needs less work per step, not only more parallelism."""
+    bounds = {}
+    for row in rows:
+        measured = [p for p in peers if p in row["median_ms"]]
+        if measured and default in row.get("median_cpu_ms", {}):
+            bounds[row["config"]] = (min(row["median_ms"][p] for p in measured)
+                                     / (row["median_cpu_ms"][default] / cores))
+    return bounds
+
+
+def print_core_bounds(what, bounds, cores):
+    if bounds:
+        print(f"{what}: fastest JAX peer / tfq_meta default's CPU work per step spread over "
+              f"{cores} cores (the ratio with every core busy): "
+              + ", ".join(f"{config} {bound:.2f}" for config, bound in bounds.items()))
 
 
 def goals(engine_rows, meta_rows):
@@ -345,9 +374,16 @@ def main(args):
            f"{bench_meta.INNER_STEPS} inner steps", meta_rows, DEFAULT, bandwidth)
     print()
     verdicts = goals(engine_rows, meta_rows)
+    cores = task_shards.usable_cores()
+    bounds = {"cores": cores,
+              "engine": core_bounds(engine_rows, ENGINE_PEERS, ENGINE_DEFAULT, cores),
+              "meta_step": core_bounds(meta_rows, META_PEERS, DEFAULT, cores)}
+    print_core_bounds("engine step", bounds["engine"], cores)
+    print_core_bounds("meta-step", bounds["meta_step"], cores)
     run["machine"]["torch_after"] = pennylane_torch.stall_probe("at the end")
     run["machine"]["memory_bandwidth_gb_s"] = bandwidth
-    common.write_json("bench_peers", __doc__, {**run, "goals": verdicts, "engine_rows":
+    common.write_json("bench_peers", __doc__, {**run, "goals": verdicts,
+                                               "all_cores_busy_bounds": bounds, "engine_rows":
                                                engine_rows, "meta_rows": meta_rows},
                       torch=torch.__version__, **peers_jax.versions())
 

@@ -2,6 +2,11 @@
 steps, one block per implementation per repeat, in an order rotating between repeats. A ratio is
 the median [quartiles] over repeats of the ratio of two blocks timed in the same repeat: pairing
 cancels most of the drift other work adds, which a ratio of medians would not.
+
+Each block also counts the CPU time of the whole process (every thread, ``time.process_time``):
+per step, it is the work an implementation does whatever the cores it spreads it over, and over
+the block's wall time, the cores it kept busy. Idle thread pools of the implementations not being
+timed add little (their spinning ends in the pause before each block).
 """
 import dataclasses
 import statistics
@@ -41,18 +46,27 @@ def format_ratio(ratio, digits=2):
     return f"{ratio['median']:.{digits}f} [{ratio['q1']:.2f}-{ratio['q3']:.2f}]"
 
 
-def record(n_steps, samples, ratios=None, label=None):
+def record(n_steps, samples, ratios=None, label=None, cpu_samples=None):
     """A measurement for the JSON with the paired ``ratios`` ({key: (numerator, *denominators)})
-    of the steps measured."""
+    of the steps measured; with ``cpu_samples`` (CPU seconds per step of the same blocks), their
+    median ms and the median cores busy (CPU over wall time) of each step."""
     medians = {name: 1e3 * statistics.median(v) for name, v in samples.items()}
     if label:
         print(f"  {label}: " + ", ".join(f"{k} {v:.2f} ms" for k, v in medians.items()),
               flush=True)
-    return {"steps_per_block": n_steps, "repeats": len(next(iter(samples.values()))),
-            "median_ms": medians,
-            "samples_ms": {name: [1e3 * s for s in v] for name, v in samples.items()},
-            "ratios": {key: paired_ratio(samples, *names) for key, names in (ratios or {}).items()
-                       if all(name in samples for name in names)}}
+    result = {"steps_per_block": n_steps, "repeats": len(next(iter(samples.values()))),
+              "median_ms": medians,
+              "samples_ms": {name: [1e3 * s for s in v] for name, v in samples.items()},
+              "ratios": {key: paired_ratio(samples, *names)
+                         for key, names in (ratios or {}).items()
+                         if all(name in samples for name in names)}}
+    if cpu_samples:
+        result["median_cpu_ms"] = {name: 1e3 * statistics.median(v)
+                                   for name, v in cpu_samples.items()}
+        result["median_cores_busy"] = {
+            name: statistics.median(c / w for c, w in zip(cpu_samples[name], samples[name]))
+            for name in cpu_samples}
+    return result
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,12 +83,18 @@ class BlockTiming:
 
     def time_block(self, step, n_steps, args=()):
         """Seconds per step, averaged over ``n_steps`` back-to-back calls of ``step(*args)``."""
+        return self.timed_block(step, n_steps, args)[0]
+
+    def timed_block(self, step, n_steps, args=()):
+        """(wall seconds, the process's CPU seconds) per step, averaged over ``n_steps``
+        back-to-back calls of ``step(*args)``."""
         time.sleep(self.settle_seconds)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for _ in range(n_steps):
             result = step(*args)
         sync(result)
-        return (time.perf_counter() - start) / n_steps
+        return ((time.perf_counter() - start) / n_steps,
+                (time.process_time() - cpu_start) / n_steps)
 
     def measure(self, steps, max_repeats=10**6, ratios=None, label=None):
         """:func:`record` of ``steps`` ({name: step()}), as many repeats (up to ``max_repeats``)
@@ -89,12 +109,14 @@ class BlockTiming:
             repeat_seconds += self.settle_seconds + (one_step if n == 1 else
                                                      n * self.time_block(step, n))
         fit = min(max_repeats, self.configuration_seconds / repeat_seconds)
-        samples = {name: [] for name in steps}
+        samples, cpu_samples = {name: [] for name in steps}, {name: [] for name in steps}
         for repeat in range(min(max_repeats, max(self.min_repeats, int(fit)))):
             # Rotated each repeat, reversed every other cycle: each step follows each other one
             # about equally often.
             names, k = tuple(steps), len(steps)
             order = names[repeat % k:] + names[:repeat % k]
             for name in order[::-1] if (repeat // k) % 2 else order:
-                samples[name].append(self.time_block(steps[name], n_steps[name]))
-        return record(n_steps, samples, ratios, label)
+                wall, cpu = self.timed_block(steps[name], n_steps[name])
+                samples[name].append(wall)
+                cpu_samples[name].append(cpu)
+        return record(n_steps, samples, ratios, label, cpu_samples)
