@@ -310,15 +310,15 @@ def report(what, rows, default, bandwidth):
                         for r in rows])
 
 
-def core_bounds(rows, peers, default, cores):
-    """{config: the fastest peer's ms / (``default``'s CPU ms per step / ``cores``)}: the ratio
-    ``default`` would reach doing the same work per step with every core busy the whole step. A
-    goal above it needs less work per step, not only more parallelism."""
+def core_bounds(rows, default, cores):
+    """{config: the fastest peer's ms (:func:`fastest_peer`'s) / (``default``'s CPU ms per step
+    / ``cores``)}: the ratio ``default`` would reach doing the same work per step with every core
+    busy the whole step. A goal above it needs less work per step, not only more parallelism."""
     bounds = {}
     for row in rows:
-        measured = [p for p in peers if p in row["median_ms"]]
-        if measured and default in row.get("median_cpu_ms", {}):
-            bounds[row["config"]] = (min(row["median_ms"][p] for p in measured)
+        fastest = row["ratios"].get("fastest JAX/default")
+        if fastest and default in row.get("median_cpu_ms", {}):
+            bounds[row["config"]] = (row["median_ms"][fastest["peer"]]
                                      / (row["median_cpu_ms"][default] / cores))
     return bounds
 
@@ -376,8 +376,8 @@ def main(args):
     verdicts = goals(engine_rows, meta_rows)
     cores = task_shards.usable_cores()
     bounds = {"cores": cores,
-              "engine": core_bounds(engine_rows, ENGINE_PEERS, ENGINE_DEFAULT, cores),
-              "meta_step": core_bounds(meta_rows, META_PEERS, DEFAULT, cores)}
+              "engine": core_bounds(engine_rows, ENGINE_DEFAULT, cores),
+              "meta_step": core_bounds(meta_rows, DEFAULT, cores)}
     print_core_bounds("engine step", bounds["engine"], cores)
     print_core_bounds("meta-step", bounds["meta_step"], cores)
     run["machine"]["torch_after"] = pennylane_torch.stall_probe("at the end")
