@@ -40,7 +40,10 @@ of 512 MB, bytes read + written / time). Small states live in cache: only rows
 of about 12 qubits and more compare with memory meaningfully. There the limit is the CPU work per
 step: every implementation's CPU ms per step (all threads, timing.py) and cores busy are printed,
 and, as information beside the goals, the ratio tfq_meta's default would reach doing the same
-work with every core busy the whole step (``core_bounds``).
+work with every core busy the whole step (``core_bounds``). At 4 qubits much of a step is not
+the circuit's: the rows there also time each framework's step without a circuit
+(circuit_free.py: TensorFlow's compiled call and JAX's jitted one; tfq_meta's MetaLearner, Keras'
+least train_on_batch and the JAX meta-step), and report the ratio net of them.
 
 Run:  python bench/bench_peers.py [--quick]   (about 60 minutes on 2 cores, most of it JAX
       compiling the meta-steps: PennyLane's broadcast 8-qubit MAML step took 10 minutes, once here
@@ -59,6 +62,7 @@ import torch
 
 import bench_engines
 import bench_meta
+import circuit_free
 import pennylane_torch
 import peers_jax
 import timing
@@ -85,6 +89,11 @@ DEFAULT, ONE_SHARD, META_NO_XLA, TC_VMAP = (
 ENGINE_DEFAULT, ENGINE_PEERS, META_PEERS = XLA, (PL_BCAST, PL_VMAP, TC), (PL_VMAP, PL_BCAST,
                                                                            TC_VMAP)
 ENGINE_KEYS = ("loss", "grad_weights", "grad_features", "values")
+# Rows timed beside the circuit-free steps (circuit_free.py), and their names.
+CIRCUIT_FREE_QUBITS = (4,)
+TF_FREE, JAX_FREE, META_FREE, KERAS_FLOOR = (
+    "TF no circuit", "JAX no circuit", "tfq_meta no circuit", "Keras floor")
+NET = "net of no-circuit steps"
 
 
 def tfq_meta_engine(config, xla):
@@ -98,10 +107,13 @@ def engine_peer(build):
     return lambda config: (build(config), {})
 
 
-def tfq_meta_meta(config, algorithm, **compile_options):
-    """bench_meta.py's MetaLearner (plain MAML: stabilisers off) compiled with ``loss="mse"``, its
-    Adam and ``compile_options`` only; a step returns (query loss before the update, None)."""
-    meta = MetaLearner(bench_meta.new_model(config["qubits"], config["weights"]), algorithm,
+def tfq_meta_meta(config, algorithm, model=None, **compile_options):
+    """bench_meta.py's MetaLearner (plain MAML: stabilisers off) of the student, or of
+    ``model``, compiled with ``loss="mse"``, its Adam and ``compile_options`` only; a step
+    returns (query loss before the update, None)."""
+    if model is None:
+        model = bench_meta.new_model(config["qubits"], config["weights"])
+    meta = MetaLearner(model, algorithm,
                        inner_steps=bench_meta.INNER_STEPS, inner_lr=bench_meta.INNER_LR,
                        learn_inner_lr=False, multi_step_loss=False, inner_clipnorm=None)
     meta.compile(optimizer=keras.optimizers.Adam(bench_meta.OUTER_LR), loss="mse",
@@ -111,6 +123,13 @@ def tfq_meta_meta(config, algorithm, **compile_options):
     episode = {key: tf.constant(value) for key, value in config["episode"].items()}
     return (lambda: (meta.train_on_batch(episode, return_dict=True)["loss"], None),
             {"meta": meta, "compiled": config["layer"].compiled_circuit})
+
+
+def tfq_meta_circuit_free(config, algorithm):
+    """:func:`tfq_meta_meta` of circuit_free.py's classical student: a step returns the loss."""
+    step, _ = tfq_meta_meta(config, algorithm,
+                            model=circuit_free.classical_student(config["qubits"]))
+    return lambda: step()[0]
 
 
 def meta_peer(build):
@@ -129,6 +148,14 @@ META = {DEFAULT: tfq_meta_meta, ONE_SHARD: functools.partial(tfq_meta_meta, task
         PL_VMAP: meta_peer(peers_jax.pennylane_meta),
         PL_BCAST: meta_peer(functools.partial(peers_jax.pennylane_meta, broadcast=True)),
         TC_VMAP: meta_peer(peers_jax.tensorcircuit_meta)}
+# Circuit-free steps, {name: step builder}: timed beside the rows of CIRCUIT_FREE_QUBITS, not
+# checked against the circuits' (they compute something else), no ratio of their own.
+ENGINE_FREE = {TF_FREE: circuit_free.tensorflow_engine, JAX_FREE: circuit_free.jax_engine}
+META_FREE_STEPS = {
+    META_FREE: tfq_meta_circuit_free,
+    KERAS_FLOOR: lambda config, algorithm: circuit_free.keras_floor(config),
+    JAX_FREE: lambda config, algorithm: circuit_free.jax_meta(config, algorithm, META_CONSTANTS)}
+CIRCUIT_FREE = {*ENGINE_FREE, *META_FREE_STEPS}
 
 
 def forward_passes(compiled):
@@ -177,15 +204,27 @@ def engine_row(n_qubits, args, implementations):
     threads = (pennylane_torch.choose_threads(steps[PL_TORCH], args.engine_timing,
                                               args.torch_threads) if PL_TORCH in steps else None)
     engine = info[ENGINE_DEFAULT]["engine"]
-    record = args.engine_timing.measure(steps, args.repeats,
-                                        ratios=ratio_keys(steps, ENGINE_DEFAULT),
+    ratios = ratio_keys(steps, ENGINE_DEFAULT)
+    if n_qubits in CIRCUIT_FREE_QUBITS and set(ENGINE_PEERS) & set(steps):
+        steps.update({name: build(config) for name, build in ENGINE_FREE.items()})
+    record = args.engine_timing.measure(steps, args.repeats, ratios=ratios,
                                         label=f"{n_qubits:>2} qubits (auto -> {engine})")
     row = {"config": f"{n_qubits}q", "qubits": n_qubits, "batch": BATCH, "gates": config["gates"],
            "auto_engine": engine, **record, "first_call_s": first_call,
            "relative_errors_vs_default": errors, "torch_threads": threads,
            "state_passes": 3 * forward_passes(info[ENGINE_DEFAULT]["compiled"])}
     fastest_peer(row, ENGINE_PEERS)
+    add_net_ratio(row, ENGINE_DEFAULT, TF_FREE)
     return row
+
+
+def add_net_ratio(row, default, default_free):
+    """Adds, where the circuit-free steps were timed, the fastest JAX peer's ratio net of them
+    (:func:`circuit_free.net_ratio`)."""
+    fastest = row["ratios"].get("fastest JAX/default")
+    if fastest and default_free in row["median_ms"]:
+        row["ratios"][NET] = circuit_free.net_ratio(row, fastest["peer"], default, JAX_FREE,
+                                                    default_free)
 
 
 def meta_configuration(n_qubits):
@@ -245,8 +284,10 @@ def meta_row(n_qubits, algorithm, args):
                              bench_meta.GRADIENT_TOLERANCE)
                 for g, e in zip(gradients, expected_gradients))
         steps[name] = (lambda step: lambda: step()[0])(step)
-    record = args.meta_timing.measure(steps, args.repeats, ratios=ratio_keys(steps, DEFAULT),
-                                      label=where)
+    ratios = ratio_keys(steps, DEFAULT)
+    if n_qubits in CIRCUIT_FREE_QUBITS:
+        steps.update({name: build(config, algorithm) for name, build in META_FREE_STEPS.items()})
+    record = args.meta_timing.measure(steps, args.repeats, ratios=ratios, label=where)
     forward = forward_passes(info[DEFAULT]["compiled"])
     inner = bench_meta.INNER_STEPS * (3 if algorithm == "maml" else 1)
     row = {"config": where, "qubits": n_qubits, "algorithm": algorithm,
@@ -258,6 +299,7 @@ def meta_row(n_qubits, algorithm, args):
     row["first_call_fresh_s"], row["first_call_fresh_runs_s"] = fresh_first_calls(n_qubits,
                                                                                  algorithm)
     fastest_peer(row, META_PEERS)
+    add_net_ratio(row, DEFAULT, META_FREE)
     return row
 
 
@@ -266,7 +308,7 @@ def add_throughput(rows, bandwidth):
     for row in rows:
         row["bytes_per_step"] = row["state_passes"] * row["batch"] * 2 ** row["qubits"] * 8 * 2
         row["gb_per_s"] = {name: row["bytes_per_step"] / ms / 1e6
-                           for name, ms in row["median_ms"].items()}
+                           for name, ms in row["median_ms"].items() if name not in CIRCUIT_FREE}
         row["share_of_bandwidth"] = {name: v / bandwidth for name, v in row["gb_per_s"].items()}
 
 
@@ -380,10 +422,18 @@ def main(args):
               "meta_step": core_bounds(meta_rows, DEFAULT, cores)}
     print_core_bounds("engine step", bounds["engine"], cores)
     print_core_bounds("meta-step", bounds["meta_step"], cores)
+    net = {what: {r["config"]: r["ratios"][NET]["median"] for r in rows if NET in r["ratios"]}
+           for what, rows in (("engine", engine_rows), ("meta_step", meta_rows))}
+    if any(net.values()):
+        print("fastest JAX peer / tfq_meta default, each less its framework's step without a "
+              "circuit (circuit_free.py): " + ", ".join(
+                  f"{config} {value:.2f}" for rows in net.values()
+                  for config, value in rows.items()))
     run["machine"]["torch_after"] = pennylane_torch.stall_probe("at the end")
     run["machine"]["memory_bandwidth_gb_s"] = bandwidth
     common.write_json("bench_peers", __doc__, {**run, "goals": verdicts,
-                                               "all_cores_busy_bounds": bounds, "engine_rows":
+                                               "all_cores_busy_bounds": bounds,
+                                               "net_of_no_circuit_steps": net, "engine_rows":
                                                engine_rows, "meta_rows": meta_rows},
                       torch=torch.__version__, **peers_jax.versions())
 

@@ -90,7 +90,7 @@ def tensorcircuit_values(spec):
 # --- engine steps: the loss sum(values * cotangent), its gradients w.r.t. the weights and the
 # features, and the values, as bench_engines.py's step (common.gradient_step) returns them.
 
-def _engine_step(gradient, config):
+def engine_step(gradient, config):
     """A step of ``gradient(weights, features)`` -> ((loss, values), (grad_w, grad_x))."""
     weights, features = jnp.asarray(config["weights"]), jnp.asarray(config["features"])
 
@@ -111,7 +111,7 @@ def pennylane_engine_step(config, vmap=False):
         values = circuit(features, weights)
         return jnp.sum(values * cotangent), values
 
-    return _engine_step(jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)), config)
+    return engine_step(jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)), config)
 
 
 def tensorcircuit_engine_step(config):
@@ -131,7 +131,7 @@ def tensorcircuit_engine_step(config):
         (losses, v), (grad_features, grad_weights) = vvag(features, weights, cotangent)
         return (K.sum(losses), v), (grad_weights, grad_features)
 
-    return _engine_step(gradient, config)
+    return engine_step(gradient, config)
 
 
 # --- meta-steps: bench_meta.py's step (inner SGD on each task's support MSE, the query MSE's
