@@ -69,6 +69,8 @@ class TaskShards:
 
     def __init__(self, gradients, task_shards="auto"):
         self.task_shards = check_task_shards(task_shards)
+        # Once: the cores and devices do not change, and train_on_batch asks before every step.
+        self.in_parallel = runs_in_parallel(self.task_shards)
         # No autograph, as in Keras' own steps: converting the inner loop's code took 10 s.
         # Traced per shape: a trace generalized to any number of tasks unrolls the inner loop
         # (its while loop needs them), which rounds differently from the first trace.
@@ -106,4 +108,4 @@ class TaskShardedTraining:
         """Whether the train step runs task shards under XLA at once, on the executor."""
         return (self._task_shards is not None and self.jit_compile and not self.run_eagerly
                 and not tf.distribute.has_strategy()
-                and runs_in_parallel(self._task_shards.task_shards))
+                and self._task_shards.in_parallel)
