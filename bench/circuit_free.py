@@ -5,13 +5,13 @@ At 4 qubits the circuit's work is small, and the rest of a step weighs: for tfq_
 TensorFlow's call into a compiled function, Keras' ``train_on_batch`` and the MetaLearner's
 inner loop, task shards, checks and metrics; for the JAX peers, ``jax.jit``'s dispatch and the
 same step's loop and optimizer. Each circuit-free step keeps its framework's step whole, and
-computes ⟨Z_i⟩'s stand-in ``tanh(x · w_i)`` (i < n qubits) from the examples' features ``x``
-and the first n circuit weights ``w``:
+computes ⟨Z_i⟩'s stand-in ``tanh(x · w_i)`` (i < n qubits) from the examples' first feature
+``x`` and the first n circuit weights ``w``:
 
 - engine: the step of :func:`common.gradient_step` (TensorFlow, XLA) or of
   ``jax.jit(jax.value_and_grad(...))`` (JAX), on the same features, weights and cotangent;
 - meta-step: a MetaLearner of the same options on ``Dense(n, tanh, no bias) → Dense(1)`` in place
-  of the student (Keras' default compile: XLA, task shards), and the JAX peers' step
+  of the student (the library's defaults: XLA, task shards), and the JAX peers' step
   (``peers_jax.JaxMeta``) on the same function; and, as the least any Keras step costs, a
   ``train_on_batch`` of one ``Dense(1)`` layer compiled with XLA ("Keras floor").
 
@@ -19,8 +19,6 @@ Their values are not checked against the circuits': they compute something else 
 bench_peers.py times them beside the circuits' steps and reports the ratio net of them (see
 :func:`net_ratio`).
 """
-import statistics
-
 import jax
 import jax.numpy as jnp
 import keras
@@ -29,6 +27,7 @@ import tensorflow as tf
 
 import common
 import peers_jax
+import timing
 
 
 def tensorflow_engine(config):
@@ -81,7 +80,6 @@ def net_ratio(row, peer, default, peer_free, default_free):
     from the blocks of one repeat (the row's ``samples_ms``): the ratio of the circuits' share of
     each step, once each framework's circuit-free step is taken away."""
     samples = row["samples_ms"]
-    ratios = [(p - pf) / (d - df) for p, pf, d, df in zip(
-        samples[peer], samples[peer_free], samples[default], samples[default_free])]
-    q1, median, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
-    return {"median": median, "q1": q1, "q3": q3, "peer": peer}
+    return {**timing.quartiles([(p - pf) / (d - df) for p, pf, d, df in zip(
+        samples[peer], samples[peer_free], samples[default], samples[default_free])]),
+        "peer": peer}

@@ -34,9 +34,14 @@ def paired_ratio(samples, numerator, *denominators):
     """Quartiles over repeats of numerator / denominator, the latter the one of ``denominators``
     with the lowest median (a per-repeat minimum of noisy blocks would be biased low)."""
     denominator = min(denominators, key=lambda name: statistics.median(samples[name]))
-    ratios = [a / b for a, b in zip(samples[numerator], samples[denominator])]
-    q1, median, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
-    return {"median": median, "q1": q1, "q3": q3, "denominator": denominator}
+    return {**quartiles([a / b for a, b in zip(samples[numerator], samples[denominator])]),
+            "denominator": denominator}
+
+
+def quartiles(values):
+    """{"median", "q1", "q3"} of ``values`` (all three the value itself if there is one)."""
+    q1, median, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
+    return {"median": median, "q1": q1, "q3": q3}
 
 
 def format_ratio(ratio, digits=2):
