@@ -29,21 +29,12 @@ default) and the first call (tracing, compilation, first run) separately: in thi
 for tfq_meta's default and the JAX peers each in fresh processes, as a user's script meets it
 (the goal's: the median of up to 3 processes each, see ``FRESH_REPEATS``).
 
-Physical limit: a pass over the state reads and writes batch · 2^n · 8 bytes (complex64) each.
-A forward evaluation makes F = (steps of tfq_meta's program, ``compile_circuit``) + 1 (the
-observables) passes; forward + gradient ≈ 3F (the backward pass ≈ 2F: the state's cotangent and
-the matrices' gradients); a meta-step 3F · (inner steps + 1) for FOMAML (each inner step and the
-query: forward + gradient on 160 examples) and 3F · (3 · inner steps + 1) for MAML (each inner
-gradient differentiated again, ≈ twice its cost); qsim rows are counted as if statevector ran
-them. GB/s = those bytes / median step, against this machine's bandwidth (best of 5 NumPy copies
-of 512 MB, bytes read + written / time). Small states live in cache: only rows
-of about 12 qubits and more compare with memory meaningfully. There the limit is the CPU work per
-step: every implementation's CPU ms per step (all threads, timing.py) and cores busy are printed,
-and, as information beside the goals, the ratio tfq_meta's default would reach doing the same
-work with every core busy the whole step (``core_bounds``). At 4 qubits much of a step is not
-the circuit's: the rows there also time each framework's step without a circuit
-(circuit_free.py: TensorFlow's compiled call and JAX's jitted one; tfq_meta's MetaLearner, Keras'
-least train_on_batch and the JAX meta-step), and report the ratio net of them.
+Physical limit (peers_report.py): each row's state traffic per step as GB/s against this
+machine's copy bandwidth; every implementation's CPU ms per step and cores busy, and the ratio
+with every core busy. At 4 qubits much of a step is not the circuit's: the rows there also time
+each framework's step without a circuit (circuit_free.py: TensorFlow's compiled call and JAX's
+jitted one; tfq_meta's MetaLearner, Keras' least train_on_batch and the JAX meta-step), and
+report the ratio net of them.
 
 Run:  python bench/bench_peers.py [--quick]   (about 60 minutes on 2 cores, most of it JAX
       compiling the meta-steps: PennyLane's broadcast 8-qubit MAML step took 10 minutes, once here
@@ -52,7 +43,6 @@ Run:  python bench/bench_peers.py [--quick]   (about 60 minutes on 2 cores, most
 """
 import dataclasses
 import functools
-import time
 
 import common  # first: sets up TensorFlow's environment
 import keras
@@ -65,8 +55,8 @@ import bench_meta
 import circuit_free
 import pennylane_torch
 import peers_jax
+import peers_report
 import timing
-from tfq_meta.engines.statevector.compiler import compile_circuit
 from tfq_meta.meta import MetaLearner, task_shards
 from tfq_meta.tasks import Sinusoid
 from timing import timed_first_call
@@ -79,7 +69,7 @@ FIRST_CALL_TIMEOUT = 3600.0  # seconds: PennyLane's broadcast 8-qubit MAML step 
 # Fresh-process first calls: up to this many each, while their sum is under the budget (s). One
 # sample is noisy on a shared machine (4-qubit MAML: 14.4 s once, 9.3-9.7 s in medians of four).
 FRESH_REPEATS, FRESH_BUDGET_S = 3, 60.0
-BANDWIDTH_BYTES, BANDWIDTH_REPEATS, BANDWIDTH_SHARE, BANDWIDTH_QUBITS = 2**29, 5, 0.3, 12
+BANDWIDTH_SHARE, BANDWIDTH_QUBITS = 0.3, 12
 META_CONSTANTS = (bench_meta.INNER_STEPS, bench_meta.INNER_LR, bench_meta.OUTER_LR,
                   bench_meta.EPISODE)
 XLA, NO_XLA, PL_BCAST, PL_VMAP, TC, PL_TORCH = (
@@ -158,24 +148,6 @@ META_FREE_STEPS = {
 CIRCUIT_FREE = {*ENGINE_FREE, *META_FREE_STEPS}
 
 
-def forward_passes(compiled):
-    """F: the passes over the state of one forward evaluation of tfq_meta's program."""
-    program = compile_circuit(compiled.lowered.circuit, compiled.qubits,
-                              compiled.lowered.gate_symbols)
-    return len(program.steps) + 1
-
-
-def memory_bandwidth():
-    """GB/s of the best of BANDWIDTH_REPEATS NumPy copies of BANDWIDTH_BYTES (read + write)."""
-    source = np.ones(BANDWIDTH_BYTES // 8)
-    target, best = np.empty_like(source), float("inf")
-    for _ in range(BANDWIDTH_REPEATS):
-        start = time.perf_counter()
-        np.copyto(target, source)
-        best = min(best, time.perf_counter() - start)
-    return 2 * source.nbytes / best / 1e9
-
-
 def ratio_keys(names, default):
     return {f"{name}/default": (name, default) for name in names if name != default}
 
@@ -212,7 +184,7 @@ def engine_row(n_qubits, args, implementations):
     row = {"config": f"{n_qubits}q", "qubits": n_qubits, "batch": BATCH, "gates": config["gates"],
            "auto_engine": engine, **record, "first_call_s": first_call,
            "relative_errors_vs_default": errors, "torch_threads": threads,
-           "state_passes": 3 * forward_passes(info[ENGINE_DEFAULT]["compiled"])}
+           "state_passes": 3 * peers_report.forward_passes(info[ENGINE_DEFAULT]["compiled"])}
     fastest_peer(row, ENGINE_PEERS)
     add_net_ratio(row, ENGINE_DEFAULT, TF_FREE)
     return row
@@ -288,7 +260,7 @@ def meta_row(n_qubits, algorithm, args):
     if n_qubits in CIRCUIT_FREE_QUBITS:
         steps.update({name: build(config, algorithm) for name, build in META_FREE_STEPS.items()})
     record = args.meta_timing.measure(steps, args.repeats, ratios=ratios, label=where)
-    forward = forward_passes(info[DEFAULT]["compiled"])
+    forward = peers_report.forward_passes(info[DEFAULT]["compiled"])
     inner = bench_meta.INNER_STEPS * (3 if algorithm == "maml" else 1)
     row = {"config": where, "qubits": n_qubits, "algorithm": algorithm,
            "batch": bench_meta.N_TASKS * bench_meta.SHOTS, "auto_engine": config["layer"].engine,
@@ -301,75 +273,6 @@ def meta_row(n_qubits, algorithm, args):
     fastest_peer(row, META_PEERS)
     add_net_ratio(row, DEFAULT, META_FREE)
     return row
-
-
-def add_throughput(rows, bandwidth):
-    """Each row's bytes per step (module docstring) and GB/s of each implementation."""
-    for row in rows:
-        row["bytes_per_step"] = row["state_passes"] * row["batch"] * 2 ** row["qubits"] * 8 * 2
-        row["gb_per_s"] = {name: row["bytes_per_step"] / ms / 1e6
-                           for name, ms in row["median_ms"].items() if name not in CIRCUIT_FREE}
-        row["share_of_bandwidth"] = {name: v / bandwidth for name, v in row["gb_per_s"].items()}
-
-
-def report(what, rows, default, bandwidth):
-    names = list(dict.fromkeys(name for row in rows for name in row["median_ms"]))
-    labels = list(dict.fromkeys(key for row in rows for key in row["ratios"]))
-
-    def cells(row, key, cell):
-        return [cell(row, name) if name in row[key] else "-" for name in names]
-
-    def engine(row):  # and what the library's default jit_compile resolved to
-        resolved = row.get("jit_compile_resolved", {}).get(DEFAULT)
-        return row["auto_engine"] + ("" if resolved is None else f", jit_compile {resolved}")
-
-    common.print_table(f"ms per {what} (median of blocks):", ["config", "engine", *names],
-                       [[r["config"], engine(r), *cells(r, "median_ms", lambda r, n: (
-                           f"{r['median_ms'][n]:.2f}"))] for r in rows])
-    for key, where in (("first_call_s", ""), ("first_call_fresh_s", ", each in a fresh process")):
-        if any(key in r for r in rows):
-            common.print_table(f"first call, s (tracing, compilation, first run{where}):",
-                               ["config", *names], [[r["config"], *cells(r, key, lambda r, n: (
-                                   f"{r[key][n]:.1f}"))] for r in rows])
-    common.print_table(f"ratios, peer / {default} (median [quartiles] of paired repeats; > 1: "
-                       "tfq_meta faster):", ["config", *labels],
-                       [[r["config"], *(timing.format_ratio(r["ratios"][k]) if k in r["ratios"]
-                                        else "-" for k in labels)] for r in rows])
-    print("  fastest JAX peer: " + ", ".join(
-        f"{r['config']} {r['ratios']['fastest JAX/default']['peer']}" for r in rows
-        if "fastest JAX/default" in r["ratios"]))
-    if any("median_cpu_ms" in r for r in rows):
-        common.print_table("CPU ms per step (every thread of the process), and cores busy (CPU / "
-                           "wall time), medians of blocks:", ["config", *names],
-                           [[r["config"], *cells(r, "median_cpu_ms", lambda r, n: (
-                               f"{r['median_cpu_ms'][n]:.2f} ({r['median_cores_busy'][n]:.2f})"
-                           ))] for r in rows])
-    common.print_table(f"GB/s of state traffic (state passes x batch x 2^n x 8 B x 2), this "
-                       f"machine's copy bandwidth {bandwidth:.1f} GB/s:",
-                       ["config", "passes", "MB/step", *names],
-                       [[r["config"], r["state_passes"], f"{r['bytes_per_step'] / 1e6:.0f}",
-                         *cells(r, "gb_per_s", lambda r, n: f"{r['gb_per_s'][n]:.1f}")]
-                        for r in rows])
-
-
-def core_bounds(rows, default, cores):
-    """{config: the fastest peer's ms (:func:`fastest_peer`'s) / (``default``'s CPU ms per step
-    / ``cores``)}: the ratio ``default`` would reach doing the same work per step with every core
-    busy the whole step. A goal above it needs less work per step, not only more parallelism."""
-    bounds = {}
-    for row in rows:
-        fastest = row["ratios"].get("fastest JAX/default")
-        if fastest and default in row.get("median_cpu_ms", {}):
-            bounds[row["config"]] = (row["median_ms"][fastest["peer"]]
-                                     / (row["median_cpu_ms"][default] / cores))
-    return bounds
-
-
-def print_core_bounds(what, bounds, cores):
-    if bounds:
-        print(f"{what}: fastest JAX peer / tfq_meta default's CPU work per step spread over "
-              f"{cores} cores (the ratio with every core busy): "
-              + ", ".join(f"{config} {bound:.2f}" for config, bound in bounds.items()))
 
 
 def goals(engine_rows, meta_rows):
@@ -402,26 +305,27 @@ def main(args):
     tf.get_logger().setLevel("ERROR")  # every configuration traces anew, on purpose
     run = common.start(args)
     run["machine"]["torch_before"] = pennylane_torch.stall_probe()
-    bandwidth = memory_bandwidth()
-    print(f"memory bandwidth (NumPy copy of {BANDWIDTH_BYTES >> 20} MB, read + write): "
-          f"{bandwidth:.1f} GB/s", flush=True)
+    bandwidth = peers_report.memory_bandwidth()
+    print(f"memory bandwidth (NumPy copy of {peers_report.BANDWIDTH_BYTES >> 20} MB, read + "
+          f"write): {bandwidth:.1f} GB/s", flush=True)
     engine_rows = [engine_row(n, args, list(ENGINE)) for n in args.qubits]
     engine_rows += [engine_row(n, args, [XLA]) for n in args.large_qubits]
     meta_rows = [meta_row(n, algorithm, args) for n in args.meta_qubits
                  for algorithm in args.algorithms]
-    add_throughput(engine_rows + meta_rows, bandwidth)
-    report(f"batch of {BATCH}, forward + gradient w.r.t. weights and features", engine_rows,
-           ENGINE_DEFAULT, bandwidth)
-    report(f"meta-step of {bench_meta.N_TASKS} tasks x {2 * bench_meta.SHOTS} examples, "
-           f"{bench_meta.INNER_STEPS} inner steps", meta_rows, DEFAULT, bandwidth)
+    peers_report.add_throughput(engine_rows + meta_rows, bandwidth, CIRCUIT_FREE)
+    peers_report.report(f"batch of {BATCH}, forward + gradient w.r.t. weights and features",
+                        engine_rows, ENGINE_DEFAULT, bandwidth)
+    peers_report.report(f"meta-step of {bench_meta.N_TASKS} tasks x {2 * bench_meta.SHOTS} "
+                        f"examples, {bench_meta.INNER_STEPS} inner steps", meta_rows, DEFAULT,
+                        bandwidth)
     print()
     verdicts = goals(engine_rows, meta_rows)
     cores = task_shards.usable_cores()
     bounds = {"cores": cores,
-              "engine": core_bounds(engine_rows, ENGINE_DEFAULT, cores),
-              "meta_step": core_bounds(meta_rows, DEFAULT, cores)}
-    print_core_bounds("engine step", bounds["engine"], cores)
-    print_core_bounds("meta-step", bounds["meta_step"], cores)
+              "engine": peers_report.core_bounds(engine_rows, ENGINE_DEFAULT, cores),
+              "meta_step": peers_report.core_bounds(meta_rows, DEFAULT, cores)}
+    peers_report.print_core_bounds("engine step", bounds["engine"], cores)
+    peers_report.print_core_bounds("meta-step", bounds["meta_step"], cores)
     net = {what: {r["config"]: r["ratios"][NET]["median"] for r in rows if NET in r["ratios"]}
            for what, rows in (("engine", engine_rows), ("meta_step", meta_rows))}
     if any(net.values()):
