@@ -1,15 +1,12 @@
 """keras-tuner hypermodels: the trial's hyperparameters are in the built model, the stock tuners
-(RandomSearch, BayesianOptimization, Hyperband) search every hypermodel kind, the tuner's
-``hyperparameters=`` and ``tune_new_entries`` override and fix the hypermodels' arguments, invalid
-circuits fail their trial and the search goes on, and a killed search resumes without repeating
-finished trials.
+(RandomSearch, BayesianOptimization, Hyperband) search every hypermodel kind, and the tuner's
+``hyperparameters=`` and ``tune_new_entries`` override and fix the hypermodels' arguments.
+Searches that meet failures: test_tuning_failures.py; bad arguments: test_tuning_errors.py.
 
 Oracles: the circuits are inspected gate by gate (Cirq); a trial's score is recomputed from the
 best model's predictions with NumPy (MSE, cross-entropy) or through another code path
 (``MetaLearner.adaptation_losses`` instead of ``evaluate``).
 """
-import json
-import pathlib
 
 import cirq
 import keras
@@ -18,7 +15,6 @@ import numpy as np
 import pytest
 from keras_tuner.engine import hyperparameters as hp_types
 
-from conftest import run_fresh_python
 from tfq_meta import models, tasks
 from tfq_meta.distillation import ExpectationDistillation, LogitsDistillation
 from tfq_meta.layers import PQC
@@ -399,198 +395,3 @@ def test_distiller_does_not_warn_when_the_tuner_fixes_what_scales_the_distillati
 
     assert [t.status for t in trials(tuner)] == ["COMPLETED"]
     assert not [w for w in recwarn if "includes the distillation loss" in str(w.message)]
-
-
-# --------------------------------------------------------------------------------------------
-# 3. Invalid circuits fail their trial with the reason; the search goes on
-# --------------------------------------------------------------------------------------------
-
-class CountingStudent(StudentHyperModel):
-    """Records the values of every build() after the tuner's construction."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.built_values = []
-
-    def build(self, hp):
-        self.built_values.append(dict(hp.values))
-        return super().build(hp)
-
-
-def test_circuit_too_large_for_memory_fails_its_trial_once(sine, tmp_path):
-    x, y, x_val, y_val = sine
-    hypermodel = CountingStudent(1, n_qubits=[1, 40, 2], learning_rate=0.05, **tiny())
-    # Retries are for flaky trials: an invalid circuit is failed at once, not built again.
-    tuner = keras_tuner.RandomSearch(hypermodel, objective=hypermodel.objective, max_trials=3,
-                                     max_retries_per_trial=2, seed=3, directory=str(tmp_path),
-                                     project_name="search")
-    tuner.search(x, y, validation_data=(x_val, y_val), epochs=1, batch_size=16, verbose=0)
-
-    by_qubits = {t.hyperparameters["n_qubits"]: t for t in trials(tuner)}
-    assert by_qubits[40].status == "FAILED"
-    assert "FailedTrialError" in by_qubits[40].message
-    assert "'n_qubits': 40" in by_qubits[40].message and "has 40 qubits" in by_qubits[40].message
-    assert "Use fewer qubits" in by_qubits[40].message
-    assert by_qubits[1].status == by_qubits[2].status == "COMPLETED"
-    assert tuner.get_best_hyperparameters()[0]["n_qubits"] in (1, 2)
-    assert [v["n_qubits"] for v in hypermodel.built_values[1:]].count(40) == 1
-
-
-def test_unknown_entangler_registered_in_the_oracle_fails_its_trial(tmp_path):
-    rng = np.random.default_rng(2)
-    x = rng.uniform(-2, 2, (24, 2)).astype(np.float32)
-    y = np.sin(x[:, :1])
-    # The tuner's own `hyperparameters` override the hypermodel's choices: the check of the
-    # constructor's arguments never sees "swap".
-    space = keras_tuner.HyperParameters()
-    space.Choice("entangler", ["cnot", "swap"])
-    hypermodel = StudentHyperModel(2, n_qubits=2, n_layers=1, encoding="rx",
-                                   trainable_scaling=True, learning_rate=0.05,
-                                   compile_options={"run_eagerly": True})
-    tuner = keras_tuner.RandomSearch(hypermodel, objective=hypermodel.objective, max_trials=2,
-                                     hyperparameters=space, directory=str(tmp_path),
-                                     project_name="search")
-    tuner.search(x[:16], y[:16], validation_data=(x[16:], y[16:]), epochs=1, batch_size=16,
-                 verbose=0)
-
-    by_entangler = {t.hyperparameters["entangler"]: t for t in trials(tuner)}
-    assert by_entangler["cnot"].status == "COMPLETED"
-    assert by_entangler["swap"].status == "FAILED"
-    assert "`entangler` must be one of ['cnot', 'cz', 'cnot_ring', 'cz_ring', 'none']; got " \
-           "'swap'" in by_entangler["swap"].message
-
-
-# --------------------------------------------------------------------------------------------
-# 4. A killed search resumes from its directory
-# --------------------------------------------------------------------------------------------
-
-SEARCH_SCRIPT = """
-import json, os
-import keras, keras_tuner, numpy as np
-import tfq_meta
-from tfq_meta.tuning import StudentHyperModel
-
-LOG = "fits.jsonl"
-
-
-class KillDuringSecondTrial(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch, logs=None):
-        with open(LOG) as log:
-            trials_started = len(log.readlines())
-        if os.environ.get("KILL") and trials_started == 2:
-            os._exit(17)  # no clean-up at all, as when the job is killed
-
-
-class LoggedStudent(StudentHyperModel):
-    def fit(self, hp, model, *args, **kwargs):
-        with open(LOG, "a") as log:
-            log.write(json.dumps(hp.values) + "\\n")
-        return super().fit(hp, model, *args, **kwargs)
-
-
-rng = np.random.default_rng(0)
-x = rng.uniform(-2, 2, (24, 1)).astype("float32")
-y = np.sin(x)
-hypermodel = LoggedStudent(1, n_qubits=1, n_layers=[1, 2, 3], encoding="rx", entangler="cnot",
-                           trainable_scaling=True, learning_rate=0.05,
-                           compile_options={"run_eagerly": True})
-tuner = keras_tuner.RandomSearch(hypermodel, objective=hypermodel.objective, max_trials=3, seed=7,
-                                 directory="search", project_name="student")
-tuner.search(x[:16], y[:16], validation_data=(x[16:], y[16:]), epochs=2, batch_size=16,
-             verbose=0, callbacks=[KillDuringSecondTrial()])
-print("BEST", json.dumps(tuner.get_best_hyperparameters()[0].values))
-"""
-
-
-def trial_files(directory):
-    return {json.loads(path.read_text())["trial_id"]: json.loads(path.read_text())
-            for path in pathlib.Path(directory, "search", "student").glob("trial_*/trial.json")}
-
-
-def test_killed_search_resumes_without_repeating_finished_trials(tmp_path):
-    killed = run_fresh_python(SEARCH_SCRIPT, cwd=tmp_path, KILL="1")
-    assert killed.returncode == 17, killed.stderr[-3000:]
-    before = trial_files(tmp_path)
-    assert {i: t["status"] for i, t in before.items()} == {"0": "COMPLETED", "1": "RUNNING"}
-
-    resumed = run_fresh_python(SEARCH_SCRIPT, cwd=tmp_path)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "Reloading Tuner" in resumed.stdout
-
-    fits = [json.loads(line) for line in (tmp_path / "fits.jsonl").read_text().splitlines()]
-    assert len(fits) == 4                       # 2 before the kill, 2 after it
-    assert fits[2] == fits[1]                   # the interrupted trial runs again …
-    assert fits[0] not in fits[2:]              # … the finished one does not
-    after = trial_files(tmp_path)
-    assert {i: t["status"] for i, t in after.items()} == \
-        {"0": "COMPLETED", "1": "COMPLETED", "2": "COMPLETED"}
-    assert after["0"]["score"] == before["0"]["score"]
-    assert {t["hyperparameters"]["values"]["n_layers"] for t in after.values()} == {1, 2, 3}
-    best = min(after.values(), key=lambda t: t["score"])
-    printed = json.loads(resumed.stdout.split("BEST", 1)[1])
-    assert printed == best["hyperparameters"]["values"]
-
-
-# --------------------------------------------------------------------------------------------
-# 5. Bad arguments raise before any trial, naming the argument
-# --------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("kwargs, error, message", [
-    (dict(entangler=["cnot", "swap"]), ValueError, r"`entangler` must be one of \["),
-    (dict(encoding="rw"), ValueError, "`encoding` must be one of"),
-    (dict(n_qubits=0), ValueError, "`n_qubits` must be a positive int"),
-    (dict(n_qubits=[2, 2.5]), ValueError, "`n_qubits` must be a positive int"),
-    (dict(n_layers=hp_types.Int("n", 0, 3)), ValueError, "`n_layers` must be a positive int"),
-    (dict(n_qubits=[]), ValueError, "`n_qubits` is an empty list"),
-    (dict(n_qubits={"min": 2}), TypeError, "`n_qubits` must be a value, a list of values"),
-    (dict(learning_rate=-0.1), ValueError, "`learning_rate` must be a positive finite number"),
-    (dict(trainable_scaling="yes"), ValueError, "`trainable_scaling` must be True or False"),
-    (dict(optimizer="adamm"), ValueError, "`optimizer` 'adamm' is not the name"),
-    (dict(optimizer=keras.optimizers.Adam(0.1)), TypeError, "`optimizer` must be a Keras "
-                                                           "optimizer name"),
-    (dict(compile_options={"loss": "mae"}), ValueError, r"`compile_options` must not set \['loss'"),
-    (dict(qubits=3), TypeError, r"Unknown arguments \['qubits'\]"),
-    (dict(task="classification"), ValueError, "`n_outputs` is the number of classes"),
-    (dict(task="ranking"), ValueError, "`task` must be one of"),
-    (dict(n_features=0), ValueError, "`n_features` must be a positive int"),
-])
-def test_student_hypermodel_rejects_bad_arguments(kwargs, error, message):
-    kwargs = {"n_features": 1, **kwargs}
-    with pytest.raises(error, match=message):
-        StudentHyperModel(**kwargs)
-
-
-@pytest.mark.parametrize("kwargs, error, message", [
-    (dict(algorithm=["maml", "mamal"]), ValueError, "`algorithm` must be one of"),
-    (dict(inner_steps=0), ValueError, "`inner_steps` must be a positive int"),
-    (dict(inner_lr=[0.1, 0.0]), ValueError, "`inner_lr` must be a positive finite number"),
-    (dict(model="student"), TypeError, "`model` must be a keras_tuner.HyperModel"),
-])
-def test_meta_learner_hypermodel_rejects_bad_arguments(kwargs, error, message):
-    kwargs = {"model": StudentHyperModel(1), **kwargs}
-    with pytest.raises(error, match=message):
-        MetaLearnerHyperModel(**kwargs)
-
-
-@pytest.mark.parametrize("kwargs, error, message", [
-    (dict(teacher="teacher.keras"), TypeError, "`teacher` must be a trained keras.Model"),
-    (dict(student=StudentHyperModel(1, 3, "classification")), ValueError,
-     "builds models with 1 features and 3 outputs, but the teacher has 2 features"),
-    (dict(temperature=0.0), ValueError, "`temperature` must be a positive finite number"),
-    (dict(student_loss_weight=[0.5, 1.5]), ValueError, r"`student_loss_weight` must be a number "
-                                                       r"in \[0, 1\]"),
-    (dict(distillation="hints"), ValueError, "`distillation` must be one of"),
-    (dict(distillation="expectation", temperature=2.0), ValueError,
-     "`temperature` only applies to distillation='logits'"),
-    (dict(student=lambda hp: None), ValueError, "`distillation` is required"),
-])
-def test_distiller_hypermodel_rejects_bad_arguments(teacher, kwargs, error, message):
-    kwargs = {"teacher": teacher, "student": StudentHyperModel(2, 3, "classification"), **kwargs}
-    with pytest.raises(error, match=message):
-        DistillerHyperModel(**kwargs)
-
-
-def test_model_hypermodel_must_build_a_compiled_model():
-    hypermodel = MetaLearnerHyperModel(lambda hp: models.student(1, n_qubits=1, n_layers=1))
-    with pytest.raises(keras_tuner.errors.FatalValueError, match="must return a compiled model"):
-        hypermodel.build(keras_tuner.HyperParameters())

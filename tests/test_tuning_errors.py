@@ -70,3 +70,65 @@ def test_logits_distillation_of_a_one_output_teacher_is_refused():
                                          "one output"):
         DistillerHyperModel(teacher, student(), distillation="logits")
     assert DistillerHyperModel(teacher, student()).distillation == "expectation"
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(entangler=["cnot", "swap"]), ValueError, r"`entangler` must be one of \["),
+    (dict(encoding="rw"), ValueError, "`encoding` must be one of"),
+    (dict(n_qubits=0), ValueError, "`n_qubits` must be a positive int"),
+    (dict(n_qubits=[2, 2.5]), ValueError, "`n_qubits` must be a positive int"),
+    (dict(n_layers=hp_types.Int("n", 0, 3)), ValueError, "`n_layers` must be a positive int"),
+    (dict(n_qubits=[]), ValueError, "`n_qubits` is an empty list"),
+    (dict(n_qubits={"min": 2}), TypeError, "`n_qubits` must be a value, a list of values"),
+    (dict(learning_rate=-0.1), ValueError, "`learning_rate` must be a positive finite number"),
+    (dict(trainable_scaling="yes"), ValueError, "`trainable_scaling` must be True or False"),
+    (dict(optimizer="adamm"), ValueError, "`optimizer` 'adamm' is not the name"),
+    (dict(optimizer=keras.optimizers.Adam(0.1)), TypeError, "`optimizer` must be a Keras "
+                                                           "optimizer name"),
+    (dict(compile_options={"loss": "mae"}), ValueError, r"`compile_options` must not set \['loss'"),
+    (dict(qubits=3), TypeError, r"Unknown arguments \['qubits'\]"),
+    (dict(task="classification"), ValueError, "`n_outputs` is the number of classes"),
+    (dict(task="ranking"), ValueError, "`task` must be one of"),
+    (dict(n_features=0), ValueError, "`n_features` must be a positive int"),
+])
+def test_student_hypermodel_rejects_bad_arguments(kwargs, error, message):
+    kwargs = {"n_features": 1, **kwargs}
+    with pytest.raises(error, match=message):
+        StudentHyperModel(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(algorithm=["maml", "mamal"]), ValueError, "`algorithm` must be one of"),
+    (dict(inner_steps=0), ValueError, "`inner_steps` must be a positive int"),
+    (dict(inner_lr=[0.1, 0.0]), ValueError, "`inner_lr` must be a positive finite number"),
+    (dict(model="student"), TypeError, "`model` must be a keras_tuner.HyperModel"),
+])
+def test_meta_learner_hypermodel_rejects_bad_arguments(kwargs, error, message):
+    kwargs = {"model": StudentHyperModel(1), **kwargs}
+    with pytest.raises(error, match=message):
+        MetaLearnerHyperModel(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(teacher="teacher.keras"), TypeError, "`teacher` must be a trained keras.Model"),
+    (dict(student=StudentHyperModel(1, 3, "classification")), ValueError,
+     "builds models with 1 features and 3 outputs, but the teacher has 2 features"),
+    (dict(temperature=0.0), ValueError, "`temperature` must be a positive finite number"),
+    (dict(student_loss_weight=[0.5, 1.5]), ValueError, r"`student_loss_weight` must be a number "
+                                                       r"in \[0, 1\]"),
+    (dict(distillation="hints"), ValueError, "`distillation` must be one of"),
+    (dict(distillation="expectation", temperature=2.0), ValueError,
+     "`temperature` only applies to distillation='logits'"),
+    (dict(student=lambda hp: None), ValueError, "`distillation` is required"),
+])
+def test_distiller_hypermodel_rejects_bad_arguments(kwargs, error, message):
+    teacher = models.teacher(2, 3, "classification", n_qubits=2, n_layers=1)
+    kwargs = {"teacher": teacher, "student": StudentHyperModel(2, 3, "classification"), **kwargs}
+    with pytest.raises(error, match=message):
+        DistillerHyperModel(**kwargs)
+
+
+def test_model_hypermodel_must_build_a_compiled_model():
+    hypermodel = MetaLearnerHyperModel(lambda hp: models.student(1, n_qubits=1, n_layers=1))
+    with pytest.raises(keras_tuner.errors.FatalValueError, match="must return a compiled model"):
+        hypermodel.build(keras_tuner.HyperParameters())
