@@ -54,6 +54,8 @@ def add_throughput(rows, bandwidth, left_out=()):
 
 
 def report(what, rows, default, bandwidth):
+    """Prints the rows' tables: ms per ``what``, first calls, ratios over ``default``, CPU ms
+    per step and cores busy, and GB/s against ``bandwidth``."""
     names = list(dict.fromkeys(name for row in rows for name in row["median_ms"]))
     labels = list(dict.fromkeys(key for row in rows for key in row["ratios"]))
 
