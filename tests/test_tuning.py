@@ -20,15 +20,9 @@ from tfq_meta.distillation import ExpectationDistillation, LogitsDistillation
 from tfq_meta.layers import PQC
 from tfq_meta.tuning import (DistillerHyperModel, MetaLearnerHyperModel, StudentHyperModel,
                              TeacherHyperModel)
+from tuning_searches import TINY, sine_examples, tiny, trials
 
 TUNERS = [keras_tuner.RandomSearch, keras_tuner.BayesianOptimization, keras_tuner.Hyperband]
-# The smallest circuits: one fixed value for every dimension a test does not search.
-TINY = dict(n_layers=1, encoding="rx", entangler="cnot", trainable_scaling=True)
-
-
-def tiny(eager=True):
-    """TINY, run eagerly by default: tracing a graph costs more than these few steps."""
-    return dict(TINY, compile_options={"run_eagerly": eager})
 
 
 def make_tuner(tuner_class, hypermodel, directory, **kwargs):
@@ -39,10 +33,6 @@ def make_tuner(tuner_class, hypermodel, directory, **kwargs):
     if tuner_class is keras_tuner.Hyperband:
         return tuner_class(hypermodel, max_epochs=2, factor=2, **common)
     return tuner_class(hypermodel, max_trials=2, **common)
-
-
-def trials(tuner):
-    return list(tuner.oracle.trials.values())
 
 
 def circuit_layer(model):
@@ -70,9 +60,7 @@ def log_softmax(z):
 
 @pytest.fixture(scope="module")
 def sine():
-    rng = np.random.default_rng(0)
-    x = rng.uniform(-2, 2, (24, 1)).astype(np.float32)
-    return x[:16], np.sin(x[:16]), x[16:], np.sin(x[16:])
+    return sine_examples()
 
 
 @pytest.fixture(scope="module")

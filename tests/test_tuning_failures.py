@@ -7,25 +7,10 @@ import json
 import pathlib
 
 import keras_tuner
-import numpy as np
 
 from conftest import run_fresh_python
 from tfq_meta.tuning import StudentHyperModel
-
-# The smallest circuits, run eagerly: tracing a graph costs more than these few steps.
-TINY = dict(n_layers=1, encoding="rx", entangler="cnot", trainable_scaling=True,
-            compile_options={"run_eagerly": True})
-
-
-def trials(tuner):
-    return list(tuner.oracle.trials.values())
-
-
-def sine(n_features=1, seed=0):
-    """(x, y, x_val, y_val): 16 training and 8 validation examples of sin(first feature)."""
-    x = np.random.default_rng(seed).uniform(-2, 2, (24, n_features)).astype(np.float32)
-    y = np.sin(x[:, :1])
-    return x[:16], y[:16], x[16:], y[16:]
+from tuning_searches import sine_examples, tiny, trials
 
 
 # --------------------------------------------------------------------------------------------
@@ -45,8 +30,8 @@ class CountingStudent(StudentHyperModel):
 
 
 def test_circuit_too_large_for_memory_fails_its_trial_once(tmp_path):
-    x, y, x_val, y_val = sine()
-    hypermodel = CountingStudent(1, n_qubits=[1, 40, 2], learning_rate=0.05, **TINY)
+    x, y, x_val, y_val = sine_examples()
+    hypermodel = CountingStudent(1, n_qubits=[1, 40, 2], learning_rate=0.05, **tiny())
     # Retries are for flaky trials: an invalid circuit is failed at once, not built again.
     tuner = keras_tuner.RandomSearch(hypermodel, objective=hypermodel.objective, max_trials=3,
                                      max_retries_per_trial=2, seed=3, directory=str(tmp_path),
@@ -64,7 +49,7 @@ def test_circuit_too_large_for_memory_fails_its_trial_once(tmp_path):
 
 
 def test_unknown_entangler_registered_in_the_oracle_fails_its_trial(tmp_path):
-    x, y, x_val, y_val = sine(n_features=2, seed=2)
+    x, y, x_val, y_val = sine_examples(n_features=2, seed=2)
     # The tuner's own `hyperparameters` override the hypermodel's choices: the check of the
     # constructor's arguments never sees "swap".
     space = keras_tuner.HyperParameters()
