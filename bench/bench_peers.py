@@ -34,7 +34,9 @@ machine's copy bandwidth; every implementation's CPU ms per step and cores busy,
 with every core busy. At 4 qubits much of a step is not the circuit's: the rows there also time
 each framework's step without a circuit (circuit_free.py: TensorFlow's compiled call and JAX's
 jitted one; tfq_meta's MetaLearner, Keras' least train_on_batch and the JAX meta-step), and
-report the ratio net of them.
+report the ratio net of them; and the meta-rows there time one task shard of the default alone
+(``tfq_meta_shard_alone``): the peer's time over it bounds what the default could reach with no
+TensorFlow or Keras cost at all.
 
 Run:  python bench/bench_peers.py [--quick]   (about 60 minutes on 2 cores, most of it JAX
       compiling the meta-steps: PennyLane's broadcast 8-qubit MAML step took 10 minutes, once here
@@ -84,6 +86,9 @@ CIRCUIT_FREE_QUBITS = (4,)
 TF_FREE, JAX_FREE, META_FREE, KERAS_FLOOR = (
     "TF no circuit", "JAX no circuit", "tfq_meta no circuit", "Keras floor")
 NET = "net of no-circuit steps"
+# Timed beside the meta-steps of CIRCUIT_FREE_QUBITS: the default's one task shard alone, and the
+# fastest peer's ratio over it.
+SHARD_ALONE, BOUND = "tfq_meta shard alone", "bound: one shard alone"
 
 
 def tfq_meta_engine(config, xla):
@@ -120,6 +125,30 @@ def tfq_meta_circuit_free(config, algorithm):
     step, _ = tfq_meta_meta(config, algorithm,
                             model=circuit_free.classical_student(config["qubits"]))
     return lambda: step()[0]
+
+
+def tfq_meta_shard_alone(config, algorithm, expected_gradients):
+    """The meta-gradients of one task shard of :func:`tfq_meta_meta`'s default MetaLearner (the
+    shard's share of the episode's tasks), one XLA computation called directly: no Keras,
+    optimizer, metrics or other shard. The default step computes every shard, one per core at
+    once, and this one with the machine to itself, so the step takes at least this long: the
+    fastest peer's time over it is the most the default can reach with this circuit's kernel if
+    TensorFlow and Keras cost nothing. Checked first: the shards' mean gradient against
+    ``expected_gradients`` (the float64 reference of the whole episode). A step returns the first
+    shard's first gradient."""
+    _, info = tfq_meta_meta(config, algorithm)
+    n_shards = task_shards.shard_count("auto", bench_meta.N_TASKS)
+    size = bench_meta.N_TASKS // n_shards
+    shards = [{key: tf.constant(value[i * size:(i + 1) * size])
+               for key, value in config["episode"].items()} for i in range(n_shards)]
+    gradients = tf.function(info["meta"].meta_gradients, jit_compile=True,
+                            autograph=False).get_concrete_function(shards[0])
+    by_shard = [timing.sync(gradients(shard)) for shard in shards]
+    for parts, expected in zip(zip(*by_shard), expected_gradients):
+        mean = np.mean(parts, axis=0)
+        common.agree(f"{SHARD_ALONE} ({config['qubits']}q {algorithm}): its shards' mean vs "
+                     "float64 on the meta-gradient", mean, expected, bench_meta.GRADIENT_TOLERANCE)
+    return lambda: gradients(shards[0])[0]
 
 
 def meta_peer(build):
@@ -259,6 +288,7 @@ def meta_row(n_qubits, algorithm, args):
     ratios = ratio_keys(steps, DEFAULT)
     if n_qubits in CIRCUIT_FREE_QUBITS:
         steps.update({name: build(config, algorithm) for name, build in META_FREE_STEPS.items()})
+        steps[SHARD_ALONE] = tfq_meta_shard_alone(config, algorithm, expected_gradients)
     record = args.meta_timing.measure(steps, args.repeats, ratios=ratios, label=where)
     forward = peers_report.forward_passes(info[DEFAULT]["compiled"])
     inner = bench_meta.INNER_STEPS * (3 if algorithm == "maml" else 1)
@@ -272,6 +302,10 @@ def meta_row(n_qubits, algorithm, args):
                                                                                  algorithm)
     fastest_peer(row, META_PEERS)
     add_net_ratio(row, DEFAULT, META_FREE)
+    fastest = row["ratios"].get("fastest JAX/default")
+    if fastest and SHARD_ALONE in row["samples_ms"]:
+        row["ratios"][BOUND] = {**timing.paired_ratio(row["samples_ms"], fastest["peer"],
+                                                      SHARD_ALONE), "peer": fastest["peer"]}
     return row
 
 
@@ -312,7 +346,7 @@ def main(args):
     engine_rows += [engine_row(n, args, [XLA]) for n in args.large_qubits]
     meta_rows = [meta_row(n, algorithm, args) for n in args.meta_qubits
                  for algorithm in args.algorithms]
-    peers_report.add_throughput(engine_rows + meta_rows, bandwidth, CIRCUIT_FREE)
+    peers_report.add_throughput(engine_rows + meta_rows, bandwidth, {*CIRCUIT_FREE, SHARD_ALONE})
     peers_report.report(f"batch of {BATCH}, forward + gradient w.r.t. weights and features",
                         engine_rows, ENGINE_DEFAULT, bandwidth)
     peers_report.report(f"meta-step of {bench_meta.N_TASKS} tasks x {2 * bench_meta.SHOTS} "
@@ -333,11 +367,17 @@ def main(args):
               "circuit (circuit_free.py): " + ", ".join(
                   f"{config} {value:.2f}" for rows in net.values()
                   for config, value in rows.items()))
+    bound = {r["config"]: r["ratios"][BOUND]["median"] for r in meta_rows if BOUND in r["ratios"]}
+    if bound:
+        print("fastest JAX peer / one task shard of tfq_meta default alone (the most the default "
+              "reaches with TensorFlow and Keras costing nothing): " + ", ".join(
+                  f"{config} {value:.2f}" for config, value in bound.items()))
     run["machine"]["torch_after"] = pennylane_torch.stall_probe("at the end")
     run["machine"]["memory_bandwidth_gb_s"] = bandwidth
     common.write_json("bench_peers", __doc__, {**run, "goals": verdicts,
                                                "all_cores_busy_bounds": bounds,
-                                               "net_of_no_circuit_steps": net, "engine_rows":
+                                               "net_of_no_circuit_steps": net,
+                                               "bound_one_shard_alone": bound, "engine_rows":
                                                engine_rows, "meta_rows": meta_rows},
                       torch=torch.__version__, **peers_jax.versions())
 
