@@ -26,7 +26,7 @@ os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_
 
 import common  # noqa: E402  (after XLA_FLAGS)
 import tensorflow as tf  # noqa: E402
-# The profile's protocol buffer; TensorFlow has no public reader of it.
+# The profile's protocol buffer (checked on TensorFlow 2.18): TensorFlow has no public reader of it.
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
 import torch  # noqa: E402
@@ -35,6 +35,8 @@ import bench_meta  # noqa: E402
 import bench_peers  # noqa: E402
 import timing  # noqa: E402
 
+# Events not counted: those that hold others (the executors', the loops') and the parts a parallel
+# fusion splits into, which its call.N event already counts.
 CONTAINERS = re.compile(r"^(ThunkExecutor::Execute|while\.\d+)$|\.clone$")
 
 
