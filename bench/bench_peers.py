@@ -151,6 +151,12 @@ def tfq_meta_shard_alone(config, algorithm, expected_gradients):
     return lambda: gradients(shards[0])[0]
 
 
+def float64_reference(config, algorithm):
+    """(query loss, [meta-gradients]) of bench_meta's float64 PennyLane-torch step, as NumPy."""
+    gradients, loss = bench_meta.PennyLaneMeta(config, algorithm, dtype=torch.float64).gradients()
+    return loss.numpy(), [g.numpy() for g in gradients]
+
+
 def meta_peer(build):
     return lambda config, algorithm: (build(config, algorithm, META_CONSTANTS), {})
 
@@ -269,8 +275,7 @@ def fresh_first_calls(n_qubits, algorithm):
 
 def meta_row(n_qubits, algorithm, args):
     config = meta_configuration(n_qubits)
-    gradients, loss = bench_meta.PennyLaneMeta(config, algorithm, dtype=torch.float64).gradients()
-    expected_loss, expected_gradients = loss.numpy(), [g.numpy() for g in gradients]
+    expected_loss, expected_gradients = float64_reference(config, algorithm)
     steps, info, first_call, errors, where = {}, {}, {}, {}, f"{n_qubits}q {algorithm}"
     for name, build in META.items():
         step, info[name] = build(config, algorithm)
@@ -302,11 +307,17 @@ def meta_row(n_qubits, algorithm, args):
                                                                                  algorithm)
     fastest_peer(row, META_PEERS)
     add_net_ratio(row, DEFAULT, META_FREE)
+    add_shard_bound(row)
+    return row
+
+
+def add_shard_bound(row):
+    """Adds, where one shard alone was timed, the fastest JAX peer's ratio over it (the bound
+    :func:`tfq_meta_shard_alone` explains)."""
     fastest = row["ratios"].get("fastest JAX/default")
-    if fastest and SHARD_ALONE in row["samples_ms"]:
+    if fastest and SHARD_ALONE in row["median_ms"]:
         row["ratios"][BOUND] = {**timing.paired_ratio(row["samples_ms"], fastest["peer"],
                                                       SHARD_ALONE), "peer": fastest["peer"]}
-    return row
 
 
 def goals(engine_rows, meta_rows):
@@ -362,16 +373,13 @@ def main(args):
     peers_report.print_core_bounds("meta-step", bounds["meta_step"], cores)
     net = {what: {r["config"]: r["ratios"][NET]["median"] for r in rows if NET in r["ratios"]}
            for what, rows in (("engine", engine_rows), ("meta_step", meta_rows))}
-    if any(net.values()):
-        print("fastest JAX peer / tfq_meta default, each less its framework's step without a "
-              "circuit (circuit_free.py): " + ", ".join(
-                  f"{config} {value:.2f}" for rows in net.values()
-                  for config, value in rows.items()))
+    peers_report.print_by_config("fastest JAX peer / tfq_meta default, each less its framework's "
+                                 "step without a circuit (circuit_free.py)",
+                                 {**net["engine"], **net["meta_step"]})
     bound = {r["config"]: r["ratios"][BOUND]["median"] for r in meta_rows if BOUND in r["ratios"]}
-    if bound:
-        print("fastest JAX peer / one task shard of tfq_meta default alone (the most the default "
-              "reaches with TensorFlow and Keras costing nothing): " + ", ".join(
-                  f"{config} {value:.2f}" for config, value in bound.items()))
+    peers_report.print_by_config("fastest JAX peer / one task shard of tfq_meta default alone (the "
+                                 "most the default reaches with TensorFlow and Keras costing "
+                                 "nothing)", bound)
     run["machine"]["torch_after"] = pennylane_torch.stall_probe("at the end")
     run["machine"]["memory_bandwidth_gb_s"] = bandwidth
     common.write_json("bench_peers", __doc__, {**run, "goals": verdicts,

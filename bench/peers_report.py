@@ -109,7 +109,11 @@ def core_bounds(rows, default, cores):
 
 
 def print_core_bounds(what, bounds, cores):
-    if bounds:
-        print(f"{what}: fastest JAX peer / tfq_meta default's CPU work per step spread over "
-              f"{cores} cores (the ratio with every core busy): "
-              + ", ".join(f"{config} {bound:.2f}" for config, bound in bounds.items()))
+    print_by_config(f"{what}: fastest JAX peer / tfq_meta default's CPU work per step spread "
+                    f"over {cores} cores (the ratio with every core busy)", bounds)
+
+
+def print_by_config(text, values):
+    """Prints ``text: config value, …`` of ``values`` {config: ratio}, if there are any."""
+    if values:
+        print(f"{text}: " + ", ".join(f"{config} {value:.2f}" for config, value in values.items()))

@@ -29,9 +29,6 @@ import tensorflow as tf  # noqa: E402
 # The profile's protocol buffer (checked on TensorFlow 2.18): TensorFlow has no public reader of it.
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
-import torch  # noqa: E402
-
-import bench_meta  # noqa: E402
 import bench_peers  # noqa: E402
 import timing  # noqa: E402
 
@@ -43,8 +40,8 @@ CONTAINERS = re.compile(r"^(ThunkExecutor::Execute|while\.\d+)$|\.clone$")
 def shard_step(n_qubits, algorithm):
     """bench_peers' shard-alone step, checked against the float64 meta-gradient as there."""
     config = bench_peers.meta_configuration(n_qubits)
-    gradients, _ = bench_meta.PennyLaneMeta(config, algorithm, dtype=torch.float64).gradients()
-    return bench_peers.tfq_meta_shard_alone(config, algorithm, [g.numpy() for g in gradients])
+    return bench_peers.tfq_meta_shard_alone(
+        config, algorithm, bench_peers.float64_reference(config, algorithm)[1])
 
 
 def op_names():
@@ -108,4 +105,7 @@ if __name__ == "__main__":
     parser.add_argument("--algorithm", default="fomaml", choices=bench_peers.ALGORITHMS)
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--top", type=int, default=30, help="operations printed")
-    main(parser.parse_args())
+    args = parser.parse_args()
+    if args.calls < 1:
+        parser.error(f"--calls must be at least 1; got {args.calls}")
+    main(args)
