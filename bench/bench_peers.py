@@ -192,7 +192,7 @@ def fastest_peer(row, peers):
     measured = [p for p in peers if p in row["median_ms"]]
     if measured:
         peer = min(measured, key=row["median_ms"].get)
-        row["ratios"]["fastest JAX/default"] = {**row["ratios"][f"{peer}/default"], "peer": peer}
+        row["ratios"][peers_report.FASTEST] = {**row["ratios"][f"{peer}/default"], "peer": peer}
 
 
 def engine_row(n_qubits, args, implementations):
@@ -228,7 +228,7 @@ def engine_row(n_qubits, args, implementations):
 def add_net_ratio(row, default, default_free):
     """Adds, where the circuit-free steps were timed, the fastest JAX peer's ratio net of them
     (:func:`circuit_free.net_ratio`)."""
-    fastest = row["ratios"].get("fastest JAX/default")
+    fastest = row["ratios"].get(peers_report.FASTEST)
     if fastest and default_free in row["median_ms"]:
         row["ratios"][NET] = circuit_free.net_ratio(row, fastest["peer"], default, JAX_FREE,
                                                     default_free)
@@ -314,7 +314,7 @@ def meta_row(n_qubits, algorithm, args):
 def add_shard_bound(row):
     """Adds, where one shard alone was timed, the fastest JAX peer's ratio over it (the bound
     :func:`tfq_meta_shard_alone` explains)."""
-    fastest = row["ratios"].get("fastest JAX/default")
+    fastest = row["ratios"].get(peers_report.FASTEST)
     if fastest and SHARD_ALONE in row["median_ms"]:
         row["ratios"][BOUND] = {**timing.paired_ratio(row["samples_ms"], fastest["peer"],
                                                       SHARD_ALONE), "peer": fastest["peer"]}
@@ -333,10 +333,10 @@ def goals(engine_rows, meta_rows):
              if r["qubits"] >= BANDWIDTH_QUBITS}
     return {
         "meta_step": common.goal("meta-step: fastest JAX peer / tfq_meta default", 2.0,
-                                 ratios(meta_rows, "fastest JAX/default", META_QUBITS),
+                                 ratios(meta_rows, peers_report.FASTEST, META_QUBITS),
                                  required=meta_required),
         "engine": common.goal("engine step: fastest JAX peer / tfq_meta XLA", 1.5,
-                              ratios(engine_rows, "fastest JAX/default", (4, 6, 8, 10)),
+                              ratios(engine_rows, peers_report.FASTEST, (4, 6, 8, 10)),
                               required=[f"{n}q" for n in (4, 6, 8, 10)]),
         "first_meta_step": common.goal(
             "first meta-step in a fresh process: tfq_meta default / fastest JAX peer's", 0.5,

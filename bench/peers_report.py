@@ -22,6 +22,9 @@ import common
 import timing
 from tfq_meta.engines.statevector.compiler import compile_circuit
 
+# The ratios' key of the fastest JAX peer's ratio over tfq_meta's default (bench_peers.py).
+FASTEST = "fastest JAX/default"
+
 BANDWIDTH_BYTES, BANDWIDTH_REPEATS = 2**29, 5
 
 
@@ -79,8 +82,8 @@ def report(what, rows, default, bandwidth):
                        [[r["config"], *(timing.format_ratio(r["ratios"][k]) if k in r["ratios"]
                                         else "-" for k in labels)] for r in rows])
     print("  fastest JAX peer: " + ", ".join(
-        f"{r['config']} {r['ratios']['fastest JAX/default']['peer']}" for r in rows
-        if "fastest JAX/default" in r["ratios"]))
+        f"{r['config']} {r['ratios'][FASTEST]['peer']}" for r in rows
+        if FASTEST in r["ratios"]))
     if any("median_cpu_ms" in r for r in rows):
         common.print_table("CPU ms per step (every thread of the process), and cores busy (CPU / "
                            "wall time), medians of blocks:", ["config", *names],
@@ -101,7 +104,7 @@ def core_bounds(rows, default, cores):
     busy the whole step. A goal above it needs less work per step, not only more parallelism."""
     bounds = {}
     for row in rows:
-        fastest = row["ratios"].get("fastest JAX/default")
+        fastest = row["ratios"].get(FASTEST)
         if fastest and default in row.get("median_cpu_ms", {}):
             bounds[row["config"]] = (row["median_ms"][fastest["peer"]]
                                      / (row["median_cpu_ms"][default] / cores))
