@@ -78,7 +78,8 @@ def operation_times(directory, calls):
     return {name: (total[name] / calls, count[name] / calls) for name in total}
 
 
-def main(args):
+def profile(args):
+    """(operation_times, op_names) of ``--calls`` calls of the shard, after as many to warm."""
     step = shard_step(args.qubits, args.algorithm)
     for _ in range(args.calls):  # warm: the first calls compile and allocate
         timing.sync(step())
@@ -88,9 +89,14 @@ def main(args):
             result = step()
         timing.sync(result)
         tf.profiler.experimental.stop()
-        times = operation_times(directory, args.calls)
-    names = op_names()
-    shutil.rmtree(DUMP, ignore_errors=True)
+        return operation_times(directory, args.calls), op_names()
+
+
+def main(args):
+    try:
+        times, names = profile(args)
+    finally:  # the HLO dump is only read here, whether profiling ended or failed
+        shutil.rmtree(DUMP, ignore_errors=True)
     rows = sorted(times.items(), key=lambda item: -item[1][0])
     common.print_table(
         f"{args.qubits}q {args.algorithm}, one task shard alone: XLA operations, µs per call "
